@@ -1,0 +1,1 @@
+"""Gymnasium environments over the world (see the issue on actions and environments)."""

@@ -1,0 +1,1 @@
+"""Experiments: configs, runs, metrics, reports and the `nbasim` command line."""

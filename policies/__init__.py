@@ -1,0 +1,1 @@
+"""Policies: one batched interface for baselines, bandits, pacing and the oracle."""

@@ -1,0 +1,1 @@
+"""The world: population, geography, catalog, behaviour, calendar, RFM and scenarios."""

@@ -1,0 +1,95 @@
+"""Organic dynamics as array functions, written once and called by every code path.
+
+Purchases, carts and churn share one exponential draw per customer and day (competing
+intensities): with E ~ Exp(1), a customer buys when E < x (x = purchase rate x demand, so
+P(buy) = 1 - exp(-x), the first arrival of a Poisson process), abandons a cart when
+x <= E < x + k, and churns when x + k <= E < x + k + h. Because k + h is bounded, only the
+customers with E below x plus that bound need any further work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.params import ScenarioParams
+
+
+def churn_hazard(recency: np.ndarray, fatigue_total: np.ndarray | None, params: ScenarioParams,
+                 multiplier: float) -> np.ndarray:
+    """Daily churn intensity beyond BG/NBD dropout: rises with recency, fatigue and shocks.
+
+    h = base x multiplier x min(1 + recency / churn_recency_days, cap) x (1 + w x fatigue).
+
+    Args:
+        recency: (n,) days since the last purchase.
+        fatigue_total: (n,) summed fatigue over channels, or None when nobody was contacted.
+        params: scenario.
+        multiplier: the day's shock multiplier.
+
+    Returns:
+        (n,) float64 intensities (the probability is 1 - exp(-h) ~ h).
+    """
+    h = params.churn_base * multiplier * np.minimum(
+        1.0 + recency / params.churn_recency_days, params.churn_recency_cap)
+    if fatigue_total is not None:
+        h = h * (1.0 + params.churn_fatigue_weight * fatigue_total)
+    return h
+
+
+def churn_bound(params: ScenarioParams, multiplier: float, max_fatigue: float) -> float:
+    """Upper bound of `churn_hazard` over all customers on a day."""
+    return (params.churn_base * multiplier * params.churn_recency_cap
+            * (1.0 + params.churn_fatigue_weight * max_fatigue))
+
+
+def session_rate(purchase_rate: np.ndarray, online_share: np.ndarray,
+                 params: ScenarioParams) -> np.ndarray:
+    """Intensity of shopping sessions: purchases plus online sessions that end in a cart.
+
+    Returns:
+        (n,) float32, `purchase_rate` itself when the scenario has no online shop.
+    """
+    if params.online_share_mean == 0:
+        return purchase_rate
+    return (purchase_rate * (1 + online_share * params.cart_abandon_ratio)).astype(np.float32)
+
+
+def basket_values(spend_rate: np.ndarray, price_level: np.ndarray, multiplier: float,
+                  params: ScenarioParams, rng: np.random.Generator) -> np.ndarray:
+    """Spend per purchase: Gamma-Gamma basket x category price level x the day's multiplier.
+
+    Args:
+        spend_rate: (n,) the buyers' Gamma-Gamma nu.
+        price_level: (n,) price level of each chosen category.
+        multiplier: the day's spend multiplier (shocks).
+        params: scenario.
+        rng: the organic stream.
+
+    Returns:
+        (n,) float64 spend.
+    """
+    base = rng.standard_gamma(params.gg_p, size=spend_rate.shape[0]) / spend_rate
+    return base * params.spend_scale * price_level * multiplier
+
+
+def visit_hours(preferred: np.ndarray, weekend: bool, params: ScenarioParams,
+                rng: np.random.Generator) -> np.ndarray:
+    """Hour of each visit: near the customer's own hour on weekdays, the weekend pattern else.
+
+    Returns:
+        (n,) uint8 hours 0-23.
+    """
+    n = preferred.shape[0]
+    if weekend:
+        w = np.asarray(params.visit_hour_weekend, dtype=np.float64)
+        return rng.choice(24, size=n, p=w / w.sum()).astype(np.uint8)
+    jitter = np.rint(rng.normal(0.0, 1.0, n)).astype(np.int64)
+    return np.clip(preferred.astype(np.int64) + jitter, 0, 23).astype(np.uint8)
+
+
+def visit_zones(home: np.ndarray, work: np.ndarray, hours: np.ndarray,
+                weekend: bool) -> np.ndarray:
+    """Zone a visit starts from: work on weekday daytime (9-17 h), home otherwise."""
+    if weekend:
+        return home
+    return np.where((hours >= 9) & (hours < 17), work, home)

@@ -1,0 +1,68 @@
+"""Categories with price level, margin and repurchase cycle, and the sequence matrix.
+
+The sequence matrix multiplies the odds of a category given the previous one: a run of one
+service raises the odds of the adjacent one (shirts then outerwear at a dry cleaner).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.params import ScenarioParams
+
+
+class Catalog:
+    """Category table.
+
+    Attributes:
+        names: category names.
+        price_level: (n_categories,) basket multiplier.
+        margin: (n_categories,) margin as a share of spend.
+        cycle_days: (n_categories,) typical repurchase cycle.
+        base_affinity: (n_categories,) Dirichlet weights of customer affinities.
+        sequence: (n_categories + 1, n_categories) odds multiplier given the previous category;
+            the last row (no previous category) is all ones.
+    """
+
+    def __init__(self, params: ScenarioParams):
+        cats = params.categories
+        self.names = tuple(c.name for c in cats)
+        self.n_categories = len(cats)
+        self.price_level = np.array([c.price_level for c in cats])
+        self.margin = np.array([c.margin for c in cats])
+        self.cycle_days = np.array([c.cycle_days for c in cats])
+        self.base_affinity = np.array([c.affinity for c in cats])
+        c = self.n_categories
+        seq = np.ones((c + 1, c))
+        seq[np.arange(c), np.arange(c)] = params.sequence_repeat
+        for src, dst, boost in params.sequence_boost:
+            seq[self.names.index(src), self.names.index(dst)] = boost
+        self.sequence = seq
+
+    @property
+    def none(self) -> int:
+        """Index meaning "no previous category" (a customer who has not bought yet)."""
+        return self.n_categories
+
+    def choose(self, affinity: np.ndarray, last: np.ndarray, recency: np.ndarray,
+               weight: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Draw a category per purchase.
+
+        Odds are affinity x sequence[last] x readiness x weight, where readiness
+        1 - exp(-recency / cycle) (floored at 0.05) grows as the category's cycle elapses.
+
+        Args:
+            affinity: (n, n_categories) the buyers' category affinities.
+            last: (n,) previous category, `self.none` if none.
+            recency: (n,) days since the previous purchase.
+            weight: (n_categories,) day-level multipliers (shocks).
+            u: (n,) uniform draws in [0, 1).
+
+        Returns:
+            (n,) category index, uint8.
+        """
+        ready = np.maximum(-np.expm1(-recency[:, None] / self.cycle_days[None, :]), 0.05)
+        odds = affinity * self.sequence[last] * ready * weight[None, :]
+        cum = np.cumsum(odds, axis=1)
+        idx = (cum <= (u * cum[:, -1])[:, None]).sum(axis=1)
+        return np.minimum(idx, self.n_categories - 1).astype(np.uint8)

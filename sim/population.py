@@ -1,0 +1,247 @@
+"""The customer base as struct-of-arrays: one numpy column per attribute, one row per customer.
+
+Rows are ordered by join day: the customers present at day 0 come first, then those who
+arrive during the run, so "present on day d" is always a prefix `[:n_present]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim import lifecycle
+from sim.catalog import Catalog
+from sim.geography import City, store_dtype
+from sim.params import CHANNELS, WORDINGS, ScenarioParams
+from sim.seasonality import daily_multiplier
+
+NO_DAY = np.iinfo(np.int16).min  # "never" in day columns
+
+
+@dataclass
+class Population:
+    """Aligned columns, one row per customer (n_customers rows each).
+
+    Latent traits (hidden from policies, fixed at birth):
+        purchase_rate: float32, purchases per day while alive (BG/NBD lambda / 7).
+        dropout: float32, probability of dying after each repeat purchase (BG/NBD p).
+        spend_rate: float32, Gamma-Gamma nu; a basket is Gamma(p, 1/nu) x scale.
+        home_zone, work_zone: uint16 zones on the city grid.
+        visit_hour: uint8, preferred weekday visit hour.
+        online_share: float32, share of shopping done online.
+        category_affinity: float32 (n, n_categories), rows sum to 1.
+        price_sensitivity: float32 in [0, 1].
+        channel_affinity: float32 (n, n_channels) in [0, 1].
+        send_hour: uint8, preferred hour to receive a message.
+        wording: uint8, preferred wording (index into `WORDINGS`).
+        responsiveness: float32, scale of the treatment effect; below 0 contact harms
+            (sleeping dogs).
+        alive: bool, latent; a dead customer buys nothing until won back.
+
+    Observable state:
+        join_day: int16, day of the first purchase (negative for the burn-in base).
+        last_purchase_day: int16; recency = day - last_purchase_day.
+        frequency: uint16, number of purchases; monetary: float32, total spend.
+        stage: uint8 lifecycle stage; segment: uint8 RFM segment; r_score, f_score,
+            m_score: uint8 1-5.
+        last_category, last_store, primary_store: uint8 (uint16 with many stores).
+        visits_primary, visits_other: uint16 visits to the primary store and to others.
+        consent: uint8 bit mask over channels (bit k = channel k); an unsubscribe is
+            permanent.
+        fatigue: float32 (n, n_channels), decays daily.
+        contact_days: uint32 bit mask of contact days, bit 0 = `last_contact_day`.
+        last_contact_day: int16.
+        cart_value: float32 open cart value (0 = no cart); cart_day: int16 day it opened.
+    """
+
+    purchase_rate: np.ndarray
+    dropout: np.ndarray
+    spend_rate: np.ndarray
+    home_zone: np.ndarray
+    work_zone: np.ndarray
+    visit_hour: np.ndarray
+    online_share: np.ndarray
+    category_affinity: np.ndarray
+    price_sensitivity: np.ndarray
+    channel_affinity: np.ndarray
+    send_hour: np.ndarray
+    wording: np.ndarray
+    responsiveness: np.ndarray
+    alive: np.ndarray
+    join_day: np.ndarray
+    last_purchase_day: np.ndarray
+    frequency: np.ndarray
+    monetary: np.ndarray
+    stage: np.ndarray
+    segment: np.ndarray
+    r_score: np.ndarray
+    f_score: np.ndarray
+    m_score: np.ndarray
+    last_category: np.ndarray
+    last_store: np.ndarray
+    primary_store: np.ndarray
+    visits_primary: np.ndarray
+    visits_other: np.ndarray
+    consent: np.ndarray
+    fatigue: np.ndarray
+    contact_days: np.ndarray
+    last_contact_day: np.ndarray
+    cart_value: np.ndarray
+    cart_day: np.ndarray
+
+    @property
+    def n_customers(self) -> int:
+        """Number of rows (present and future customers)."""
+        return self.alive.shape[0]
+
+    def nbytes(self) -> int:
+        """Bytes held by all columns."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+    def recency(self, day: int, stop: int | None = None) -> np.ndarray:
+        """Days since the last purchase, as of `day`, for rows `[:stop]`. int16."""
+        return (np.int16(day) - self.last_purchase_day[:stop]).astype(np.int16)
+
+    def n_present(self, day: int) -> int:
+        """Number of customers who have joined by `day` (rows are sorted by join day).
+
+        The day-0 base joined on days before 0, so `n_present(-1)` is its size.
+        """
+        return int(np.searchsorted(self.join_day, day, side="right"))
+
+
+def build_population(params: ScenarioParams, n_customers: int, days: int, city: City,
+                     catalog: Catalog, rng: np.random.Generator) -> Population:
+    """Draw a population: traits, join days and the burn-in history of the day-0 base.
+
+    The base present at day 0 joined uniformly over the `burn_in_days` before it (days -1 back
+    to -burn_in_days); its history
+    (repeat purchases, dropout, last purchase, spend) is drawn exactly from BG/NBD and
+    Gamma-Gamma. The rest arrives during the run at `acquisition_rate` (a share of the initial
+    base per day), following the demand seasonality.
+
+    Args:
+        params: scenario.
+        n_customers: rows in all (day-0 base plus arrivals).
+        days: horizon of the run.
+        city: built from the same params.
+        catalog: built from the same params.
+        rng: the population stream.
+    """
+    n = n_customers
+    growth = params.acquisition_rate * days
+    n_new = int(round(n * growth / (1 + growth))) if n > 1 else 0
+    n_init = n - n_new
+    n_ch, n_cat = len(CHANNELS), catalog.n_categories
+
+    # Purchase rate, dropout and spend (BG/NBD per week -> per day; Gamma-Gamma).
+    rate = rng.gamma(params.bgnbd_r, 1.0 / params.bgnbd_alpha, n) / 7.0
+    dropout = rng.beta(params.bgnbd_a, params.bgnbd_b, n)
+    spend_rate = rng.gamma(params.gg_q, 1.0 / params.gg_gamma, n)
+
+    # Where they live and work, when they visit.
+    home = rng.choice(city.n_zones, size=n, p=city.home_density)
+    commuter = rng.random(n) < params.commuter_share
+    work = np.where(commuter, rng.choice(city.n_zones, size=n, p=city.work_density), home)
+    hours = np.asarray(params.visit_hour_weekday, dtype=np.float64)
+    visit_hour = rng.choice(24, size=n, p=hours / hours.sum())
+    online = (rng.beta(2.0, 2.0 / params.online_share_mean - 2.0, n)
+              if params.online_share_mean > 0 else np.zeros(n))
+
+    # Tastes and reactions to contact.
+    affinity = rng.dirichlet(catalog.base_affinity, size=n)
+    price_sens = rng.beta(*params.price_sensitivity_beta, n)
+    m = np.asarray(params.channel_affinity_mean)
+    ch_aff = rng.beta(4 * m + 1e-3, 4 * (1 - m) + 1e-3, size=(n, n_ch))
+    send_hour = rng.choice(24, size=n, p=_send_hour_weights())
+    wording = rng.choice(len(WORDINGS), size=n, p=(0.35, 0.3, 0.15, 0.2))
+    responsiveness = rng.normal(params.responsiveness_mean, params.responsiveness_sd, n)
+    consent_bits = rng.random((n, n_ch)) < np.asarray(params.consent_rate)
+    consent = (consent_bits * (1 << np.arange(n_ch))).sum(axis=1)
+
+    # Join days: burn-in base before day 0, arrivals during the run (sorted by day).
+    join = np.empty(n, dtype=np.int64)
+    join[:n_init] = -rng.integers(1, params.burn_in_days + 1, n_init)
+    if n_new:
+        season = daily_multiplier(params, days)
+        join[n_init:] = np.sort(rng.choice(days, size=n_new, p=season / season.sum()))
+    join[:n_init] = np.sort(join[:n_init])
+
+    hist = _burn_in(params, rate[:n_init], dropout[:n_init], spend_rate[:n_init],
+                    -join[:n_init], affinity[:n_init] @ catalog.price_level, rng)
+    last_day = join.copy()
+    last_day[:n_init] += hist["last_offset"]
+    frequency = np.zeros(n, dtype=np.uint16)
+    frequency[:n_init] = hist["purchases"]
+    monetary = np.zeros(n, dtype=np.float32)
+    monetary[:n_init] = hist["spend"]
+    alive = np.ones(n, dtype=bool)
+    alive[:n_init] = hist["alive"]
+
+    sdt = store_dtype(city.n_stores)
+    primary = city.huff[home].argmax(axis=1).astype(sdt)
+    p_primary = city.huff[home[:n_init], primary[:n_init]]
+    visits_primary = np.zeros(n, dtype=np.uint16)
+    visits_primary[:n_init] = rng.binomial(hist["purchases"], p_primary)
+    visits_other = np.zeros(n, dtype=np.uint16)
+    visits_other[:n_init] = hist["purchases"] - visits_primary[:n_init]
+    last_store = primary.copy()
+    last_store[:n_init] = city.choose_stores(home[:n_init], rng.random(n_init))
+    last_category = np.full(n, catalog.none, dtype=np.uint8)
+    last_category[:n_init] = catalog.choose(
+        affinity[:n_init], last_category[:n_init], np.full(n_init, 1e6),
+        np.ones(n_cat), rng.random(n_init))
+
+    stage = np.zeros(n, dtype=np.uint8)
+    stage[:n_init] = lifecycle.stage_from_history(-last_day[:n_init], frequency[:n_init], params)
+
+    f32 = np.float32
+    return Population(
+        purchase_rate=rate.astype(f32), dropout=dropout.astype(f32),
+        spend_rate=spend_rate.astype(f32), home_zone=home.astype(np.uint16),
+        work_zone=work.astype(np.uint16), visit_hour=visit_hour.astype(np.uint8),
+        online_share=online.astype(f32), category_affinity=affinity.astype(f32),
+        price_sensitivity=price_sens.astype(f32), channel_affinity=ch_aff.astype(f32),
+        send_hour=send_hour.astype(np.uint8), wording=wording.astype(np.uint8),
+        responsiveness=responsiveness.astype(f32), alive=alive,
+        join_day=join.astype(np.int16), last_purchase_day=last_day.astype(np.int16),
+        frequency=frequency, monetary=monetary, stage=stage,
+        segment=np.zeros(n, dtype=np.uint8), r_score=np.zeros(n, dtype=np.uint8),
+        f_score=np.zeros(n, dtype=np.uint8), m_score=np.zeros(n, dtype=np.uint8),
+        last_category=last_category, last_store=last_store, primary_store=primary,
+        visits_primary=visits_primary, visits_other=visits_other,
+        consent=consent.astype(np.uint8), fatigue=np.zeros((n, n_ch), dtype=f32),
+        contact_days=np.zeros(n, dtype=np.uint32),
+        last_contact_day=np.full(n, NO_DAY, dtype=np.int16),
+        cart_value=np.zeros(n, dtype=f32), cart_day=np.full(n, NO_DAY, dtype=np.int16),
+    )
+
+
+def _burn_in(params: ScenarioParams, rate: np.ndarray, dropout: np.ndarray,
+             spend_rate: np.ndarray, age: np.ndarray, price: np.ndarray,
+             rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Exact BG/NBD history of customers who made a first purchase `age` days ago.
+
+    Repeat purchases are Poisson(rate * age) arrivals M; the customer dies right after the
+    J-th repeat purchase, J ~ Geometric(dropout). So N = min(M, J) repeat purchases happen,
+    the customer is alive iff M < J, and the last of them falls at age x Beta(N, M - N + 1)
+    (the N-th of M uniform order statistics). Spend is the sum of N + 1 Gamma baskets.
+    """
+    m = rng.poisson(rate * age)
+    j = rng.geometric(np.clip(dropout, 1e-9, 1.0))
+    n_rep = np.minimum(m, j)
+    frac = rng.beta(np.maximum(n_rep, 1), np.maximum(m - n_rep, 0) + 1)
+    offset = np.where(n_rep > 0, np.floor(age * frac), 0).astype(np.int64)
+    offset = np.minimum(offset, np.maximum(age - 1, 0))
+    spend = rng.gamma((n_rep + 1) * params.gg_p, 1.0) / spend_rate * params.spend_scale * price
+    return {"purchases": np.minimum(n_rep + 1, np.iinfo(np.uint16).max), "alive": m < j,
+            "last_offset": offset, "spend": spend}
+
+
+def _send_hour_weights() -> np.ndarray:
+    """Preferred hour to receive messages: morning, lunch and evening peaks."""
+    h = np.arange(24)
+    w = (np.exp(-0.5 * ((h - 8) / 1.5) ** 2) + 0.7 * np.exp(-0.5 * ((h - 12.5) / 1.0) ** 2)
+         + 1.2 * np.exp(-0.5 * ((h - 19.5) / 1.5) ** 2) + 0.01)
+    return w / w.sum()

@@ -1,0 +1,157 @@
+"""Shocks that layer on any scenario, found by name in a registry.
+
+Each shock turns into per-day multipliers (purchase rate, spend, churn hazard, category
+weights) and additive shifts of channel affinity, collected in `DayModifiers` for the whole
+horizon before the run starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field
+
+from sim.params import CHANNELS, ParameterError, Positive, Probability, _Frozen, validate
+from sim.scenarios import parse_value
+
+
+class Shock(_Frozen):
+    """A shock active from `start_day` for `duration_days` (to the end of the run if None)."""
+
+    start_day: Annotated[int, Field(ge=0)] = 0
+    duration_days: Annotated[int, Field(gt=0)] | None = None
+
+    def window(self, days: int) -> np.ndarray:
+        """Boolean mask over the horizon: where the shock is active. Shape (days,)."""
+        d = np.arange(days)
+        end = days if self.duration_days is None else self.start_day + self.duration_days
+        return (d >= self.start_day) & (d < end)
+
+    def apply(self, mods: DayModifiers, on: np.ndarray) -> None:
+        """Fold this shock into `mods` on the days where `on` is True."""
+        raise NotImplementedError
+
+
+@dataclass
+class DayModifiers:
+    """Per-day factors over the horizon.
+
+    Attributes:
+        rate: (days,) multiplier of the organic purchase rate.
+        spend: (days,) multiplier of basket value.
+        churn: (days,) multiplier of the churn hazard.
+        channel_shift: (days, n_channels) additive shift of channel affinity.
+        category_weight: (days, n_categories) multiplier of category choice weights.
+    """
+
+    rate: np.ndarray
+    spend: np.ndarray
+    churn: np.ndarray
+    channel_shift: np.ndarray
+    category_weight: np.ndarray
+
+    @classmethod
+    def neutral(cls, days: int, n_categories: int) -> DayModifiers:
+        """Modifiers that change nothing."""
+        return cls(np.ones(days), np.ones(days), np.ones(days),
+                   np.zeros((days, len(CHANNELS))), np.ones((days, n_categories)))
+
+
+class Recession(Shock):
+    """Lower spend and slightly fewer purchases."""
+
+    spend_drop: Annotated[float, Field(ge=0, lt=1)] = 0.15
+    rate_drop: Annotated[float, Field(ge=0, lt=1)] = 0.05
+
+    def apply(self, mods: DayModifiers, on: np.ndarray) -> None:  # noqa: D102
+        mods.spend[on] *= 1 - self.spend_drop
+        mods.rate[on] *= 1 - self.rate_drop
+
+
+class CompetitorCampaign(Shock):
+    """A competitor's campaign: the churn hazard spikes for a while."""
+
+    start_day: Annotated[int, Field(ge=0)] = 60
+    duration_days: Annotated[int, Field(gt=0)] | None = 30
+    churn_multiplier: Positive = 4.0
+
+    def apply(self, mods: DayModifiers, on: np.ndarray) -> None:  # noqa: D102
+        mods.churn[on] *= self.churn_multiplier
+
+
+class HolidaySeason(Shock):
+    """An extra demand peak on top of the scenario's own seasonality."""
+
+    start_day: Annotated[int, Field(ge=0)] = 330
+    duration_days: Annotated[int, Field(gt=0)] | None = 30
+    rate_boost: Annotated[float, Field(ge=0)] = 0.5
+    spend_boost: Annotated[float, Field(ge=0)] = 0.1
+
+    def apply(self, mods: DayModifiers, on: np.ndarray) -> None:  # noqa: D102
+        mods.rate[on] *= 1 + self.rate_boost
+        mods.spend[on] *= 1 + self.spend_boost
+
+
+class PreferenceDrift(Shock):
+    """Preferences drift linearly: from e-mail towards push, and towards one category."""
+
+    per_year: Annotated[float, Field(ge=0, le=1)] = 0.2
+    channel_from: str = "email"
+    channel_to: str = "push"
+    category_index: Annotated[int, Field(ge=0)] = 0
+    category_gain: Probability = 0.5
+
+    def apply(self, mods: DayModifiers, on: np.ndarray) -> None:  # noqa: D102
+        for ch in (self.channel_from, self.channel_to):
+            if ch not in CHANNELS:
+                raise ParameterError(f"shock preference_drift: channel {ch!r} unknown; "
+                                     f"allowed: {', '.join(CHANNELS)}")
+        n_cat = mods.category_weight.shape[1]
+        if self.category_index >= n_cat:
+            raise ParameterError(f"shock preference_drift: category_index = "
+                                 f"{self.category_index}; allowed: 0..{n_cat - 1}")
+        elapsed = np.cumsum(on) / 365.0 * on
+        mods.channel_shift[:, CHANNELS.index(self.channel_from)] -= self.per_year * elapsed
+        mods.channel_shift[:, CHANNELS.index(self.channel_to)] += self.per_year * elapsed
+        mods.category_weight[:, self.category_index] *= 1 + self.category_gain * elapsed
+
+
+SHOCKS: dict[str, tuple[type[Shock], str]] = {
+    "recession": (Recession, "spend down 15 %, purchase rate down 5 %"),
+    "competitor_campaign": (CompetitorCampaign, "churn hazard x4 for 30 days from day 60"),
+    "holiday_season": (HolidaySeason, "demand +50 % for 30 days from day 330"),
+    "preference_drift": (PreferenceDrift, "e-mail affinity drifts to push; a category gains"),
+}
+
+
+def available() -> dict[str, str]:
+    """Shock names with one-line descriptions."""
+    return {name: desc for name, (_, desc) in SHOCKS.items()}
+
+
+def parse_shock(spec: str) -> Shock:
+    """Parse `NAME` or `NAME:key=value,key=value` into a validated shock.
+
+    Raises:
+        ParameterError: unknown shock, malformed spec or a parameter out of range.
+    """
+    name, _, rest = spec.partition(":")
+    if name not in SHOCKS:
+        raise ParameterError(f"unknown shock {name!r}; allowed: {', '.join(SHOCKS)}")
+    data = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ParameterError(f"shock {spec!r}: expected key=value, got {item!r}")
+        data[key.strip()] = parse_value(value.strip())
+    return validate(SHOCKS[name][0], data, f"shock {name}")
+
+
+def day_modifiers(shocks: list[Shock], days: int, n_categories: int) -> DayModifiers:
+    """Collect every shock into per-day modifiers over `days` days."""
+    mods = DayModifiers.neutral(days, n_categories)
+    for shock in shocks:
+        shock.apply(mods, shock.window(days))
+    return mods

@@ -1,0 +1,249 @@
+"""The world: a population, its city and catalog, and one vectorised day at a time.
+
+`World.step` is the daily sequence: draw who does anything today, then purchases (repeat
+buyers and today's newcomers), abandoned carts, churn, lifecycle crossings, and finally the
+RFM scores as of the end of the day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim import behaviour, lifecycle, rfm
+from sim.catalog import Catalog
+from sim.geography import City
+from sim.params import ParameterError, ScenarioParams
+from sim.population import build_population
+from sim.seasonality import daily_multiplier, weekdays
+from sim.shocks import Shock, day_modifiers
+
+STREAMS = ("population", "organic", "response", "calendar")
+MAX_DAYS = 20_000
+
+
+@dataclass
+class Transactions:
+    """Purchases of one day, one row each.
+
+    Attributes:
+        customer: (n,) int64 row of the buyer.
+        amount: (n,) float64 spend; margin: (n,) float64 margin.
+        store: (n,) store index (`n_stores` = the online shop); category: (n,) uint8.
+        hour: (n,) uint8 hour of the visit; first: (n,) bool, a newcomer's first purchase.
+    """
+
+    customer: np.ndarray
+    amount: np.ndarray
+    margin: np.ndarray
+    store: np.ndarray
+    category: np.ndarray
+    hour: np.ndarray
+    first: np.ndarray
+
+
+@dataclass
+class DayOutcome:
+    """What happened on one day.
+
+    Attributes:
+        day: the simulated day.
+        transactions: the day's purchases.
+        carts: (n,) rows of customers who abandoned an online cart; cart_hours: (n,) uint8.
+        churned: (n,) rows of customers who died today (BG/NBD dropout or churn hazard).
+        crossed: lifecycle stage -> rows of customers who entered it today by recency.
+        arrivals: number of newcomers today.
+        n_present: customers present at the end of the day.
+    """
+
+    day: int
+    transactions: Transactions
+    carts: np.ndarray
+    cart_hours: np.ndarray
+    churned: np.ndarray
+    crossed: dict[int, np.ndarray]
+    arrivals: int
+    n_present: int
+
+
+class World:
+    """A simulated customer base over a horizon of `days` days.
+
+    Args:
+        params: scenario parameters.
+        n_customers: rows in all: the day-0 base plus the newcomers of the run.
+        days: horizon.
+        seed: root seed; streams are split with `SeedSequence.spawn` in the order of `STREAMS`,
+            so two runs on one seed face the same customers and the same organic draws.
+        shocks: shocks layered on the scenario.
+    """
+
+    def __init__(self, params: ScenarioParams, n_customers: int, days: int, seed: int,
+                 shocks: Sequence[Shock] = ()):
+        if not isinstance(n_customers, int | np.integer) or n_customers < 1:
+            raise ParameterError(f"customers = {n_customers!r}: must be a positive integer")
+        if not isinstance(days, int | np.integer) or not 1 <= days <= MAX_DAYS:
+            raise ParameterError(f"days = {days!r}: must be an integer from 1 to {MAX_DAYS}")
+        self.params, self.days = params, int(days)
+        self.seeds = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)),
+                              strict=True))
+        self.city, self.catalog = City(params), Catalog(params)
+        self.pop = build_population(params, int(n_customers), self.days, self.city,
+                                    self.catalog, np.random.default_rng(self.seeds["population"]))
+        self.rng = np.random.default_rng(self.seeds["organic"])
+        self.demand = daily_multiplier(params, self.days)
+        self.weekday = weekdays(params, self.days)
+        self.mods = day_modifiers(list(shocks), self.days, self.catalog.n_categories)
+        self.has_online = params.online_share_mean > 0
+        self.n_outlets = self.city.n_stores + int(self.has_online)
+        self.day = 0
+        self.n_present = self.pop.n_present(-1)
+        self.max_fatigue = 0.0
+        n = self.pop.n_customers
+        self._session = behaviour.session_rate(self.pop.purchase_rate, self.pop.online_share,
+                                               params)
+        self._e = np.empty(n, dtype=np.float32)
+        self._x = np.empty(n, dtype=np.float32)
+        self._mask = np.empty(n, dtype=bool)
+        self._renewal_groups = self._group_by_renewal_day() \
+            if params.purchase_process == "renewal" else None
+        self.update_rfm(-1)
+
+    # ----------------------------------------------------------------------------- the day
+    def step(self) -> DayOutcome:
+        """Simulate day `self.day` for everyone present, then advance the day."""
+        d = self.day
+        if d >= self.days:
+            raise RuntimeError(f"the horizon of {self.days} days is over")
+        pop, p = self.pop, self.params
+        lo, hi = self.n_present, max(self.n_present, pop.n_present(d))
+        demand = self.demand[d] * self.mods.rate[d]
+
+        # 1. One exponential draw per customer; only those below their bound act today.
+        cand, e = self._candidates(lo, demand, d)
+        x_buy = pop.purchase_rate[cand] * demand
+        x_session = self._session[cand] * demand
+        buyers = cand[e < x_buy]
+        carts = cand[(e >= x_buy) & (e < x_session)]
+        rest = e >= x_session
+        fat = pop.fatigue[cand[rest]].sum(axis=1) if self.max_fatigue > 0 else None
+        hazard = behaviour.churn_hazard(pop.recency(d)[cand[rest]] if rest.any() else
+                                        np.zeros(0), fat, p, self.mods.churn[d])
+        churned = cand[rest][e[rest] < x_session[rest] + hazard]
+        if self._renewal_groups is not None:
+            buyers = np.union1d(buyers, self._renewals(d, lo))
+
+        # 2. Purchases: repeat buyers, then today's newcomers' first purchases.
+        tx = self._purchase(d, buyers, np.arange(lo, hi))
+        dead_after_purchase = buyers[self.rng.random(buyers.size) < pop.dropout[buyers]]
+
+        # 3. Online sessions that end in an abandoned cart.
+        cart_hours = self._abandon_carts(d, carts)
+
+        # 4. Churn: BG/NBD dropout after a repeat purchase, and the churn hazard.
+        churned = np.union1d(churned, dead_after_purchase)
+        pop.alive[churned] = False
+
+        # 5. Lifecycle: recency crossing the thresholds moves customers on.
+        crossed = lifecycle.crossings_by_last_day(pop.last_purchase_day[:hi], d, p)
+        for stage, rows in crossed.items():
+            pop.stage[rows] = stage
+
+        # 6. Fatigue decays; RFM as of the end of the day.
+        self._decay_fatigue()
+        self.n_present = hi
+        self.update_rfm(d)
+        self.day += 1
+        return DayOutcome(d, tx, carts, cart_hours, churned, crossed, hi - lo, hi)
+
+    def _candidates(self, lo: int, demand: float, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (alive) whose draw falls below session intensity plus the churn bound.
+
+        Returns:
+            rows (m,) and their exponential draws (m,) as float64.
+        """
+        e, x, mask = self._e[:lo], self._x[:lo], self._mask[:lo]
+        self.rng.standard_exponential(out=e, dtype=np.float32)
+        np.multiply(self._session[:lo], np.float32(demand), out=x)
+        bound = behaviour.churn_bound(self.params, self.mods.churn[d], self.max_fatigue)
+        np.add(x, np.float32(bound * 1.0001 + 1e-12), out=x)
+        np.less(e, x, out=mask)
+        cand = np.flatnonzero(mask)
+        cand = cand[self.pop.alive[cand]]
+        return cand, e[cand].astype(np.float64)
+
+    def _purchase(self, d: int, repeat: np.ndarray, newcomers: np.ndarray) -> Transactions:
+        """Draw hour, store, category and spend of each purchase and update the buyers."""
+        pop, p, rng = self.pop, self.params, self.rng
+        rows = np.concatenate([repeat, newcomers])
+        first = np.zeros(rows.size, dtype=bool)
+        first[repeat.size:] = True
+        weekend = bool(self.weekday[d] >= 5)
+        hours = behaviour.visit_hours(pop.visit_hour[rows], weekend, p, rng)
+        zones = behaviour.visit_zones(pop.home_zone[rows], pop.work_zone[rows], hours, weekend)
+        store = self.city.choose_stores(zones, rng.random(rows.size))
+        if self.has_online:
+            store[rng.random(rows.size) < pop.online_share[rows]] = self.city.n_stores
+        recency = (d - pop.last_purchase_day[rows]).astype(np.float64)
+        category = self.catalog.choose(pop.category_affinity[rows], pop.last_category[rows],
+                                       recency, self.mods.category_weight[d], rng.random(rows.size))
+        amount = behaviour.basket_values(pop.spend_rate[rows], self.catalog.price_level[category],
+                                         self.mods.spend[d], p, rng)
+        margin = amount * self.catalog.margin[category]
+
+        pop.frequency[rows] += 1
+        pop.monetary[rows] += amount.astype(np.float32)
+        pop.last_purchase_day[rows] = d
+        pop.last_category[rows] = category
+        pop.last_store[rows] = store
+        at_primary = store == pop.primary_store[rows]
+        pop.visits_primary[rows[at_primary]] += 1
+        pop.visits_other[rows[~at_primary]] += 1
+        pop.stage[repeat] = lifecycle.after_purchase(pop.stage[repeat])
+        pop.stage[newcomers] = lifecycle.NEW
+        pop.cart_value[rows] = 0.0
+        return Transactions(rows, amount, margin, store, category, hours, first)
+
+    def _abandon_carts(self, d: int, rows: np.ndarray) -> np.ndarray:
+        """Open a cart for each abandoning customer; returns the session hours."""
+        pop = self.pop
+        price = pop.category_affinity[rows] @ self.catalog.price_level.astype(np.float32)
+        value = behaviour.basket_values(pop.spend_rate[rows], price, self.mods.spend[d],
+                                        self.params, self.rng)
+        pop.cart_value[rows] = value.astype(np.float32)
+        pop.cart_day[rows] = d
+        return behaviour.visit_hours(pop.visit_hour[rows], bool(self.weekday[d] >= 5),
+                                     self.params, self.rng)
+
+    def _decay_fatigue(self) -> None:
+        if self.max_fatigue > 0:
+            factor = np.float32(0.5 ** (1.0 / self.params.fatigue_half_life_days))
+            self.pop.fatigue[: self.n_present] *= factor
+            self.max_fatigue *= float(factor)
+
+    # ------------------------------------------------------------------- renewal business
+    def _group_by_renewal_day(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows sorted by join day modulo the renewal period, with group boundaries."""
+        period = self.params.renewal_days
+        phase = self.pop.join_day.astype(np.int64) % period
+        order = np.argsort(phase, kind="stable").astype(np.int32)
+        bounds = np.searchsorted(phase[order], np.arange(period + 1))
+        return order, bounds
+
+    def _renewals(self, d: int, lo: int) -> np.ndarray:
+        """Alive customers present before today whose renewal falls today."""
+        order, bounds = self._renewal_groups
+        k = d % self.params.renewal_days
+        rows = order[bounds[k]:bounds[k + 1]].astype(np.int64)
+        rows = rows[(rows < lo) & (self.pop.join_day[rows] < d)]
+        return rows[self.pop.alive[rows]]
+
+    # ---------------------------------------------------------------------------- RFM
+    def update_rfm(self, day: int) -> None:
+        """Recompute R, F, M scores and segments of present customers as of `day`'s end."""
+        pop, hi = self.pop, self.n_present
+        r, f, m = rfm.rfm_scores(pop.recency(day, hi), pop.frequency[:hi], pop.monetary[:hi])
+        pop.r_score[:hi], pop.f_score[:hi], pop.m_score[:hi] = r, f, m
+        pop.segment[:hi] = rfm.segments(r, f)
