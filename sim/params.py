@@ -25,7 +25,7 @@ class ParameterError(ValueError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class StoreSpec(_Frozen):
@@ -56,75 +56,123 @@ class ScenarioParams(_Frozen):
     """
 
     name: str
+    """Scenario name."""
     description: str = ""
+    """One line on what the scenario models."""
     start_date: dt.date = dt.date(2026, 1, 1)
+    """Calendar date of day 0 (drives weekday and yearly seasonality)."""
 
     # Purchase process and latent traits.
     bgnbd_r: Positive = 0.243
+    """BG/NBD shape r of the Gamma purchase rate (per week)."""
     bgnbd_alpha: Positive = 4.414
+    """BG/NBD scale alpha of the Gamma purchase rate (per week)."""
     bgnbd_a: Positive = 0.793
+    """BG/NBD Beta a of the dropout probability after each repeat purchase."""
     bgnbd_b: Positive = 2.426
+    """BG/NBD Beta b of the dropout probability after each repeat purchase."""
     gg_p: Positive = 6.25
+    """Gamma-Gamma shape p of a basket."""
     gg_q: Annotated[float, Field(gt=1)] = 3.74
+    """Gamma-Gamma shape q of the customer's basket rate nu."""
     gg_gamma: Positive = 15.44
+    """Gamma-Gamma scale gamma of the customer's basket rate nu."""
     spend_scale: Positive = 1.0
+    """Currency scale applied to every basket."""
     purchase_process: Literal["poisson", "renewal"] = "poisson"
+    """'poisson' (BG/NBD) or 'renewal' (a purchase every renewal_days, dropout at each renewal,
+    Poisson add-ons).
+    """
     renewal_days: PositiveInt = 30
+    """Renewal period of the 'renewal' process."""
 
     # The living base.
     acquisition_rate: NonNegative = 0.0008
+    """Newcomers per day, as a share of the day-0 base."""
     burn_in_days: Annotated[int, Field(ge=1, le=3650)] = 730
+    """The day-0 base joined over this many days before day 0 (BG/NBD history)."""
 
     # Geography.
     city_size: Annotated[int, Field(ge=2, le=180)] = 20
+    """The city is a city_size x city_size grid of zones."""
     stores: tuple[StoreSpec, ...] = Field(min_length=1, max_length=250)
+    """Service points: name, x, y (grid cells) and attractiveness."""
     huff_distance_decay: Positive = 2.0
+    """Huff gravity exponent beta on distance."""
     commuter_share: Probability = 0.6
+    """Share of customers who work in another zone (weekday daytime visits start there)."""
     visit_hour_weekday: tuple[Probability, ...] = Field(
         default=(0, 0, 0, 0, 0, 0, 0, 1, 4, 3, 2, 2, 3, 2, 2, 2, 3, 5, 5, 3, 1, 0, 0, 0),
         min_length=24, max_length=24)
+    """Weights of 24 hours for customers' preferred weekday visit hour."""
     visit_hour_weekend: tuple[Probability, ...] = Field(
         default=(0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 4, 4, 4, 3, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0),
         min_length=24, max_length=24)
+    """Weights of 24 hours for weekend visits."""
 
     # Catalog.
     categories: tuple[CategorySpec, ...] = Field(min_length=1, max_length=32)
+    """Categories: name, price_level, margin, cycle_days, affinity (Dirichlet weight)."""
     sequence_boost: tuple[tuple[str, str, Positive], ...] = ()
+    """(previous, next, odds multiplier) of the category sequence matrix."""
     sequence_repeat: Positive = 1.5
+    """Odds multiplier of buying the same category again."""
 
     # Seasonality: weekday multipliers (Monday first), a yearly wave and a holiday peak.
     weekly: tuple[Positive, ...] = Field(default=(1, 1, 1, 1, 1, 1, 1), min_length=7, max_length=7)
+    """Demand multipliers Monday to Sunday."""
     yearly_amplitude: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    """Amplitude of the yearly demand wave."""
     yearly_peak_day: Annotated[int, Field(ge=0, le=365)] = 172
+    """Day of year at the top of the yearly wave."""
     holiday_height: NonNegative = 0.6
+    """Height of the holiday demand peak (relative)."""
     holiday_day: Annotated[int, Field(ge=0, le=365)] = 350
+    """Day of year of the holiday peak."""
     holiday_width_days: Positive = 10.0
+    """Standard deviation of the holiday peak in days."""
 
     # Churn beyond BG/NBD dropout: a daily hazard rising with recency and fatigue.
     churn_base: Probability = 0.0002
+    """Daily churn hazard beyond BG/NBD dropout, at recency 0."""
     churn_recency_days: Positive = 90.0
+    """The hazard grows by churn_base every this many days since the last purchase."""
     churn_recency_cap: Annotated[float, Field(ge=1)] = 4.0
+    """The recency factor of the hazard stops growing at this multiple."""
     churn_fatigue_weight: NonNegative = 0.5
+    """Hazard multiplier per unit of summed contact fatigue."""
     fatigue_half_life_days: Positive = 7.0
+    """Half-life of contact fatigue."""
 
     # Lifecycle thresholds in days since the last purchase.
     at_risk_days: PositiveInt = 60
+    """Days without a purchase to enter the at-risk stage."""
     lapsed_days: PositiveInt = 120
+    """Days without a purchase to enter the lapsed stage."""
     churned_days: PositiveInt = 240
+    """Days without a purchase to enter the churned stage."""
 
     # Online shop and carts.
     online_share_mean: Probability = 0.0
+    """Mean share of shopping done online (0: no online shop)."""
     cart_abandon_ratio: NonNegative = 2.0
+    """Online sessions ending in an abandoned cart per online purchase."""
     cart_ttl_days: PositiveInt = 7
+    """Days an abandoned cart stays open."""
 
     # Contact traits.
     channel_affinity_mean: tuple[Probability, Probability, Probability, Probability] = (
         0.5, 0.3, 0.25, 0.1)
+    """Mean affinity for email, sms, push, phone."""
     consent_rate: tuple[Probability, Probability, Probability, Probability] = (
         0.7, 0.5, 0.4, 0.3)
+    """Share of customers who consent to email, sms, push, phone."""
     responsiveness_mean: float = 0.5
+    """Mean treatment responsiveness (below 0: contact harms, sleeping dogs)."""
     responsiveness_sd: Positive = 0.5
+    """Spread of treatment responsiveness across customers."""
     price_sensitivity_beta: tuple[Positive, Positive] = (2.0, 3.0)
+    """Beta(a, b) of price sensitivity."""
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioParams:
@@ -149,14 +197,34 @@ class ScenarioParams(_Frozen):
         return self
 
 
-def describe_error(err: ValidationError, what: str) -> str:
-    """Turn a pydantic error into one line per field: name, value given, what is allowed."""
+_BOUNDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "min_length": "at least",
+           "max_length": "at most"}
+
+
+def allowed(model: type[BaseModel], field: str) -> str:
+    """What a field accepts: its type and bounds, e.g. "float, >= 0, <= 1"."""
+    info = model.model_fields.get(field)
+    if info is None:
+        return ""
+    kind = getattr(info.annotation, "__name__", str(info.annotation)).replace("typing.", "")
+    parts = [kind]
+    for meta in info.metadata:
+        for attr, word in _BOUNDS.items():
+            if getattr(meta, attr, None) is not None:
+                parts.append(f"{word} {getattr(meta, attr)}")
+    return ", ".join(parts)
+
+
+def describe_error(err: ValidationError, model: type[BaseModel], what: str) -> str:
+    """Turn a pydantic error into one clause per field: name, value given, what is allowed."""
     lines = []
     for e in err.errors():
         field = ".".join(str(p) for p in e["loc"]) or what
         given = e.get("input")
         given_s = "" if isinstance(given, dict) else f" = {given!r}"
-        lines.append(f"{what} field '{field}'{given_s}: {e['msg']}")
+        rule = allowed(model, str(e["loc"][0])) if e["loc"] else ""
+        lines.append(f"{what} field '{field}'{given_s}: {e['msg']}"
+                     + (f" (allowed: {rule})" if rule else ""))
     return "; ".join(lines)
 
 
@@ -165,4 +233,4 @@ def validate(model: type[BaseModel], data: dict, what: str) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ParameterError(describe_error(err, what)) from None
+        raise ParameterError(describe_error(err, model, what)) from None

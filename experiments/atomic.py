@@ -1,0 +1,70 @@
+"""Results written whole or not at all: a run directory is staged, then renamed into place."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tomli_w
+
+
+@contextlib.contextmanager
+def staged_dir(final: Path) -> Iterator[Path]:
+    """Yield an empty sibling directory; on success it replaces `final`, on error it vanishes.
+
+    Nothing appears at `final` until every file is written; an earlier result at `final` is
+    replaced only once the new one is complete.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        yield stage
+        old = None
+        if final.exists():
+            old = final.with_name(f".{final.name}.old-{stage.name.rsplit('.', 1)[-1]}")
+            final.rename(old)
+        stage.rename(final)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def write_parquet(path: Path, columns: Mapping[str, np.ndarray]) -> None:
+    """Write numpy columns as one Parquet table."""
+    pq.write_table(pa.table(dict(columns)), path)
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write JSON, with numpy scalars and arrays turned into plain numbers and lists."""
+    path.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
+
+
+def write_toml(path: Path, data: Mapping[str, object]) -> None:
+    """Write a TOML document (None values are dropped: TOML has no null)."""
+    path.write_text(tomli_w.dumps(_drop_none(json.loads(json.dumps(data, default=_plain)))))
+
+
+def _plain(obj: object) -> object:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _drop_none(obj: object) -> object:
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_none(v) for v in obj]
+    return obj
