@@ -31,27 +31,27 @@ def _daily(run_dir: Path) -> Path:
     t = pq.read_table(run_dir / "daily.parquet").to_pydict()
     day = np.asarray(t["day"])
     col = {k: np.asarray(v) for k, v in t.items() if k not in ("day", "date")}
-    fig, ax = plt.subplots(3, 2, figsize=(13, 11), constrained_layout=True)
+    fig, ax = plt.subplots(4, 2, figsize=(13, 14), constrained_layout=True)
     for name in ("present", "alive", "active"):
         ax[0, 0].plot(day, col[name], label=name)
     ax[0, 0].set_title("Customers (alive is latent; active = new, active or reactivated)")
-    ax[0, 1].plot(day, col["purchases"], color="0.75", lw=0.8, label="purchases per day")
-    ax[0, 1].plot(day, _weekly_mean(col["purchases"]), label="7-day mean")
-    rev = ax[0, 1].twinx()
-    rev.plot(day, _weekly_mean(col["avg_check"]), color="tab:red", label="average check (7 d)")
-    rev.set_ylabel("average check")
-    ax[0, 1].set_title("Purchases and average check")
-    ax[1, 0].plot(day, _weekly_mean(col["new_churn"]), label="churned (7-day mean)")
-    ax[1, 0].plot(day, _weekly_mean(col["new_customers"]), label="new customers (7-day mean)")
-    ax[1, 0].plot(day, _weekly_mean(col["at_risk_crossings"]), label="crossing into at-risk")
-    if col["carts_abandoned"].any():
-        ax[1, 0].plot(day, _weekly_mean(col["carts_abandoned"]), label="abandoned carts")
-    ax[1, 0].set_title("Flows per day")
+    for a, name, title in ((ax[0, 1], "purchases", "Purchases per day"),
+                           (ax[1, 0], "revenue", "Revenue per day"),
+                           (ax[1, 1], "avg_check", "Average check")):
+        a.plot(day, col[name], color="0.7", lw=0.8, label="daily")
+        a.plot(day, _weekly_mean(col[name]), label="7-day mean")
+        a.set_title(title)
+    for name, label in (("new_churn", "churned"), ("new_customers", "new customers"),
+                        ("at_risk_crossings", "crossing into at-risk"),
+                        ("carts_abandoned", "abandoned carts")):
+        if col[name].any():
+            ax[2, 0].plot(day, _weekly_mean(col[name]), label=label)
+    ax[2, 0].set_title("Flows per day (7-day mean)")
     for name in (k for k in col if k.startswith("visits_")):
-        ax[1, 1].plot(day, _weekly_mean(col[name]), label=name.removeprefix("visits_"))
-    ax[1, 1].set_title("Visits per store (7-day mean)")
-    for a, prefix, title in ((ax[2, 0], "stage_", "Lifecycle stages"),
-                             (ax[2, 1], "segment_", "RFM segments")):
+        ax[2, 1].plot(day, _weekly_mean(col[name]), label=name.removeprefix("visits_"))
+    ax[2, 1].set_title("Visits per store (7-day mean)")
+    for a, prefix, title in ((ax[3, 0], "stage_", "Lifecycle stages"),
+                             (ax[3, 1], "segment_", "RFM segments")):
         names = [k for k in col if k.startswith(prefix)]
         a.stackplot(day, *[col[k] for k in names], labels=[k.removeprefix(prefix) for k in names])
         a.set_title(title)

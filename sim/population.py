@@ -111,15 +111,41 @@ class Population:
         return int(np.searchsorted(self.join_day, day, side="right"))
 
 
+CHUNK = 1 << 16  # rows drawn at a time: bounds the build's temporaries; part of the stream
+
+
+def _columns(n_channels: int, n_categories: int, store_type: type) -> dict[str, tuple]:
+    """Column name -> (dtype, width or None, fill value); the one place dtypes are chosen."""
+    f32, u8, u16, i16 = np.float32, np.uint8, np.uint16, np.int16
+    return {
+        "purchase_rate": (f32, None, 0), "dropout": (f32, None, 0), "spend_rate": (f32, None, 0),
+        "home_zone": (u16, None, 0), "work_zone": (u16, None, 0), "visit_hour": (u8, None, 0),
+        "online_share": (f32, None, 0), "category_affinity": (f32, n_categories, 0),
+        "price_sensitivity": (f32, None, 0), "channel_affinity": (f32, n_channels, 0),
+        "send_hour": (u8, None, 0), "wording": (u8, None, 0), "responsiveness": (f32, None, 0),
+        "alive": (bool, None, True), "join_day": (i16, None, 0),
+        "last_purchase_day": (i16, None, 0), "frequency": (u16, None, 0),
+        "monetary": (f32, None, 0), "stage": (u8, None, 0), "segment": (u8, None, 0),
+        "r_score": (u8, None, 0), "f_score": (u8, None, 0), "m_score": (u8, None, 0),
+        "last_category": (u8, None, n_categories), "last_store": (store_type, None, 0),
+        "primary_store": (store_type, None, 0), "visits_primary": (u16, None, 0),
+        "visits_other": (u16, None, 0), "consent": (u8, None, 0),
+        "fatigue": (f32, n_channels, 0), "contact_days": (np.uint32, None, 0),
+        "last_contact_day": (i16, None, NO_DAY), "cart_value": (f32, None, 0),
+        "cart_day": (i16, None, NO_DAY),
+    }
+
+
 def build_population(params: ScenarioParams, n_customers: int, days: int, city: City,
                      catalog: Catalog, rng: np.random.Generator) -> Population:
     """Draw a population: traits, join days and the burn-in history of the day-0 base.
 
     The base present at day 0 joined uniformly over the `burn_in_days` before it (days -1 back
-    to -burn_in_days); its history
-    (repeat purchases, dropout, last purchase, spend) is drawn exactly from BG/NBD and
-    Gamma-Gamma. The rest arrives during the run at `acquisition_rate` (a share of the initial
-    base per day), following the demand seasonality.
+    to -burn_in_days); its history (repeat purchases, dropout, last purchase, spend) is drawn
+    exactly from BG/NBD and Gamma-Gamma. The rest arrives during the run at `acquisition_rate`
+    (a share of the initial base per day), following the demand seasonality. Traits are drawn
+    `CHUNK` rows at a time straight into the final columns, so the build needs little memory
+    beyond the state itself.
 
     Args:
         params: scenario.
@@ -132,90 +158,77 @@ def build_population(params: ScenarioParams, n_customers: int, days: int, city: 
     n = n_customers
     growth = params.acquisition_rate * days
     n_new = int(round(n * growth / (1 + growth))) if n > 1 else 0
-    n_init = n - n_new
-    n_ch, n_cat = len(CHANNELS), catalog.n_categories
+    join = np.empty(n, dtype=np.int16)
+    join[: n - n_new] = np.sort(-rng.integers(1, params.burn_in_days + 1, n - n_new))
+    if n_new:
+        season = daily_multiplier(params, days)
+        join[n - n_new:] = np.sort(rng.choice(days, size=n_new, p=season / season.sum()))
+    cols = {name: np.full((n, width) if width else n, fill, dtype=dtype)
+            for name, (dtype, width, fill) in _columns(
+                len(CHANNELS), catalog.n_categories, store_dtype(city.n_stores)).items()}
+    cols["join_day"] = join
+    pop = Population(**cols)
+    for lo in range(0, n, CHUNK):
+        _draw_chunk(pop, lo, min(n, lo + CHUNK), params, city, catalog, rng)
+    return pop
 
+
+def _draw_chunk(pop: Population, lo: int, hi: int, params: ScenarioParams, city: City,
+                catalog: Catalog, rng: np.random.Generator) -> None:
+    """Draw traits of rows [lo, hi), and the burn-in history of the day-0 base among them."""
+    n, rows = hi - lo, slice(lo, hi)
     # Purchase rate, dropout and spend (BG/NBD per week -> per day; Gamma-Gamma).
-    rate = rng.gamma(params.bgnbd_r, 1.0 / params.bgnbd_alpha, n) / 7.0
-    dropout = rng.beta(params.bgnbd_a, params.bgnbd_b, n)
-    spend_rate = rng.gamma(params.gg_q, 1.0 / params.gg_gamma, n)
+    pop.purchase_rate[rows] = rng.gamma(params.bgnbd_r, 1.0 / params.bgnbd_alpha, n) / 7.0
+    pop.dropout[rows] = rng.beta(params.bgnbd_a, params.bgnbd_b, n)
+    pop.spend_rate[rows] = rng.gamma(params.gg_q, 1.0 / params.gg_gamma, n)
 
     # Where they live and work, when they visit.
     home = rng.choice(city.n_zones, size=n, p=city.home_density)
     commuter = rng.random(n) < params.commuter_share
-    work = np.where(commuter, rng.choice(city.n_zones, size=n, p=city.work_density), home)
+    pop.home_zone[rows] = home
+    pop.work_zone[rows] = np.where(commuter, rng.choice(city.n_zones, size=n,
+                                                        p=city.work_density), home)
     hours = np.asarray(params.visit_hour_weekday, dtype=np.float64)
-    visit_hour = rng.choice(24, size=n, p=hours / hours.sum())
-    online = (rng.beta(2.0, 2.0 / params.online_share_mean - 2.0, n)
-              if params.online_share_mean > 0 else np.zeros(n))
+    pop.visit_hour[rows] = rng.choice(24, size=n, p=hours / hours.sum())
+    if params.online_share_mean > 0:
+        pop.online_share[rows] = rng.beta(2.0, 2.0 / params.online_share_mean - 2.0, n)
 
     # Tastes and reactions to contact.
-    affinity = rng.dirichlet(catalog.base_affinity, size=n)
-    price_sens = rng.beta(*params.price_sensitivity_beta, n)
+    pop.category_affinity[rows] = rng.dirichlet(catalog.base_affinity, size=n)
+    pop.price_sensitivity[rows] = rng.beta(*params.price_sensitivity_beta, n)
     m = np.asarray(params.channel_affinity_mean)
-    ch_aff = rng.beta(4 * m + 1e-3, 4 * (1 - m) + 1e-3, size=(n, n_ch))
-    send_hour = rng.choice(24, size=n, p=_send_hour_weights())
-    wording = rng.choice(len(WORDINGS), size=n, p=(0.35, 0.3, 0.15, 0.2))
-    responsiveness = rng.normal(params.responsiveness_mean, params.responsiveness_sd, n)
-    consent_bits = rng.random((n, n_ch)) < np.asarray(params.consent_rate)
-    consent = (consent_bits * (1 << np.arange(n_ch))).sum(axis=1)
+    pop.channel_affinity[rows] = rng.beta(4 * m + 1e-3, 4 * (1 - m) + 1e-3, size=(n, len(m)))
+    pop.send_hour[rows] = rng.choice(24, size=n, p=_send_hour_weights())
+    pop.wording[rows] = rng.choice(len(WORDINGS), size=n, p=(0.35, 0.3, 0.15, 0.2))
+    pop.responsiveness[rows] = rng.normal(params.responsiveness_mean,
+                                          params.responsiveness_sd, n)
+    consent = rng.random((n, len(CHANNELS))) < np.asarray(params.consent_rate)
+    pop.consent[rows] = (consent * (1 << np.arange(len(CHANNELS)))).sum(axis=1)
+    primary = city.huff[home].argmax(axis=1)
+    pop.primary_store[rows] = primary
+    pop.last_store[rows] = primary
 
-    # Join days: burn-in base before day 0, arrivals during the run (sorted by day).
-    join = np.empty(n, dtype=np.int64)
-    join[:n_init] = -rng.integers(1, params.burn_in_days + 1, n_init)
-    if n_new:
-        season = daily_multiplier(params, days)
-        join[n_init:] = np.sort(rng.choice(days, size=n_new, p=season / season.sum()))
-    join[:n_init] = np.sort(join[:n_init])
-
-    hist = _burn_in(params, rate[:n_init], dropout[:n_init], spend_rate[:n_init],
-                    -join[:n_init], affinity[:n_init] @ catalog.price_level, rng)
-    last_day = join.copy()
-    last_day[:n_init] += hist["last_offset"]
-    frequency = np.zeros(n, dtype=np.uint16)
-    frequency[:n_init] = hist["purchases"]
-    monetary = np.zeros(n, dtype=np.float32)
-    monetary[:n_init] = hist["spend"]
-    alive = np.ones(n, dtype=bool)
-    alive[:n_init] = hist["alive"]
-
-    sdt = store_dtype(city.n_stores)
-    primary = city.huff[home].argmax(axis=1).astype(sdt)
-    p_primary = city.huff[home[:n_init], primary[:n_init]]
-    visits_primary = np.zeros(n, dtype=np.uint16)
-    visits_primary[:n_init] = rng.binomial(hist["purchases"], p_primary)
-    visits_other = np.zeros(n, dtype=np.uint16)
-    visits_other[:n_init] = hist["purchases"] - visits_primary[:n_init]
-    last_store = primary.copy()
-    last_store[:n_init] = city.choose_stores(home[:n_init], rng.random(n_init))
-    last_category = np.full(n, catalog.none, dtype=np.uint8)
-    last_category[:n_init] = catalog.choose(
-        affinity[:n_init], last_category[:n_init], np.full(n_init, 1e6),
-        np.ones(n_cat), rng.random(n_init))
-
-    stage = np.zeros(n, dtype=np.uint8)
-    stage[:n_init] = lifecycle.stage_from_history(-last_day[:n_init], frequency[:n_init], params)
-
-    f32 = np.float32
-    return Population(
-        purchase_rate=rate.astype(f32), dropout=dropout.astype(f32),
-        spend_rate=spend_rate.astype(f32), home_zone=home.astype(np.uint16),
-        work_zone=work.astype(np.uint16), visit_hour=visit_hour.astype(np.uint8),
-        online_share=online.astype(f32), category_affinity=affinity.astype(f32),
-        price_sensitivity=price_sens.astype(f32), channel_affinity=ch_aff.astype(f32),
-        send_hour=send_hour.astype(np.uint8), wording=wording.astype(np.uint8),
-        responsiveness=responsiveness.astype(f32), alive=alive,
-        join_day=join.astype(np.int16), last_purchase_day=last_day.astype(np.int16),
-        frequency=frequency, monetary=monetary, stage=stage,
-        segment=np.zeros(n, dtype=np.uint8), r_score=np.zeros(n, dtype=np.uint8),
-        f_score=np.zeros(n, dtype=np.uint8), m_score=np.zeros(n, dtype=np.uint8),
-        last_category=last_category, last_store=last_store, primary_store=primary,
-        visits_primary=visits_primary, visits_other=visits_other,
-        consent=consent.astype(np.uint8), fatigue=np.zeros((n, n_ch), dtype=f32),
-        contact_days=np.zeros(n, dtype=np.uint32),
-        last_contact_day=np.full(n, NO_DAY, dtype=np.int16),
-        cart_value=np.zeros(n, dtype=f32), cart_day=np.full(n, NO_DAY, dtype=np.int16),
-    )
+    # Observable history: newcomers start empty (their first purchase comes in the run).
+    k = int(np.count_nonzero(pop.join_day[rows] < 0))  # the day-0 base is a prefix
+    pop.last_purchase_day[rows] = pop.join_day[rows]
+    if k == 0:
+        return
+    base = slice(lo, lo + k)
+    join = pop.join_day[base].astype(np.int64)
+    hist = _burn_in(params, pop.purchase_rate[base], pop.dropout[base], pop.spend_rate[base],
+                    -join, pop.category_affinity[base] @ catalog.price_level, rng)
+    pop.last_purchase_day[base] = join + hist["last_offset"]
+    pop.frequency[base] = hist["purchases"]
+    pop.monetary[base] = hist["spend"]
+    pop.alive[base] = hist["alive"]
+    pop.visits_primary[base] = rng.binomial(hist["purchases"], city.huff[home[:k], primary[:k]])
+    pop.visits_other[base] = hist["purchases"] - pop.visits_primary[base]
+    pop.last_store[base] = city.choose_stores(home[:k], rng.random(k))
+    pop.last_category[base] = catalog.choose(
+        pop.category_affinity[base], pop.last_category[base], np.full(k, 1e6),
+        np.ones(catalog.n_categories), rng.random(k))
+    pop.stage[base] = lifecycle.stage_from_history(-pop.last_purchase_day[base].astype(np.int64),
+                                                   pop.frequency[base], params)
 
 
 def _burn_in(params: ScenarioParams, rate: np.ndarray, dropout: np.ndarray,
