@@ -68,7 +68,10 @@ def rfm_scores(recency: np.ndarray, frequency: np.ndarray,
     recency = np.asarray(recency)
     r = quantile_scores(recency.max(initial=0) - recency) if recency.size else recency
     f = quantile_scores(np.asarray(frequency))
-    m = quantile_scores(np.floor(np.asarray(monetary, dtype=np.float64)).astype(np.int64))
+    monetary = np.asarray(monetary)
+    units = monetary.astype(np.int64) if monetary.min(initial=0) >= 0 else \
+        np.floor(monetary).astype(np.int64)  # truncation is floor for non-negative spend
+    m = quantile_scores(units)
     return np.asarray(r, dtype=np.uint8), f, m
 
 
