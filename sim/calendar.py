@@ -22,6 +22,7 @@ import numpy as np
 import simpy
 
 from sim import lifecycle
+from sim.params import ParameterError
 from sim.world import DayOutcome, World
 
 KINDS = ("at_risk", "campaign", "checkout", "cart_abandoned")
@@ -77,10 +78,10 @@ class Calendar:
     def __init__(self, world: World, campaign_hour: int = 9,
                  on_day: Callable[[DayOutcome], None] | None = None, keep_moments: bool = True):
         if not 0 <= campaign_hour < HOURS_PER_DAY:
-            raise ValueError(f"campaign_hour = {campaign_hour}: allowed 0-23")
+            raise ParameterError(f"campaign_hour = {campaign_hour}: allowed 0-23")
         self.world, self.campaign_hour = world, campaign_hour
         self.on_day, self.keep_moments = on_day, keep_moments
-        self.env = simpy.Environment()
+        self.env = simpy.Environment(initial_time=world.day * HOURS_PER_DAY)
         self.queue: deque[DecisionMoment] = deque()
         self.env.process(self._days())
 

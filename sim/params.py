@@ -101,11 +101,11 @@ class ScenarioParams(_Frozen):
     """Huff gravity exponent beta on distance."""
     commuter_share: Probability = 0.6
     """Share of customers who work in another zone (weekday daytime visits start there)."""
-    visit_hour_weekday: tuple[Probability, ...] = Field(
+    visit_hour_weekday: tuple[NonNegative, ...] = Field(
         default=(0, 0, 0, 0, 0, 0, 0, 1, 4, 3, 2, 2, 3, 2, 2, 2, 3, 5, 5, 3, 1, 0, 0, 0),
         min_length=24, max_length=24)
     """Weights of 24 hours for customers' preferred weekday visit hour."""
-    visit_hour_weekend: tuple[Probability, ...] = Field(
+    visit_hour_weekend: tuple[NonNegative, ...] = Field(
         default=(0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 4, 4, 4, 3, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0),
         min_length=24, max_length=24)
     """Weights of 24 hours for weekend visits."""

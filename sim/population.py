@@ -191,7 +191,8 @@ def _draw_chunk(pop: Population, lo: int, hi: int, params: ScenarioParams, city:
     hours = np.asarray(params.visit_hour_weekday, dtype=np.float64)
     pop.visit_hour[rows] = rng.choice(24, size=n, p=hours / hours.sum())
     if params.online_share_mean > 0:
-        pop.online_share[rows] = rng.beta(2.0, 2.0 / params.online_share_mean - 2.0, n)
+        m = params.online_share_mean
+        pop.online_share[rows] = rng.beta(4 * m + 1e-3, 4 * (1 - m) + 1e-3, n)
 
     # Tastes and reactions to contact.
     pop.category_affinity[rows] = rng.dirichlet(catalog.base_affinity, size=n)
@@ -227,28 +228,47 @@ def _draw_chunk(pop: Population, lo: int, hi: int, params: ScenarioParams, city:
     pop.last_category[base] = catalog.choose(
         pop.category_affinity[base], pop.last_category[base], np.full(k, 1e6),
         np.ones(catalog.n_categories), rng.random(k))
-    pop.stage[base] = lifecycle.stage_from_history(-pop.last_purchase_day[base].astype(np.int64),
-                                                   pop.frequency[base], params)
+    recency = -1 - pop.last_purchase_day[base].astype(np.int64)  # as of the end of day -1
+    pop.stage[base] = lifecycle.stage_from_history(recency, pop.frequency[base], params)
 
 
 def _burn_in(params: ScenarioParams, rate: np.ndarray, dropout: np.ndarray,
              spend_rate: np.ndarray, age: np.ndarray, price: np.ndarray,
              rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Exact BG/NBD history of customers who made a first purchase `age` days ago.
+    """Exact history of customers who made a first purchase `age` days ago.
 
-    Repeat purchases are Poisson(rate * age) arrivals M; the customer dies right after the
-    J-th repeat purchase, J ~ Geometric(dropout). So N = min(M, J) repeat purchases happen,
-    the customer is alive iff M < J, and the last of them falls at age x Beta(N, M - N + 1)
-    (the N-th of M uniform order statistics). Spend is the sum of N + 1 Gamma baskets.
+    Poisson (BG/NBD): repeat purchases are Poisson(rate x age) arrivals M; the customer dies
+    right after the J-th repeat purchase, J ~ Geometric(dropout). So N = min(M, J) repeat
+    purchases happen, the customer is alive iff M < J, and the last of them falls at
+    age x Beta(N, M - N + 1) (the N-th of M uniform order statistics).
+
+    Renewal: K = floor((age - 1) / period) renewals fell before day 0; the customer dies at the
+    J-th, J ~ Geometric(dropout), so N = min(K, J) renewals happen and the customer is alive iff
+    K < J. Add-on purchases are Poisson(rate x time alive), the last at its uniform maximum.
+
+    Spend is the sum of the Gamma baskets of every purchase.
     """
-    m = rng.poisson(rate * age)
-    j = rng.geometric(np.clip(dropout, 1e-9, 1.0))
-    n_rep = np.minimum(m, j)
-    frac = rng.beta(np.maximum(n_rep, 1), np.maximum(m - n_rep, 0) + 1)
-    offset = np.where(n_rep > 0, np.floor(age * frac), 0).astype(np.int64)
-    offset = np.minimum(offset, np.maximum(age - 1, 0))
+    if params.purchase_process == "renewal":
+        period = params.renewal_days
+        k = (age - 1) // period
+        j = rng.geometric(np.clip(dropout, 1e-9, 1.0))
+        renewals = np.minimum(k, j)
+        alive = k < j
+        lifetime = np.where(alive, age, renewals * period)
+        addons = rng.poisson(rate * lifetime)
+        last_addon = np.floor(lifetime * rng.beta(np.maximum(addons, 1), 1))
+        offset = np.maximum(renewals * period, np.where(addons > 0, last_addon, 0))
+        n_rep = renewals + addons
+    else:
+        m = rng.poisson(rate * age)
+        j = rng.geometric(np.clip(dropout, 1e-9, 1.0))
+        n_rep = np.minimum(m, j)
+        alive = m < j
+        frac = rng.beta(np.maximum(n_rep, 1), np.maximum(m - n_rep, 0) + 1)
+        offset = np.where(n_rep > 0, np.floor(age * frac), 0)
+    offset = np.minimum(offset.astype(np.int64), np.maximum(age - 1, 0))
     spend = rng.gamma((n_rep + 1) * params.gg_p, 1.0) / spend_rate * params.spend_scale * price
-    return {"purchases": np.minimum(n_rep + 1, np.iinfo(np.uint16).max), "alive": m < j,
+    return {"purchases": np.minimum(n_rep + 1, np.iinfo(np.uint16).max), "alive": alive,
             "last_offset": offset, "spend": spend}
 
 

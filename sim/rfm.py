@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
+from sim.params import ParameterError
+
 SEGMENTS = ("champions", "loyal", "potential_loyalists", "new", "promising", "need_attention",
             "at_risk", "cannot_lose", "hibernating", "lost")
 
@@ -113,7 +115,7 @@ def kmeans_segments(recency: np.ndarray, frequency: np.ndarray, monetary: np.nda
         (n,) cluster index, int64.
     """
     if k < 1 or k > len(recency):
-        raise ValueError(f"k = {k}: allowed 1 to the number of customers ({len(recency)})")
+        raise ParameterError(f"k = {k}: allowed 1 to the number of customers ({len(recency)})")
     x = np.log1p(np.column_stack([recency, frequency, np.maximum(monetary, 0)]).astype(float))
     x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
     _, labels = kmeans2(x, k, seed=rng, minit="++")

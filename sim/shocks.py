@@ -8,13 +8,15 @@ horizon before the run starts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
 
 from sim.params import CHANNELS, ParameterError, Positive, Probability, _Frozen, validate
 from sim.scenarios import parse_value
+
+Channel = Literal["email", "sms", "push", "phone"]
 
 
 class Shock(_Frozen):
@@ -95,24 +97,23 @@ class HolidaySeason(Shock):
 
 
 class PreferenceDrift(Shock):
-    """Preferences drift linearly: from e-mail towards push, and towards one category."""
+    """Preferences drift while active, from e-mail to push and towards one category.
+
+    The drift is linear in time and keeps the level it reached once the window ends.
+    """
 
     per_year: Annotated[float, Field(ge=0, le=1)] = 0.2
-    channel_from: str = "email"
-    channel_to: str = "push"
+    channel_from: Channel = "email"
+    channel_to: Channel = "push"
     category_index: Annotated[int, Field(ge=0)] = 0
     category_gain: Probability = 0.5
 
     def apply(self, mods: DayModifiers, on: np.ndarray) -> None:  # noqa: D102
-        for ch in (self.channel_from, self.channel_to):
-            if ch not in CHANNELS:
-                raise ParameterError(f"shock preference_drift: channel {ch!r} unknown; "
-                                     f"allowed: {', '.join(CHANNELS)}")
         n_cat = mods.category_weight.shape[1]
         if self.category_index >= n_cat:
             raise ParameterError(f"shock preference_drift: category_index = "
                                  f"{self.category_index}; allowed: 0..{n_cat - 1}")
-        elapsed = np.cumsum(on) / 365.0 * on
+        elapsed = np.cumsum(on) / 365.0  # drifted preferences stay after the window
         mods.channel_shift[:, CHANNELS.index(self.channel_from)] -= self.per_year * elapsed
         mods.channel_shift[:, CHANNELS.index(self.channel_to)] += self.per_year * elapsed
         mods.category_weight[:, self.category_index] *= 1 + self.category_gain * elapsed

@@ -82,9 +82,11 @@ class World:
 
     def __init__(self, params: ScenarioParams, n_customers: int, days: int, seed: int,
                  shocks: Sequence[Shock] = ()):
-        if not isinstance(n_customers, int | np.integer) or n_customers < 1:
+        if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer) \
+                or n_customers < 1:
             raise ParameterError(f"customers = {n_customers!r}: must be a positive integer")
-        if not isinstance(days, int | np.integer) or not 1 <= days <= MAX_DAYS:
+        if isinstance(days, bool) or not isinstance(days, int | np.integer) \
+                or not 1 <= days <= MAX_DAYS:
             raise ParameterError(f"days = {days!r}: must be an integer from 1 to {MAX_DAYS}")
         self.params, self.days = params, int(days)
         self.seeds = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)),
@@ -132,12 +134,16 @@ class World:
         hazard = behaviour.churn_hazard(pop.recency(d)[cand[rest]] if rest.any() else
                                         np.zeros(0), fat, p, self.mods.churn[d])
         churned = cand[rest][e[rest] < x_session[rest] + hazard]
+        # Dropout risk comes with every repeat purchase (BG/NBD), or with renewals only.
+        at_risk_of_dropout = buyers
         if self._renewal_groups is not None:
-            buyers = np.union1d(buyers, self._renewals(d, lo))
+            at_risk_of_dropout = self._renewals(d, lo)
+            buyers = np.union1d(buyers, at_risk_of_dropout)
 
         # 2. Purchases: repeat buyers, then today's newcomers' first purchases.
         tx = self._purchase(d, buyers, np.arange(lo, hi))
-        dead_after_purchase = buyers[self.rng.random(buyers.size) < pop.dropout[buyers]]
+        dead_after_purchase = at_risk_of_dropout[
+            self.rng.random(at_risk_of_dropout.size) < pop.dropout[at_risk_of_dropout]]
 
         # 3. Online sessions that end in an abandoned cart.
         cart_hours = self._abandon_carts(d, carts)

@@ -1,0 +1,371 @@
+"""Scenarios, overrides and shocks: presets, bad input, modifiers and their effect on a run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydantic
+import pytest
+
+from sim import lifecycle, scenarios, shocks
+from sim.params import CHANNELS, ParameterError, ScenarioParams
+from sim.scenarios import SCENARIOS, get_scenario, parse_value
+from sim.shocks import (
+    CompetitorCampaign,
+    HolidaySeason,
+    PreferenceDrift,
+    Recession,
+    day_modifiers,
+    parse_shock,
+)
+from sim.world import World
+
+SCENARIO_NAMES = sorted(SCENARIOS)
+
+
+# ------------------------------------------------------------------------------ presets
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_every_scenario_builds_and_runs(make_world, name):
+    """Each preset validates, carries its name and runs a few days."""
+    params = get_scenario(name)
+    assert isinstance(params, ScenarioParams) and params.name == name
+    world = make_world(name, 1000, 5)
+    assert sum(world.step().transactions.customer.size for _ in range(5)) > 0
+
+
+def test_registries_list_names_with_descriptions():
+    """Scenario and shock registries list every name with a one-line description."""
+    assert set(scenarios.available()) == {"dry_cleaning_chain", "retail_chain", "subscription"}
+    assert set(shocks.available()) == {"recession", "competitor_campaign", "holiday_season",
+                                       "preference_drift"}
+    for desc in [*scenarios.available().values(), *shocks.available().values()]:
+        assert desc and "\n" not in desc
+
+
+def test_retail_chain_uses_the_cdnow_fits():
+    """The retail chain keeps the CDNOW BG/NBD and Gamma-Gamma parameters (FHL 2005)."""
+    p = get_scenario("retail_chain")
+    assert (p.bgnbd_r, p.bgnbd_alpha, p.bgnbd_a, p.bgnbd_b) == (0.243, 4.414, 0.793, 2.426)
+    assert (p.gg_p, p.gg_q, p.gg_gamma) == (6.25, 3.74, 15.44)
+
+
+def test_overrides_change_only_their_fields():
+    """An override sets its field, coerces its type, and leaves the rest of the preset alone."""
+    base = get_scenario("retail_chain")
+    new = get_scenario("retail_chain", {"churn_base": 0.001, "weekly": [1, 2, 3, 4, 5, 6, 7],
+                                        "start_date": "2027-06-01"})
+    assert new.churn_base == 0.001
+    assert new.weekly == (1, 2, 3, 4, 5, 6, 7)
+    assert str(new.start_date) == "2027-06-01"
+    unchanged = set(ScenarioParams.model_fields) - {"churn_base", "weekly", "start_date"}
+    for field in unchanged:
+        assert getattr(new, field) == getattr(base, field), field
+
+
+def test_overrides_do_not_leak_between_calls():
+    """An override applies to its own call only; the preset stays as it was."""
+    get_scenario("retail_chain", {"churn_base": 0.5})
+    assert get_scenario("retail_chain").churn_base == 0.0002
+
+
+def test_parameters_are_frozen():
+    """Validated parameters cannot be changed in place."""
+    params = get_scenario("retail_chain")
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        params.churn_base = 0.5
+
+
+@pytest.mark.parametrize("field", sorted(set(ScenarioParams.model_fields) - {"name"}))
+def test_every_field_accepts_its_own_value(field):
+    """Overriding a field with the value it already has is accepted (a config round trip).
+
+    `visit_hour_weekday` and `visit_hour_weekend` are typed as probabilities (each <= 1) but
+    their defaults are relative weights up to 5, so re-supplying the default is rejected.
+    """
+    params = get_scenario("retail_chain")
+    value = params.model_dump(mode="json")[field]
+    assert getattr(get_scenario("retail_chain", {field: value}), field) == getattr(params, field)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("1.5", 1.5), ("3", 3), ("[1, 2]", [1, 2]), ("true", True), ("null", None),
+    ("abc", "abc"), ('"quoted"', "quoted"), ("2026-03-01", "2026-03-01"),
+])
+def test_parse_value(text, value):
+    """Override text is JSON when it parses, else a plain string."""
+    assert parse_value(text) == value
+
+
+# ---------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(("name", "overrides", "match"), [
+    ("no_such_world", {}, r"unknown scenario 'no_such_world'; allowed: dry_cleaning_chain"),
+    ("retail_chain", {"churn_base": -0.1}, r"'churn_base' = -0.1: .*greater than or equal to 0"),
+    ("retail_chain", {"churn_base": 1.5}, r"'churn_base' = 1.5: .*less than or equal to 1"),
+    ("retail_chain", {"churn_base": "high"}, r"'churn_base' = 'high': .*valid number"),
+    ("retail_chain", {"burn_in_days": 0}, r"'burn_in_days' = 0: "),
+    ("retail_chain", {"burn_in_days": 2.5}, r"'burn_in_days' = 2.5: .*valid integer"),
+    ("retail_chain", {"burn_in_days": 3651}, r"'burn_in_days' = 3651: "),
+    ("retail_chain", {"yearly_amplitude": 1.0}, r"'yearly_amplitude' = 1.0: .*less than 1"),
+    ("retail_chain", {"gg_q": 1.0}, r"'gg_q' = 1.0: .*greater than 1"),
+    ("retail_chain", {"weekly": [1, 1, 1]}, r"'weekly' = \[1, 1, 1\]: .*at least 7"),
+    ("retail_chain", {"weekly": [1, 1, 1, 1, 1, 1, 0]}, r"'weekly.6' = 0: .*greater than 0"),
+    ("retail_chain", {"purchase_process": "weekly"}, r"'purchase_process' = 'weekly'"),
+    ("retail_chain", {"renewal_days": 0}, r"'renewal_days' = 0: "),
+    ("retail_chain", {"start_date": "someday"}, r"'start_date' = 'someday': .*date"),
+    ("retail_chain", {"stores": []}, r"'stores' = \[\]: .*at least 1"),
+    ("retail_chain", {"stores": [{"name": "a", "x": -1, "y": 2}]}, r"'stores.0.x' = -1: "),
+    ("retail_chain", {"categories": [{"name": "a", "margin": 1.5}]},
+     r"'categories.0.margin' = 1.5: "),
+    ("retail_chain", {"city_size": 500}, r"'city_size' = 500: .*less than or equal to 180"),
+    ("retail_chain", {"no_field": 1}, r"override 'no_field' is not a field; allowed: "),
+    ("retail_chain", {"name": "x"}, r"override 'name' is not a field"),
+    ("retail_chain", {"at_risk_days": 400},
+     r"at_risk_days < lapsed_days < churned_days, got 400, 180, 365"),
+    ("retail_chain", {"city_size": 5}, r"store 'flagship' at \(15.0, 15.0\) lies outside the 5x5"),
+    ("retail_chain", {"sequence_boost": [["apparel", "hats", 2.0]]},
+     r"sequence_boost names unknown category 'hats'"),
+    ("retail_chain", {"visit_hour_weekend": [0] * 24}, r"at least one positive hour"),
+    ("retail_chain", {"categories": [{"name": "a"}, {"name": "a"}]},
+     r"category names must be unique, got \['a', 'a'\]"),
+])
+def test_bad_scenario_input_names_field_and_value(name, overrides, match):
+    """Unknown scenarios and fields, wrong types and out-of-range values raise ParameterError."""
+    with pytest.raises(ParameterError, match=match):
+        get_scenario(name, overrides)
+
+
+@pytest.mark.parametrize(("customers", "days", "match"), [
+    (0, 10, r"customers = 0: must be a positive integer"),
+    (-5, 10, r"customers = -5: must be a positive integer"),
+    (1.5, 10, r"customers = 1.5: must be a positive integer"),
+    ("10", 10, r"customers = '10': must be a positive integer"),
+    (10, 0, r"days = 0: must be an integer from 1 to 20000"),
+    (10, -1, r"days = -1: must be an integer from 1 to 20000"),
+    (10, 20_001, r"days = 20001: must be an integer from 1 to 20000"),
+    (10, 2.5, r"days = 2.5: must be an integer from 1 to 20000"),
+])
+def test_bad_world_size_names_field_and_value(customers, days, match):
+    """Non-positive or non-integer customers and days raise ParameterError."""
+    with pytest.raises(ParameterError, match=match):
+        World(get_scenario("retail_chain"), customers, days, 0)
+
+
+@pytest.mark.parametrize(("spec", "match"), [
+    ("no_such_shock", r"unknown shock 'no_such_shock'; allowed: recession, competitor_campaign"),
+    ("", r"unknown shock ''"),
+    ("recession:spend_drop=2", r"shock recession field 'spend_drop' = 2: .*less than 1"),
+    ("recession:spend_drop=-0.1", r"'spend_drop' = -0.1: "),
+    ("recession:oops", r"shock 'recession:oops': expected key=value, got 'oops'"),
+    ("recession:foo=1", r"shock recession field 'foo' = 1: Extra inputs are not permitted"),
+    ("recession:start_day=1.5", r"'start_day' = 1.5: .*valid integer"),
+    ("competitor_campaign:start_day=-1", r"'start_day' = -1: .*greater than or equal to 0"),
+    ("competitor_campaign:duration_days=0", r"'duration_days' = 0: .*greater than 0"),
+    ("competitor_campaign:churn_multiplier=abc", r"'churn_multiplier' = 'abc': "),
+    ("holiday_season:rate_boost=-1", r"'rate_boost' = -1: "),
+    ("preference_drift:per_year=2", r"'per_year' = 2: "),
+])
+def test_bad_shock_names_field_and_value(spec, match):
+    """Unknown shocks, malformed specs and out-of-range parameters raise ParameterError."""
+    with pytest.raises(ParameterError, match=match):
+        parse_shock(spec)
+
+
+@pytest.mark.parametrize(("spec", "match"), [
+    ("preference_drift:channel_to=fax", r"channel_to.*'fax'"),
+    ("preference_drift:channel_from=pigeon", r"channel_from.*'pigeon'"),
+])
+def test_unknown_drift_channel_fails_at_parse_time(spec, match):
+    """A drift to an unknown channel fails when the shock is parsed, naming field and value.
+
+    Today the channel is a free string: `parse_shock` accepts it and the error only comes
+    from `World(...)`, after the population has been built, without the field's name.
+    """
+    with pytest.raises(ParameterError, match=match):
+        parse_shock(spec)
+
+
+def test_drift_category_out_of_range_fails_when_the_world_is_built():
+    """A drift category index beyond the scenario's categories names the value and the range."""
+    shock = parse_shock("preference_drift:category_index=9")
+    with pytest.raises(ParameterError, match=r"category_index = 9; allowed: 0..4"):
+        World(get_scenario("retail_chain"), 100, 10, 0, [shock])
+
+
+@pytest.mark.parametrize("overrides", [
+    {"online_share_mean": 1.0}, {"online_share_mean": 0.999}, {"commuter_share": 0.0},
+    {"commuter_share": 1.0}, {"churn_base": 1.0}, {"yearly_amplitude": 0.99},
+    {"channel_affinity_mean": [0, 0, 0, 0]}, {"channel_affinity_mean": [1, 1, 1, 1]},
+    {"consent_rate": [1, 1, 1, 1]}, {"cart_abandon_ratio": 0.0}, {"city_size": 180},
+    {"acquisition_rate": 0.0}, {"sequence_repeat": 1e-6},
+])
+def test_every_accepted_boundary_value_builds_a_world(overrides):
+    """Values at the edge of what validation accepts build and run a world.
+
+    `online_share_mean = 1.0` passes validation but the online share is drawn from
+    Beta(2, 2 / mean - 2) = Beta(2, 0), which numpy rejects with a bare ValueError.
+    """
+    world = World(get_scenario("retail_chain", overrides), 500, 3, 0)
+    for _ in range(3):
+        world.step()
+    assert ((world.pop.online_share >= 0) & (world.pop.online_share <= 1)).all()
+
+
+# ------------------------------------------------------------------------ shock modifiers
+def test_parse_shock_builds_the_registered_class():
+    """`NAME:key=value` gives the registered class with parsed values, defaults elsewhere."""
+    shock = parse_shock("competitor_campaign:start_day=5,churn_multiplier=2.5")
+    assert isinstance(shock, CompetitorCampaign)
+    assert (shock.start_day, shock.duration_days, shock.churn_multiplier) == (5, 30, 2.5)
+    assert parse_shock("holiday_season:duration_days=null").duration_days is None
+    assert isinstance(parse_shock("recession"), Recession)
+
+
+def test_shock_windows_by_hand():
+    """A window covers [start, start + duration), or to the end of the run without duration."""
+    assert Recession(start_day=2, duration_days=3).window(7).tolist() == [
+        False, False, True, True, True, False, False]
+    assert Recession(start_day=5).window(7).tolist() == [False] * 5 + [True] * 2
+    assert not Recession(start_day=10, duration_days=3).window(7).any()
+
+
+def test_day_modifiers_by_hand():
+    """Recession (days 2-4) and a competitor (days 3-5, x3) over 7 days, by hand."""
+    mods = day_modifiers([Recession(start_day=2, duration_days=3),
+                          CompetitorCampaign(start_day=3, duration_days=3, churn_multiplier=3)],
+                         7, 4)
+    np.testing.assert_allclose(mods.spend, [1, 1, 0.85, 0.85, 0.85, 1, 1])
+    np.testing.assert_allclose(mods.rate, [1, 1, 0.95, 0.95, 0.95, 1, 1])
+    np.testing.assert_allclose(mods.churn, [1, 1, 1, 3, 3, 3, 1])
+    assert not mods.channel_shift.any() and (mods.category_weight == 1).all()
+    assert mods.channel_shift.shape == (7, len(CHANNELS)) and mods.category_weight.shape == (7, 4)
+
+
+def test_shocks_stack_multiplicatively():
+    """Two recessions on one day multiply: spend x 0.85 x 0.85 = 0.7225; a holiday x 1.1."""
+    mods = day_modifiers([Recession(), Recession(), HolidaySeason(start_day=0)], 3, 2)
+    np.testing.assert_allclose(mods.spend, [0.7225 * 1.1] * 3)
+    np.testing.assert_allclose(mods.rate, [0.95 * 0.95 * 1.5] * 3)
+
+
+def test_preference_drift_by_hand():
+    """Drift from day 1 at 0.365 a year: day k of the drift shifts by 0.001 k."""
+    mods = day_modifiers([PreferenceDrift(start_day=1, per_year=0.365, category_index=2,
+                                          category_gain=0.5)], 5, 3)
+    # elapsed = days since the start (counting the first as 1) / 365 -> 0, 1, 2, 3, 4 / 365
+    email, push = CHANNELS.index("email"), CHANNELS.index("push")
+    np.testing.assert_allclose(mods.channel_shift[:, email], [0, -0.001, -0.002, -0.003, -0.004])
+    np.testing.assert_allclose(mods.channel_shift[:, push], [0, 0.001, 0.002, 0.003, 0.004])
+    np.testing.assert_allclose(mods.category_weight[:, 2],
+                               1 + 0.5 * np.array([0, 1, 2, 3, 4]) / 365)
+    np.testing.assert_allclose(mods.category_weight[:, [0, 1]], 1.0)
+
+
+# ------------------------------------------------------------------- shocks in a run
+def churn_by_day(world) -> np.ndarray:
+    """Customers who died on each day of a whole run."""
+    return np.array([world.step().churned.size for _ in range(world.days)])
+
+
+def test_competitor_campaign_raises_churn_in_its_window(make_world):
+    """Same seed with and without the shock: equal days before it, more churn inside it.
+
+    The default multiplier (x4) applies to the hazard only, which causes about a quarter of
+    all deaths here (the rest is BG/NBD dropout after a purchase); over 8 seeds the window's
+    churn rose by 80 % with a standard deviation of 11 %. We ask for 30 %.
+    """
+    shock = parse_shock("competitor_campaign:start_day=10,duration_days=10")
+    base = make_world("dry_cleaning_chain", 20_000, 25, seed=3)
+    hit = make_world("dry_cleaning_chain", 20_000, 25, seed=3, shocks=[shock])
+    before = [base.step() for _ in range(10)]
+    same = [hit.step() for _ in range(10)]
+    for a, b in zip(before, same, strict=True):  # common random numbers until the shock
+        np.testing.assert_array_equal(a.churned, b.churned)
+        np.testing.assert_array_equal(a.transactions.amount, b.transactions.amount)
+    window_base = sum(base.step().churned.size for _ in range(10))
+    window_hit = sum(hit.step().churned.size for _ in range(10))
+    assert window_hit > 1.3 * window_base
+
+
+def test_competitor_campaign_multiplier_scales_hazard_churn(make_world):
+    """Without BG/NBD dropout, churn is the hazard alone and scales with the multiplier.
+
+    dropout ~ Beta(1e-6, 1e6) is 0 in float32, so all churn comes from the hazard; with a x5
+    multiplier in days 5-14 the window's churn is about 5 times the baseline (we ask 3 to 7).
+    """
+    overrides = {"bgnbd_a": 1e-6, "bgnbd_b": 1e6, "churn_base": 0.001}
+    shock = CompetitorCampaign(start_day=5, duration_days=10, churn_multiplier=5.0)
+    base = churn_by_day(make_world("dry_cleaning_chain", 20_000, 15, 1, overrides))
+    hit = churn_by_day(make_world("dry_cleaning_chain", 20_000, 15, 1, overrides, [shock]))
+    np.testing.assert_array_equal(base[:5], hit[:5])
+    assert 3 < hit[5:].sum() / base[5:].sum() < 7
+
+
+def test_recession_lowers_revenue_and_baskets(make_world):
+    """A recession (spend -15 %, rate -5 %) lowers revenue to about 0.81 and baskets to 0.85.
+
+    Same seed, 20 000 customers over 30 days (about 10 000 purchases): the standard error of
+    the revenue ratio is about 2 %, so we allow 0.81 +- 0.08 and baskets 0.85 +- 0.05.
+    """
+    def totals(world):
+        revenue = purchases = 0
+        for _ in range(world.days):
+            tx = world.step().transactions
+            revenue += tx.amount.sum()
+            purchases += tx.amount.size
+        return revenue, purchases
+
+    base = totals(make_world("dry_cleaning_chain", 20_000, 30, seed=6))
+    hit = totals(make_world("dry_cleaning_chain", 20_000, 30, seed=6, shocks=[Recession()]))
+    assert hit[0] / base[0] == pytest.approx(0.85 * 0.95, abs=0.08)
+    assert (hit[0] / hit[1]) / (base[0] / base[1]) == pytest.approx(0.85, abs=0.05)
+
+
+def test_holiday_season_raises_purchases_in_its_window(make_world):
+    """A +100 % demand shock on days 5-14 about doubles purchases there (we ask 1.6-2.4)."""
+    shock = parse_shock("holiday_season:start_day=5,duration_days=10,rate_boost=1.0")
+
+    def purchases(world):
+        return np.array([world.step().transactions.customer.size for _ in range(world.days)])
+
+    base = purchases(make_world("dry_cleaning_chain", 20_000, 15, seed=2))
+    hit = purchases(make_world("dry_cleaning_chain", 20_000, 15, seed=2, shocks=[shock]))
+    np.testing.assert_array_equal(base[:5], hit[:5])
+    assert 1.6 < hit[5:].sum() / base[5:].sum() < 2.4
+
+
+# ------------------------------------------------------------------------------ renewal
+def test_subscription_renews_every_30_days(make_world, record):
+    """Every subscriber alive at the start of a day that is a multiple of 30 after joining buys."""
+    world = make_world("subscription", 5000, 65, seed=1)
+    assert world.params.renewal_days == 30
+    pop = world.pop
+    run = record(world, watch=("alive",))
+    lo, renewals = world.pop.n_present(-1), 0
+    for out, before in zip(run.outcomes, run.before, strict=True):
+        d = out.day
+        join = pop.join_day[:lo].astype(np.int64)
+        due = np.flatnonzero(before["alive"][:lo] & (join < d) & ((d - join) % 30 == 0))
+        bought = out.transactions.customer[~out.transactions.first]
+        assert np.isin(due, bought).all(), f"day {d}"
+        renewals += due.size
+        lo = out.n_present
+    assert renewals > 5000  # about two renewals per subscriber in 65 days
+    newcomers = np.flatnonzero(pop.join_day >= 0)
+    joined_early = newcomers[pop.join_day[newcomers] < 35]
+    renewed = pop.frequency[joined_early] >= 2
+    assert joined_early.size > 0 and renewed[pop.alive[joined_early]].all()
+
+
+def test_subscription_base_has_a_renewal_history(make_world):
+    """At day 0 an alive subscriber renewed within the last renewal period.
+
+    The burn-in draws every history from the Poisson (BG/NBD) process whatever
+    `purchase_process` says, so alive subscribers start with recencies up to 720 days, most
+    of them in the `churned` stage, and "reactivate" at their first renewal in the run.
+    """
+    world = make_world("subscription", 5000, 10, seed=0)
+    pop, n = world.pop, world.n_present
+    alive = pop.alive[:n]
+    recency = -pop.last_purchase_day[:n].astype(np.int64)  # as of day 0
+    stale = int((recency[alive] > world.params.renewal_days).sum())
+    assert stale == 0, f"{stale} of {alive.sum()} alive subscribers last paid over 30 days ago"
+    assert not (pop.stage[:n][alive] == lifecycle.CHURNED).any()
