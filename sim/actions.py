@@ -1,0 +1,100 @@
+"""The action catalog: (offer, channel, send-time slot, wording), with costs and features.
+
+Action 0 is "no action". Every other action is one offer sent through one channel in one
+slot with one wording; a scenario may restrict offers and channels. Each action has a feature
+vector (offer attributes, then one-hot channel, slot and wording) for policies that learn
+through features rather than one arm per combination.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.params import CHANNELS, WORDINGS, ParameterError
+
+OFFERS = ("none", "discount_10", "discount_20", "discount_30", "free_delivery", "cross_sell",
+          "loyalty_x2", "second_store_bonus", "win_back", "cart_reminder")
+SLOTS = ("morning", "midday", "evening")
+SLOT_HOURS = (8, 12, 19)
+DISCOUNT = {"discount_10": 0.10, "discount_20": 0.20, "discount_30": 0.30, "win_back": 0.15}
+OFFER_FEATURES = ("discount_depth", "free_delivery", "cross_sell", "loyalty", "visit_bonus",
+                  "win_back", "cart_reminder")
+
+
+@dataclass(frozen=True)
+class ActionCatalog:
+    """All actions as aligned arrays (n_actions rows; row 0 is no action).
+
+    Attributes:
+        offer, channel, slot, wording: (n_actions,) int8 codes into `OFFERS`, `CHANNELS`,
+            `SLOTS`, `WORDINGS` (-1 for row 0 where no channel, slot or wording applies).
+        discount: (n_actions,) share of the basket given away when the offer is redeemed.
+        features: (n_actions, n_features) float32 action features.
+        feature_names: names of the feature columns.
+    """
+
+    offer: np.ndarray
+    channel: np.ndarray
+    slot: np.ndarray
+    wording: np.ndarray
+    discount: np.ndarray
+    features: np.ndarray
+    feature_names: tuple[str, ...]
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions, no action included."""
+        return self.offer.shape[0]
+
+    def describe(self, action: int) -> str:
+        """Readable name of one action, e.g. "discount_20 by sms, evening, urgency"."""
+        if not 0 <= action < self.n_actions:
+            raise ParameterError(f"action {action}: allowed 0 to {self.n_actions - 1}")
+        if action == 0:
+            return "no action"
+        return (f"{OFFERS[self.offer[action]]} by {CHANNELS[self.channel[action]]}, "
+                f"{SLOTS[self.slot[action]]}, {WORDINGS[self.wording[action]]}")
+
+
+def build_catalog(offers: tuple[str, ...] = OFFERS[1:],
+                  channels: tuple[str, ...] = CHANNELS) -> ActionCatalog:
+    """The catalog of every (offer, channel, slot, wording) combination, plus no action.
+
+    Args:
+        offers: offers to include (any of `OFFERS` but "none", which is always action 0).
+        channels: channels to include.
+
+    Raises:
+        ParameterError: an unknown or repeated offer or channel, or an empty list.
+    """
+    for kind, given, allowed in (("offer", offers, OFFERS[1:]), ("channel", channels, CHANNELS)):
+        bad = [g for g in given if g not in allowed]
+        if bad or not given or len(set(given)) != len(given):
+            raise ParameterError(f"catalog {kind}s = {list(given)}: each must be one of "
+                                 f"{', '.join(allowed)}, at least one, no repeats")
+    rows = [(0, -1, -1, -1)] + [
+        (OFFERS.index(o), CHANNELS.index(c), s, w)
+        for o, c, s, w in itertools.product(offers, channels, range(len(SLOTS)),
+                                            range(len(WORDINGS)))]
+    offer, channel, slot, wording = (np.array(col, dtype=np.int8) for col in zip(*rows,
+                                                                                  strict=True))
+    discount = np.array([DISCOUNT.get(OFFERS[o], 0.0) for o in offer])
+    names = OFFER_FEATURES + tuple(f"channel_{c}" for c in CHANNELS) + tuple(
+        f"slot_{s}" for s in SLOTS) + tuple(f"wording_{w}" for w in WORDINGS)
+    feats = np.zeros((len(rows), len(names)), dtype=np.float32)
+    name = np.array([OFFERS[o] for o in offer])
+    feats[:, 0] = discount
+    for j, flag in enumerate(("free_delivery", "cross_sell", "loyalty_x2", "second_store_bonus",
+                              "win_back", "cart_reminder"), start=1):
+        feats[:, j] = name == flag
+    k = len(OFFER_FEATURES)
+    sent = channel >= 0
+    feats[np.flatnonzero(sent), k + channel[sent]] = 1
+    k += len(CHANNELS)
+    feats[np.flatnonzero(sent), k + slot[sent]] = 1
+    k += len(SLOTS)
+    feats[np.flatnonzero(sent), k + wording[sent]] = 1
+    return ActionCatalog(offer, channel, slot, wording, discount, feats, names)

@@ -1,0 +1,73 @@
+"""The action catalog: combinations, codes, costs' discount shares and features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.actions import OFFERS, SLOTS, build_catalog
+from sim.params import CHANNELS, WORDINGS, ParameterError
+
+
+def test_full_catalog_has_every_combination_plus_no_action():
+    """9 offers x 4 channels x 3 slots x 4 wordings = 432 actions, plus action 0."""
+    cat = build_catalog()
+    assert cat.n_actions == 9 * 4 * 3 * 4 + 1 == 433
+    combos = set(zip(cat.offer[1:], cat.channel[1:], cat.slot[1:], cat.wording[1:],
+                     strict=True))
+    assert len(combos) == 432
+    assert (cat.offer[0], cat.channel[0], cat.slot[0], cat.wording[0]) == (0, -1, -1, -1)
+    assert (cat.offer[1:] > 0).all()
+
+
+def test_features_are_offer_attributes_and_one_hots():
+    """Each sent action has one channel, one slot and one wording; no action has none."""
+    cat = build_catalog()
+    names = list(cat.feature_names)
+    block = lambda prefix: cat.features[:, [names.index(f"{prefix}_{x}") for x in {  # noqa: E731
+        "channel": CHANNELS, "slot": SLOTS, "wording": WORDINGS}[prefix]]]
+    for prefix in ("channel", "slot", "wording"):
+        np.testing.assert_array_equal(block(prefix)[1:].sum(axis=1), 1.0)
+        assert block(prefix)[0].sum() == 0
+    assert not cat.features[0].any()
+    np.testing.assert_allclose(cat.features[:, names.index("discount_depth")], cat.discount)
+    for j in range(1, 7):  # one flag per non-discount offer
+        assert cat.features[:, j].sum() == 48  # 4 channels x 3 slots x 4 wordings
+
+
+def test_discount_shares():
+    """Discount offers give 10/20/30 %, win-back 15 %, the rest nothing."""
+    cat = build_catalog()
+    by_offer = {OFFERS[o]: d for o, d in zip(cat.offer, cat.discount, strict=True)}
+    assert by_offer == {"none": 0.0, "discount_10": 0.1, "discount_20": 0.2, "discount_30": 0.3,
+                        "free_delivery": 0.0, "cross_sell": 0.0, "loyalty_x2": 0.0,
+                        "second_store_bonus": 0.0, "win_back": 0.15, "cart_reminder": 0.0}
+
+
+def test_restricted_catalog_and_descriptions():
+    """A scenario may restrict offers and channels; actions read as sentences."""
+    cat = build_catalog(offers=("discount_20", "win_back"), channels=("email", "sms"))
+    assert cat.n_actions == 2 * 2 * 3 * 4 + 1
+    assert cat.describe(0) == "no action"
+    assert cat.describe(1) == "discount_20 by email, morning, rational"
+    assert cat.describe(cat.n_actions - 1) == "win_back by sms, evening, social_proof"
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"offers": ("discount_50",)}, "offers = \\['discount_50'\\]"),
+    ({"offers": ("none",)}, "offers"),
+    ({"offers": ()}, "offers"),
+    ({"channels": ("fax",)}, "channels = \\['fax'\\].*email, sms, push, phone"),
+    ({"channels": ("sms", "sms")}, "no repeats"),
+])
+def test_bad_catalog_is_rejected(kwargs, match):
+    """Unknown, empty or repeated offers and channels raise a named error."""
+    with pytest.raises(ParameterError, match=match):
+        build_catalog(**kwargs)
+
+
+@pytest.mark.parametrize("action", [-1, 433, 10_000])
+def test_describe_rejects_out_of_range(action):
+    """An action index outside the catalog is named with the allowed range."""
+    with pytest.raises(ParameterError, match=f"action {action}: allowed 0 to 432"):
+        build_catalog().describe(action)
