@@ -39,6 +39,24 @@ class Catalog:
             seq[self.names.index(src), self.names.index(dst)] = boost
         self.sequence = seq
 
+    def next_affinity(self, affinity: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Affinity for the category a cross-sell would suggest after `last`.
+
+        The suggestion is the category, other than the last one, with the highest
+        affinity x sequence odds.
+
+        Args:
+            affinity: (n, n_categories) affinities.
+            last: (n,) previous category, `self.none` if none.
+
+        Returns:
+            (n,) affinity of the suggested category.
+        """
+        odds = affinity * self.sequence[last]
+        rows = np.flatnonzero(last < self.n_categories)
+        odds[rows, last[rows]] = -1.0
+        return affinity[np.arange(affinity.shape[0]), odds.argmax(axis=1)]
+
     @property
     def none(self) -> int:
         """Index meaning "no previous category" (a customer who has not bought yet)."""

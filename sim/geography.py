@@ -21,6 +21,7 @@ class City:
         zone_xy: (n_zones, 2) zone centres.
         store_xy: (n_stores, 2) store positions.
         huff: (n_zones, n_stores) store choice probabilities, rows sum to 1.
+        second_store_distance: (n_zones,) distance to the second-nearest store.
         home_density: (n_zones,) where people live (denser near the centre).
         work_density: (n_zones,) where commuters work (concentrated in the centre).
     """
@@ -40,6 +41,8 @@ class City:
         self._cum[:, -1] = 1.0
         centre = np.array([g / 2, g / 2])
         r2 = ((self.zone_xy - centre) ** 2).sum(axis=1) / g ** 2
+        dist_sorted = np.sort(dist, axis=1)
+        self.second_store_distance = dist_sorted[:, min(1, self.n_stores - 1)] - 0.5
         self.home_density = _normalise(np.exp(-r2 / 0.15) + 0.2)
         self.work_density = _normalise(np.exp(-r2 / 0.02) + 0.02)
 

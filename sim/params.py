@@ -47,6 +47,49 @@ class CategorySpec(_Frozen):
     affinity: Positive = 1.0
 
 
+Quad = tuple[Probability, Probability, Probability, Probability]
+
+
+class ResponseParams(_Frozen):
+    """How customers react to actions; channels in the order email, sms, push, phone."""
+
+    attribution_days: Annotated[int, Field(ge=1, le=60)] = 7
+    """Days after a send during which a conversion is attributed to it."""
+    channel_price: tuple[NonNegative, NonNegative, NonNegative, NonNegative] = (
+        0.003, 0.04, 0.001, 1.5)
+    """Cost of one message (a call for phone)."""
+    delivery: Quad = (0.97, 0.98, 0.92, 0.55)
+    """Probability a message is delivered (a call answered)."""
+    open_rate: Quad = (0.25, 0.9, 0.12, 0.8)
+    """Probability a delivered message is opened (a call heard out), at affinity 0.5."""
+    click_rate: Quad = (0.12, 0.08, 0.07, 0.3)
+    """Probability an opened message is clicked."""
+    click_weight: NonNegative = 2.0
+    """How much more the offer works on those who click than on those who only open."""
+    slot_width_hours: Positive = 3.0
+    """How fast opens fall as the send slot moves away from the preferred hour."""
+    wording_match: Positive = 1.3
+    """Effect and click multiplier when the wording is the customer's preferred one."""
+    wording_miss: Positive = 0.9
+    """Effect and click multiplier for any other wording."""
+    offer_effect: tuple[float, ...] = Field(
+        default=(0.0, 0.05, 0.09, 0.12, 0.04, 0.05, 0.04, 0.04, 0.12, 0.2),
+        min_length=10, max_length=10)  # one per offer in sim.actions.OFFERS
+    """Base conversion lift of each offer among those who open, in `sim.actions.OFFERS` order."""
+    fatigue_damping: NonNegative = 0.5
+    """Effect x exp(-damping x (fatigue of the channel + spill-over x fatigue of others))."""
+    fatigue_spill: Probability = 0.3
+    """Share of other channels' fatigue that also damps a channel."""
+    fatigue_per_message: Positive = 1.0
+    """Fatigue added to a channel by one delivered message."""
+    unsubscribe_rate: Quad = (0.002, 0.008, 0.004, 0.02)
+    """Probability a delivered message leads to an unsubscribe, at zero fatigue."""
+    sleeping_dog_unsubscribe: Probability = 0.1
+    """Extra unsubscribe probability of an opening customer per unit of negative effect."""
+    phone_capacity_per_1000: NonNegative = 2.0
+    """Calls the phone team can make per day, per 1,000 present customers."""
+
+
 class ScenarioParams(_Frozen):
     """All parameters of a world; scenarios are named presets of these.
 
@@ -173,6 +216,8 @@ class ScenarioParams(_Frozen):
     """Spread of treatment responsiveness across customers."""
     price_sensitivity_beta: tuple[Positive, Positive] = (2.0, 3.0)
     """Beta(a, b) of price sensitivity."""
+    response: ResponseParams = ResponseParams()
+    """How customers react to actions (channels, offers, fatigue, unsubscribes)."""
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioParams:

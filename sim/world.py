@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import behaviour, lifecycle, rfm
+from sim import behaviour, lifecycle, response, rfm
+from sim.actions import ActionCatalog
 from sim.catalog import Catalog
 from sim.geography import City
 from sim.params import ParameterError, ScenarioParams
@@ -245,6 +246,44 @@ class World:
         rows = order[bounds[k]:bounds[k + 1]].astype(np.int64)
         rows = rows[(rows < lo) & (self.pop.join_day[rows] < d)]
         return rows[self.pop.alive[rows]]
+
+    # ------------------------------------------------------------------------ response
+    def customers_for_response(self, rows: np.ndarray) -> response.Customers:
+        """What the response model needs of customers `rows`, as of today (latent included)."""
+        pop, p, d = self.pop, self.params, min(self.day, self.days - 1)
+        window = p.response.attribution_days
+        demand = self.demand[d:d + window].mean() * self.mods.rate[d]
+        alive = pop.alive[rows]
+        p_organic = alive * -np.expm1(-pop.purchase_rate[rows].astype(np.float64) * window
+                                      * demand)
+        aff = pop.category_affinity[rows].astype(np.float64)
+        price = aff @ self.catalog.price_level
+        basket = (p.gg_p / pop.spend_rate[rows].astype(np.float64) * p.spend_scale * price
+                  * self.mods.spend[d])
+        cart_age = (d - pop.cart_day[rows].astype(np.int64)).astype(np.float64)
+        cart_open = (pop.cart_value[rows] > 0) & (cart_age <= p.cart_ttl_days)
+        return response.Customers(
+            p_organic=p_organic, basket=basket,
+            margin_rate=aff @ (self.catalog.price_level * self.catalog.margin) / price,
+            alive=alive, consent=pop.consent[rows],
+            channel_affinity=np.clip(pop.channel_affinity[rows] + self.mods.channel_shift[d],
+                                     0.0, 1.0),
+            send_hour=pop.send_hour[rows], wording=pop.wording[rows],
+            responsiveness=pop.responsiveness[rows].astype(np.float64),
+            price_sensitivity=pop.price_sensitivity[rows].astype(np.float64),
+            online_share=pop.online_share[rows].astype(np.float64),
+            next_category_affinity=self.catalog.next_affinity(aff, pop.last_category[rows]),
+            frequency=pop.frequency[rows].astype(np.float64),
+            second_store_distance=self.city.second_store_distance[pop.home_zone[rows]],
+            stage=pop.stage[rows], cart_open=cart_open, cart_age=np.maximum(cart_age, 0.0),
+            cart_ratio=np.where(cart_open, pop.cart_value[rows] / basket, 0.0),
+            fatigue=pop.fatigue[rows])
+
+    def truth(self, rows: np.ndarray, actions: np.ndarray,
+              catalog: ActionCatalog) -> response.Truth:
+        """True expected response of customers `rows` to `actions` (aligned (n,) arrays)."""
+        return response.truth(self.customers_for_response(rows), actions, catalog,
+                              self.params.response)
 
     # ---------------------------------------------------------------------------- RFM
     def update_rfm(self, day: int) -> None:
