@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -52,16 +53,20 @@ def simulate(
         "--set", help="Scenario override KEY=VALUE (repeatable), e.g. --set churn_base=0.001.")
     ] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Results directory [default: results/simulate/<run-id>].")] = None,
+        help="Results directory \\[default: results/simulate/<run-id>]; an earlier run there "
+             "is replaced.")] = None,
     transactions: Annotated[bool, typer.Option(
         help="Also write every purchase to transactions.parquet.")] = False,
 ) -> None:
     """Simulate organic behaviour (no marketing actions) and write daily series and plots."""
     from experiments import simulate as sim_run
 
+    start = time.perf_counter()
     try:
         spec = sim_run.SimulationSpec(scenario, customers, days, seed, tuple(shock or ()),
                                       parse_overrides(set_ or []), transactions)
+        target = out or Path("results") / "simulate" / spec.run_id()
+        sim_run.check_target(target)
         with err_console.status(f"building {customers:,} customers"):
             world = sim_run.build_world(spec)
     except ParameterError as err:
@@ -70,8 +75,9 @@ def simulate(
         task = progress.add_task("days", total=days)
         result = sim_run.simulate(
             spec, world, progress=lambda done, _: progress.update(task, completed=done))
-    target = sim_run.write(result, out or Path("results") / "simulate" / spec.run_id())
-    _print_summary(sim_run.summary(result), target)
+    figures = sim_run.summary(result)
+    sim_run.write(result, target, figures)
+    _print_summary(figures, time.perf_counter() - start, target)
 
 
 @app.command("scenarios")
@@ -107,13 +113,21 @@ def _progress(label: str) -> Progress:
                     TimeRemainingColumn(), console=err_console, transient=True)
 
 
-def _print_summary(s: dict, target: Path) -> None:
+def _print_summary(s: dict, seconds: float, target: Path) -> None:
     table = Table("figure", "value", title=f"Simulation {s['run_id']}")
-    for key in ("customers_at_start", "customers_at_end", "new_customers", "alive_at_end",
-                "active_at_end", "purchases", "revenue", "margin", "average_check", "churned",
-                "carts_abandoned", "seconds"):
+    for key, label in (("customers_at_start", "customers at start"),
+                       ("customers_at_end", "customers at end"),
+                       ("new_customers", "new customers"),
+                       ("alive_at_end", "alive at end (latent)"),
+                       ("active_at_end", "active at end (stage)"), ("purchases", "purchases"),
+                       ("revenue", "revenue"), ("margin", "margin"),
+                       ("average_check", "average check"),
+                       ("latent_dropouts", "dropouts (latent, BG/NBD and churn hazard)"),
+                       ("carts_abandoned", "carts abandoned")):
         v = s[key]
-        table.add_row(key.replace("_", " "), f"{v:,.2f}" if isinstance(v, float) else f"{v:,}")
+        table.add_row(label, "-" if v is None else f"{v:,.2f}" if isinstance(v, float)
+                      else f"{v:,}")
+    table.add_row("seconds (build and run)", f"{seconds:,.1f}")
     for group in ("stages_at_end", "segments_at_end"):
         table.add_row(group.replace("_", " "), ", ".join(f"{k} {v:,}" for k, v in
                                                           s[group].items()))

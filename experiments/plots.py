@@ -57,7 +57,8 @@ def _daily(run_dir: Path) -> Path:
         a.set_title(title)
     for a in ax.ravel():
         a.set_xlabel("day")
-        a.legend(fontsize=7, loc="upper left")
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=7, loc="upper left", framealpha=0.6)
     path = run_dir / "plots" / "daily.png"
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -7,6 +7,8 @@ and `plots/daily.png`, `plots/migration.png`, all staged and renamed into place 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from experiments import atomic, plots, versions
 from sim import lifecycle, rfm
 from sim.calendar import Calendar
 from sim.daily import DailySeries
+from sim.params import ParameterError
 from sim.scenarios import get_scenario
 from sim.shocks import parse_shock
 from sim.world import DayOutcome, World
@@ -35,9 +38,15 @@ class SimulationSpec:
     transactions: bool = False
 
     def run_id(self) -> str:
-        """A readable directory name that identifies the run."""
+        """A readable directory name that identifies the run.
+
+        A short hash stands for the overrides and shock parameters, when there are any.
+        """
         parts = [self.scenario, f"n{self.customers}", f"d{self.days}", f"s{self.seed}"]
         parts += [s.split(":", 1)[0] for s in self.shocks]
+        if self.overrides or any(":" in s for s in self.shocks):
+            detail = json.dumps([sorted(self.overrides.items()), list(self.shocks)], default=str)
+            parts.append(hashlib.sha1(detail.encode()).hexdigest()[:8])
         return "_".join(parts)
 
 
@@ -87,7 +96,7 @@ def simulate(spec: SimulationSpec, world: World | None = None,
 
 def _transaction_table(world: World, log: list) -> dict[str, np.ndarray]:
     days = np.concatenate([np.full(tx.customer.size, d, dtype=np.int32) for d, tx in log])
-    outlets = [s.name for s in world.params.stores] + ["online"]
+    outlets = list(world.outlet_names)
     cat = lambda name: np.concatenate([getattr(tx, name) for _, tx in log])  # noqa: E731
     store = cat("store")
     return {"customer_id": cat("customer").astype(np.int64), "day": days,
@@ -111,17 +120,30 @@ def summary(result: SimulationResult) -> dict[str, object]:
         "alive_at_end": int(np.count_nonzero(pop.alive[:n])),
         "active_at_end": int(table["active"][-1]),
         "purchases": purchases, "revenue": revenue, "margin": float(table["margin"].sum()),
-        "average_check": revenue / purchases if purchases else 0.0,
-        "churned": int(table["new_churn"].sum()),
+        "average_check": revenue / purchases if purchases else None,
+        "latent_dropouts": int(table["new_churn"].sum()),
         "carts_abandoned": int(table["carts_abandoned"].sum()),
         "stages_at_end": {s: int(table[f"stage_{s}"][-1]) for s in lifecycle.STAGES},
         "segments_at_end": {s: int(table[f"segment_{s}"][-1]) for s in rfm.SEGMENTS},
         "state_bytes_per_customer": pop.nbytes() / pop.n_customers,
-        "seconds": round(result.seconds, 3),
     }
 
 
-def write(result: SimulationResult, out: Path) -> Path:
+def check_target(out: Path) -> None:
+    """Refuse an `--out` that is a file, or a non-empty directory that is not an earlier run.
+
+    Raises:
+        ParameterError: naming the path and why.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"out = '{out}': is a file; give a directory for the results")
+    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").is_file():
+        raise ParameterError(f"out = '{out}': holds files that are not an nbasim run; "
+                             "give a new or empty directory (an earlier run is replaced)")
+
+
+def write(result: SimulationResult, out: Path, summary_: dict | None = None) -> Path:
     """Write the results directory `out` whole (staged, then renamed into place)."""
     counts, shares = result.series.migration()
     k = len(rfm.SEGMENTS)
@@ -137,6 +159,6 @@ def write(result: SimulationResult, out: Path) -> Path:
             "customers": counts.ravel(), "share": shares.ravel()})
         if result.transactions is not None:
             atomic.write_parquet(stage / "transactions.parquet", result.transactions)
-        atomic.write_json(stage / "summary.json", summary(result))
+        atomic.write_json(stage / "summary.json", summary_ or summary(result))
         plots.plot_world(stage)
     return Path(out)

@@ -27,7 +27,8 @@ def churn_hazard(recency: np.ndarray, fatigue_total: np.ndarray | None, params: 
         multiplier: the day's shock multiplier.
 
     Returns:
-        (n,) float64 intensities (the probability is 1 - exp(-h) ~ h).
+        (n,) float64 intensities; with the shared draw a customer churns with probability
+        exp(-session intensity) x (1 - exp(-h)).
     """
     h = params.churn_base * multiplier * np.minimum(
         1.0 + recency / params.churn_recency_days, params.churn_recency_cap)

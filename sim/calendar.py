@@ -10,6 +10,10 @@ of the customers concerned:
 - `cart_abandoned` at each session hour: customers who left an online cart.
 
 Moments of one time come out in a fixed order (the order of `KINDS`), so traces are exact.
+
+The world simulates a whole day at its 00:00 tick, so a moment at hour h sees state as of the
+end of its day (purchases after h included). Consumers that must not look ahead should read
+state captured before the tick (the envs of the next issue do).
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ class Catalog:
         """Draw a category per purchase.
 
         Odds are affinity x sequence[last] x readiness x weight, where readiness
-        1 - exp(-recency / cycle) (floored at 0.05) grows as the category's cycle elapses.
+        1 - exp(-recency / cycle) (floored at 0.05) grows with the days since the customer's
+        last purchase of any category, measured against each category's cycle.
 
         Args:
             affinity: (n, n_categories) the buyers' category affinities.

@@ -20,8 +20,7 @@ class DailySeries:
 
     def __init__(self, world: World):
         self.world = world
-        self.outlets = [s.name for s in world.params.stores] + (
-            ["online"] if world.has_online else [])
+        self.outlets = world.outlet_names
         names = ["present", "alive", "active", "new_customers", "purchases", "revenue", "margin",
                  "avg_check", "new_churn", "carts_abandoned", "at_risk_crossings"]
         names += [f"stage_{s}" for s in lifecycle.STAGES]
@@ -45,7 +44,7 @@ class DailySeries:
         c["purchases"][d] = tx.customer.size
         c["revenue"][d] = tx.amount.sum()
         c["margin"][d] = tx.margin.sum()
-        c["avg_check"][d] = tx.amount.mean() if tx.customer.size else 0.0
+        c["avg_check"][d] = tx.amount.mean() if tx.customer.size else np.nan
         c["new_churn"][d] = out.churned.size
         c["carts_abandoned"][d] = out.carts.size
         c["at_risk_crossings"][d] = out.crossed[lifecycle.AT_RISK].size

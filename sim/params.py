@@ -25,7 +25,8 @@ class ParameterError(ValueError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True,
+                              allow_inf_nan=False)
 
 
 class StoreSpec(_Frozen):
@@ -109,7 +110,7 @@ class ScenarioParams(_Frozen):
     bgnbd_r: Positive = 0.243
     """BG/NBD shape r of the Gamma purchase rate (per week)."""
     bgnbd_alpha: Positive = 4.414
-    """BG/NBD scale alpha of the Gamma purchase rate (per week)."""
+    """BG/NBD rate parameter alpha of the Gamma purchase rate (per week)."""
     bgnbd_a: Positive = 0.793
     """BG/NBD Beta a of the dropout probability after each repeat purchase."""
     bgnbd_b: Positive = 2.426
@@ -119,7 +120,7 @@ class ScenarioParams(_Frozen):
     gg_q: Annotated[float, Field(gt=1)] = 3.74
     """Gamma-Gamma shape q of the customer's basket rate nu."""
     gg_gamma: Positive = 15.44
-    """Gamma-Gamma scale gamma of the customer's basket rate nu."""
+    """Gamma-Gamma rate parameter gamma of the customer's basket rate nu."""
     spend_scale: Positive = 1.0
     """Currency scale applied to every basket."""
     purchase_process: Literal["poisson", "renewal"] = "poisson"
@@ -229,6 +230,10 @@ class ScenarioParams(_Frozen):
                 if n not in names:
                     raise ValueError(f"sequence_boost names unknown category {n!r}; "
                                      f"categories are {names}")
+        stores = [s.name for s in self.stores]
+        if len(set(stores)) != len(stores) or "online" in stores:
+            raise ValueError(f"store names must be unique and not 'online' (the online shop), "
+                             f"got {stores}")
         for s in self.stores:
             if s.x > self.city_size or s.y > self.city_size:
                 raise ValueError(f"store {s.name!r} at ({s.x}, {s.y}) lies outside the "

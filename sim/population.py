@@ -101,7 +101,7 @@ class Population:
 
     def recency(self, day: int, stop: int | None = None) -> np.ndarray:
         """Days since the last purchase, as of `day`, for rows `[:stop]`. int16."""
-        return (np.int16(day) - self.last_purchase_day[:stop]).astype(np.int16)
+        return (np.int16(day) - self.last_purchase_day[:stop]).astype(np.int16, copy=False)
 
     def n_present(self, day: int) -> int:
         """Number of customers who have joined by `day` (rows are sorted by join day).
@@ -217,7 +217,7 @@ def _draw_chunk(pop: Population, lo: int, hi: int, params: ScenarioParams, city:
     base = slice(lo, lo + k)
     join = pop.join_day[base].astype(np.int64)
     hist = _burn_in(params, pop.purchase_rate[base], pop.dropout[base], pop.spend_rate[base],
-                    -join, pop.category_affinity[base] @ catalog.price_level, rng)
+                    -join, (pop.category_affinity[base] * catalog.price_level).sum(axis=1), rng)
     pop.last_purchase_day[base] = join + hist["last_offset"]
     pop.frequency[base] = hist["purchases"]
     pop.monetary[base] = hist["spend"]
@@ -268,7 +268,8 @@ def _burn_in(params: ScenarioParams, rate: np.ndarray, dropout: np.ndarray,
         offset = np.where(n_rep > 0, np.floor(age * frac), 0)
     offset = np.minimum(offset.astype(np.int64), np.maximum(age - 1, 0))
     spend = rng.gamma((n_rep + 1) * params.gg_p, 1.0) / spend_rate * params.spend_scale * price
-    return {"purchases": np.minimum(n_rep + 1, np.iinfo(np.uint16).max), "alive": alive,
+    # Capped so that a run of up to MAX_DAYS daily purchases cannot overflow uint16 counters.
+    return {"purchases": np.minimum(n_rep + 1, 40_000), "alive": alive,
             "last_offset": offset, "spend": spend}
 
 

@@ -25,6 +25,11 @@ class Shock(_Frozen):
     start_day: Annotated[int, Field(ge=0)] = 0
     duration_days: Annotated[int, Field(gt=0)] | None = None
 
+    @property
+    def name(self) -> str:
+        """The shock's registry name."""
+        return next(k for k, (cls, _) in SHOCKS.items() if cls is type(self))
+
     def window(self, days: int) -> np.ndarray:
         """Boolean mask over the horizon: where the shock is active. Shape (days,)."""
         d = np.arange(days)

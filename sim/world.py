@@ -89,18 +89,27 @@ class World:
         if isinstance(days, bool) or not isinstance(days, int | np.integer) \
                 or not 1 <= days <= MAX_DAYS:
             raise ParameterError(f"days = {days!r}: must be an integer from 1 to {MAX_DAYS}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ParameterError(f"seed = {seed!r}: must be an integer >= 0")
+        for shock in shocks:
+            if shock.start_day >= days:
+                raise ParameterError(
+                    f"shock {shock.name} start_day = {shock.start_day}: must fall within the "
+                    f"run's {days} days (0 to {days - 1}); set e.g. --shock "
+                    f"{shock.name}:start_day=0")
         self.params, self.days = params, int(days)
         self.seeds = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)),
                               strict=True))
         self.city, self.catalog = City(params), Catalog(params)
         self.pop = build_population(params, int(n_customers), self.days, self.city,
                                     self.catalog, np.random.default_rng(self.seeds["population"]))
-        self.rng = np.random.default_rng(self.seeds["organic"])
+        self.rng = self._organic_rng(0)
         self.demand = daily_multiplier(params, self.days)
         self.weekday = weekdays(params, self.days)
         self.mods = day_modifiers(list(shocks), self.days, self.catalog.n_categories)
         self.has_online = params.online_share_mean > 0
-        self.n_outlets = self.city.n_stores + int(self.has_online)
+        self.outlet_names = tuple(s.name for s in params.stores) + (
+            ("online",) if self.has_online else ())
         self.day = 0
         self.n_present = self.pop.n_present(-1)
         self.max_fatigue = 0.0
@@ -121,6 +130,7 @@ class World:
         if d >= self.days:
             raise RuntimeError(f"the horizon of {self.days} days is over")
         pop, p = self.pop, self.params
+        self.rng = self._organic_rng(d)
         lo, hi = self.n_present, max(self.n_present, pop.n_present(d))
         demand = self.demand[d] * self.mods.rate[d]
 
@@ -132,8 +142,8 @@ class World:
         carts = cand[(e >= x_buy) & (e < x_session)]
         rest = e >= x_session
         fat = pop.fatigue[cand[rest]].sum(axis=1) if self.max_fatigue > 0 else None
-        hazard = behaviour.churn_hazard(pop.recency(d)[cand[rest]] if rest.any() else
-                                        np.zeros(0), fat, p, self.mods.churn[d])
+        hazard = behaviour.churn_hazard(d - pop.last_purchase_day[cand[rest]].astype(np.int64),
+                                        fat, p, self.mods.churn[d])
         churned = cand[rest][e[rest] < x_session[rest] + hazard]
         # Dropout risk comes with every repeat purchase (BG/NBD), or with renewals only.
         at_risk_of_dropout = buyers
@@ -164,6 +174,16 @@ class World:
         self.update_rfm(d)
         self.day += 1
         return DayOutcome(d, tx, carts, cart_hours, churned, crossed, hi - lo, hi)
+
+    def _organic_rng(self, day: int) -> np.random.Generator:
+        """The organic stream of one day, from its own child seed.
+
+        A policy that changes who buys today cannot shift the organic draws of any later day
+        (common random numbers across policies).
+        """
+        root = self.seeds["organic"]
+        return np.random.default_rng(np.random.SeedSequence(root.entropy,
+                                                            spawn_key=(*root.spawn_key, day)))
 
     def _candidates(self, lo: int, demand: float, d: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows (alive) whose draw falls below session intensity plus the churn bound.
@@ -216,7 +236,7 @@ class World:
     def _abandon_carts(self, d: int, rows: np.ndarray) -> np.ndarray:
         """Open a cart for each abandoning customer; returns the session hours."""
         pop = self.pop
-        price = pop.category_affinity[rows] @ self.catalog.price_level.astype(np.float32)
+        price = (pop.category_affinity[rows] * self.catalog.price_level).sum(axis=1)
         value = behaviour.basket_values(pop.spend_rate[rows], price, self.mods.spend[d],
                                         self.params, self.rng)
         pop.cart_value[rows] = value.astype(np.float32)
@@ -257,14 +277,14 @@ class World:
         p_organic = alive * -np.expm1(-pop.purchase_rate[rows].astype(np.float64) * window
                                       * demand)
         aff = pop.category_affinity[rows].astype(np.float64)
-        price = aff @ self.catalog.price_level
+        price = (aff * self.catalog.price_level).sum(axis=1)  # not BLAS: same bits everywhere
         basket = (p.gg_p / pop.spend_rate[rows].astype(np.float64) * p.spend_scale * price
                   * self.mods.spend[d])
         cart_age = (d - pop.cart_day[rows].astype(np.int64)).astype(np.float64)
         cart_open = (pop.cart_value[rows] > 0) & (cart_age <= p.cart_ttl_days)
         return response.Customers(
             p_organic=p_organic, basket=basket,
-            margin_rate=aff @ (self.catalog.price_level * self.catalog.margin) / price,
+            margin_rate=(aff * self.catalog.price_level * self.catalog.margin).sum(axis=1) / price,
             alive=alive, consent=pop.consent[rows],
             channel_affinity=np.clip(pop.channel_affinity[rows] + self.mods.channel_shift[d],
                                      0.0, 1.0),

@@ -94,6 +94,9 @@ def test_same_seed_same_files_other_seed_differs(tmp_path):
     (["--set", "stores=[]"], "stores"),
     (["--set", "at_risk_days=500"], "at_risk_days < lapsed_days"),
     (["--set", "justtext"], "expected KEY=VALUE"),
+    (["--seed", "-1"], "seed = -1: must be an integer >= 0"),
+    (["--set", "spend_scale=NaN"], "spend_scale.*finite"),
+    (["--shock", "competitor_campaign"], "start_day = 60: must fall within the run's 5 days"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, match):
     """Bad input: exit code 2, a message naming the field and value, no output directory."""
@@ -145,3 +148,35 @@ def test_staged_dir_replaces_an_earlier_result_whole(tmp_path):
         (stage / "new.txt").write_text("new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert [p.name for p in target.iterdir()] == ["new.txt"]
+
+
+def test_out_never_replaces_foreign_files(tmp_path):
+    """--out refuses a file, and a directory holding files that are not an nbasim run."""
+    (tmp_path / "thesis.txt").write_text("precious")
+    result = run("simulate", "--customers", "500", "--days", "5", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "not an nbasim run" in " ".join(result.output.split())
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.txt"]
+    result = run("simulate", "--customers", "500", "--days", "5", "--out",
+                 str(tmp_path / "thesis.txt"))
+    assert result.exit_code == 2 and "is a file" in result.output
+    assert (tmp_path / "thesis.txt").read_text() == "precious"
+
+
+def test_rerun_replaces_an_earlier_run(tmp_path):
+    """Running into a directory that holds an earlier run replaces it whole."""
+    out = tmp_path / "run"
+    assert run("simulate", "--customers", "500", "--days", "5", "--out", str(out)).exit_code == 0
+    assert run("simulate", "--customers", "600", "--days", "5", "--out", str(out)).exit_code == 0
+    assert json.loads((out / "summary.json").read_text())["customers"] == 600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_run_id_tells_overrides_apart():
+    """Runs that differ only in overrides or shock parameters get different directories."""
+    from experiments.simulate import SimulationSpec
+
+    ids = {SimulationSpec("retail_chain", 10, 5, 1, shocks, overrides).run_id()
+           for shocks, overrides in (((), {}), ((), {"churn_base": 0.001}),
+                                     ((), {"churn_base": 0.01}), (("recession",), {}),
+                                     (("recession:spend_drop=0.3",), {}))}
+    assert len(ids) == 5

@@ -174,11 +174,10 @@ def test_pinned_trace_with_campaign_at_midnight(make_world):
            for t, m in trace]
     assert got == [
         (0, "campaign", 399),
-        (14, "cart_abandoned", [227]),
-        (17, "checkout", [333]),
+        (12, "checkout", [118]),
+        (18, "checkout", [133]),
         (24, "campaign", 400),
-        (34, "checkout", [399]),
-        (44, "checkout", [242]),
+        (37, "checkout", [118]),
     ]
 
 

@@ -125,7 +125,7 @@ def test_margin_is_spend_times_category_margin(make_world, record):
         tx = out.transactions
         np.testing.assert_allclose(tx.margin, tx.amount * world.catalog.margin[tx.category])
         assert (tx.category < world.catalog.n_categories).all()
-        assert (tx.store < world.n_outlets).all()
+        assert (tx.store < len(world.outlet_names)).all()
         assert (tx.hour < 24).all()
 
 
