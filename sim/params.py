@@ -7,7 +7,7 @@ field, the value and what is allowed (see `ParameterError`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -256,9 +256,21 @@ def allowed(model: type[BaseModel], field: str) -> str:
     info = model.model_fields.get(field)
     if info is None:
         return ""
-    kind = getattr(info.annotation, "__name__", str(info.annotation)).replace("typing.", "")
+    ann = info.annotation
+    args = [a for a in get_args(ann) if a is not type(None)]
+    if get_origin(ann) is Literal:
+        return "one of " + ", ".join(map(str, args))
+    metadata = list(info.metadata)
+    if args and get_origin(ann) is not tuple and len(args) == 1:  # Optional[X]
+        ann = args[0]
+    if get_origin(ann) is Annotated:
+        ann, *extra = get_args(ann)
+        metadata += [m for e in extra for m in getattr(e, "metadata", [e])]
+    kind = getattr(ann, "__name__", str(ann)).replace("typing.", "")
+    if get_origin(ann) is tuple:
+        kind = f"list of {len(args)} values" if Ellipsis not in args else "list"
     parts = [kind]
-    for meta in info.metadata:
+    for meta in metadata:
         for attr, word in _BOUNDS.items():
             if getattr(meta, attr, None) is not None:
                 parts.append(f"{word} {getattr(meta, attr)}")
@@ -269,10 +281,13 @@ def describe_error(err: ValidationError, model: type[BaseModel], what: str) -> s
     """Turn a pydantic error into one clause per field: name, value given, what is allowed."""
     lines = []
     for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or what
+        if not e["loc"]:  # a rule across fields
+            lines.append(f"{what}: {e['msg'].removeprefix('Value error, ')}")
+            continue
+        field = ".".join(str(p) for p in e["loc"])
         given = e.get("input")
         given_s = "" if isinstance(given, dict) else f" = {given!r}"
-        rule = allowed(model, str(e["loc"][0])) if e["loc"] else ""
+        rule = allowed(model, str(e["loc"][0]))
         lines.append(f"{what} field '{field}'{given_s}: {e['msg']}"
                      + (f" (allowed: {rule})" if rule else ""))
     return "; ".join(lines)

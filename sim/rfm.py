@@ -143,6 +143,11 @@ def rfm_from_transactions(customer_ids: np.ndarray, dates: np.ndarray, amounts: 
         Columns over customers: customer_id, recency (days), frequency, monetary, r_score,
         f_score, m_score, segment (index into `SEGMENTS`).
     """
+    bad = ~np.isfinite(np.asarray(amounts, dtype=np.float64))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ParameterError(f"amount at row {row} is {float(np.asarray(amounts)[row])!r}: "
+                             "amounts must be finite")
     days = np.asarray(dates).astype("datetime64[D]")
     keep = days <= np.datetime64(as_of, "D")
     ids, days, amounts = np.asarray(customer_ids)[keep], days[keep], np.asarray(amounts)[keep]

@@ -7,6 +7,7 @@ RFM scores as of the end of the day.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,12 @@ from sim.shocks import Shock, day_modifiers
 
 STREAMS = ("population", "organic", "response", "calendar")
 MAX_DAYS = 20_000
+BYTES_PER_CUSTOMER = 300  # state plus the day's scratch, with margin (see `make bench`)
+
+
+def _physical_memory() -> int:
+    """Bytes of RAM on this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 @dataclass
@@ -97,6 +104,10 @@ class World:
                     f"shock {shock.name} start_day = {shock.start_day}: must fall within the "
                     f"run's {days} days (0 to {days - 1}); set e.g. --shock "
                     f"{shock.name}:start_day=0")
+        need = int(n_customers) * BYTES_PER_CUSTOMER
+        if need > _physical_memory():
+            raise ParameterError(f"customers = {n_customers:,}: needs about {need / 2**30:.1f} GiB,"
+                                 f" more than this machine's {_physical_memory() / 2**30:.1f} GiB")
         self.params, self.days = params, int(days)
         self.seeds = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)),
                               strict=True))

@@ -243,3 +243,12 @@ def test_segment_migration_of_a_simulated_base(make_world):
     np.testing.assert_allclose(shares[members].sum(axis=1), 1.0)
     assert (shares[~members] == 0).all()
     assert np.trace(counts) < n_init  # some customers moved
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_rfm_from_transactions_rejects_non_finite_amounts(bad):
+    """A NaN or infinite amount is named with its row instead of being scored silently."""
+    dates = np.array(["2026-01-01", "2026-01-02"], dtype="datetime64[D]")
+    with pytest.raises(ValueError, match=f"amount at row 1 is {bad!r}: amounts must be finite"):
+        rfm.rfm_from_transactions(np.array([1, 2]), dates, np.array([5.0, bad]),
+                                  np.datetime64("2026-01-03"))

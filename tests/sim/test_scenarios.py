@@ -126,6 +126,13 @@ def test_parse_value(text, value):
     ("retail_chain", {"visit_hour_weekend": [0] * 24}, r"at least one positive hour"),
     ("retail_chain", {"categories": [{"name": "a"}, {"name": "a"}]},
      r"category names must be unique, got \['a', 'a'\]"),
+    ("retail_chain", {"spend_scale": float("nan")}, r"'spend_scale' = nan: .*finite"),
+    ("retail_chain", {"huff_distance_decay": float("inf")}, r"'huff_distance_decay' = inf"),
+    ("retail_chain", {"stores": [{"name": "a", "x": 1, "y": 1}, {"name": "a", "x": 2, "y": 2}]},
+     r"^scenario: store names must be unique"),
+    ("retail_chain", {"stores": [{"name": "online", "x": 1, "y": 1}]}, r"not 'online'"),
+    ("retail_chain", {"purchase_process": "weekly"}, r"allowed: one of poisson, renewal"),
+    ("retail_chain", {"bgnbd_r": -1}, r"'bgnbd_r' = -1: .*\(allowed: float, > 0\)"),
 ])
 def test_bad_scenario_input_names_field_and_value(name, overrides, match):
     """Unknown scenarios and fields, wrong types and out-of-range values raise ParameterError."""
@@ -142,11 +149,26 @@ def test_bad_scenario_input_names_field_and_value(name, overrides, match):
     (10, -1, r"days = -1: must be an integer from 1 to 20000"),
     (10, 20_001, r"days = 20001: must be an integer from 1 to 20000"),
     (10, 2.5, r"days = 2.5: must be an integer from 1 to 20000"),
+    (True, 10, r"customers = True: must be a positive integer"),
+    (10**14, 10, r"customers = 100,000,000,000,000: needs about .* GiB, more than"),
 ])
 def test_bad_world_size_names_field_and_value(customers, days, match):
-    """Non-positive or non-integer customers and days raise ParameterError."""
+    """Non-positive, non-integer or unaffordable customers and days raise ParameterError."""
     with pytest.raises(ParameterError, match=match):
         World(get_scenario("retail_chain"), customers, days, 0)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, None, "7", True])
+def test_bad_seed_is_rejected(seed):
+    """The seed must be an integer >= 0 (None would draw fresh entropy: never reproducible)."""
+    with pytest.raises(ParameterError, match="seed = .*: must be an integer >= 0"):
+        World(get_scenario("retail_chain"), 10, 5, seed)
+
+
+def test_shock_outside_the_run_is_rejected():
+    """A shock that starts after the last day would silently do nothing: it is an error."""
+    with pytest.raises(ParameterError, match="start_day = 60: must fall within the run's 30"):
+        World(get_scenario("retail_chain"), 10, 30, 0, [parse_shock("competitor_campaign")])
 
 
 @pytest.mark.parametrize(("spec", "match"), [
