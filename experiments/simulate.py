@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -58,7 +57,6 @@ class SimulationResult:
     world: World
     series: DailySeries
     transactions: dict[str, np.ndarray] | None
-    seconds: float
 
 
 def build_world(spec: SimulationSpec) -> World:
@@ -77,7 +75,6 @@ def simulate(spec: SimulationSpec, world: World | None = None,
         world: the spec's world, if already built by `build_world`.
         progress: optional callable(days_done, days_total) for a progress bar.
     """
-    start = time.perf_counter()
     world = world or build_world(spec)
     series = DailySeries(world)
     log: list[tuple[int, object]] = []
@@ -91,7 +88,7 @@ def simulate(spec: SimulationSpec, world: World | None = None,
 
     Calendar(world, on_day=on_day, keep_moments=False).run()
     return SimulationResult(spec, world, series, _transaction_table(world, log) if
-                            spec.transactions else None, time.perf_counter() - start)
+                            spec.transactions else None)
 
 
 def _transaction_table(world: World, log: list) -> dict[str, np.ndarray]:
