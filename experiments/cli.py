@@ -92,9 +92,9 @@ def list_scenarios(
             table.add_row(key, desc)
         out_console.print(table)
         table = Table("shock", "description", "parameters", title="Shocks (--shock NAME:k=v,..)")
-        for key, (cls, desc) in shocks.SHOCKS.items():
+        for key, desc in shocks.available().items():
             table.add_row(key, desc, ", ".join(f"{k}={v.default}" for k, v in
-                                               cls.model_fields.items()))
+                                               shocks.SHOCKS[key].model_fields.items()))
         out_console.print(table)
         return
     try:

@@ -24,12 +24,14 @@ class ParameterError(ValueError):
     """A parameter, override or option that is not allowed; the message names field and value."""
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
+    """Base of every parameter model: frozen, no unknown fields, finite numbers, documented."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True,
                               allow_inf_nan=False)
 
 
-class StoreSpec(_Frozen):
+class StoreSpec(FrozenModel):
     """One service point on the city grid (coordinates in grid cells)."""
 
     name: str
@@ -38,7 +40,7 @@ class StoreSpec(_Frozen):
     attractiveness: Positive = 1.0
 
 
-class CategorySpec(_Frozen):
+class CategorySpec(FrozenModel):
     """One product or service category."""
 
     name: str
@@ -51,7 +53,7 @@ class CategorySpec(_Frozen):
 Quad = tuple[Probability, Probability, Probability, Probability]
 
 
-class ResponseParams(_Frozen):
+class ResponseParams(FrozenModel):
     """How customers react to actions; channels in the order email, sms, push, phone."""
 
     attribution_days: Annotated[int, Field(ge=1, le=60)] = 7
@@ -91,7 +93,7 @@ class ResponseParams(_Frozen):
     """Calls the phone team can make per day, per 1,000 present customers."""
 
 
-class ScenarioParams(_Frozen):
+class ScenarioParams(FrozenModel):
     """All parameters of a world; scenarios are named presets of these.
 
     Purchase and dropout follow BG/NBD with per-week parameters (r, alpha, a, b); spend follows

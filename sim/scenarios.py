@@ -106,17 +106,16 @@ def _subscription() -> dict:
     )
 
 
-SCENARIOS: dict[str, tuple[Callable[[], dict], str]] = {
-    "dry_cleaning_chain": (_dry_cleaning_chain, "multi-store dry cleaning: repeated services, "
-                                                "shirts then outerwear"),
-    "retail_chain": (_retail_chain, "stores plus an online shop with abandoned carts (CDNOW fit)"),
-    "subscription": (_subscription, "monthly renewals with churn at renewal and add-ons"),
+SCENARIOS: dict[str, Callable[[], dict]] = {
+    "dry_cleaning_chain": _dry_cleaning_chain,
+    "retail_chain": _retail_chain,
+    "subscription": _subscription,
 }
 
 
 def available() -> dict[str, str]:
-    """Scenario names with one-line descriptions."""
-    return {name: desc for name, (_, desc) in SCENARIOS.items()}
+    """Scenario names with their one-line descriptions."""
+    return {name: preset()["description"] for name, preset in SCENARIOS.items()}
 
 
 def parse_value(text: str):
@@ -135,7 +134,7 @@ def get_scenario(name: str, overrides: Mapping[str, object] | None = None) -> Sc
     """
     if name not in SCENARIOS:
         raise ParameterError(f"unknown scenario {name!r}; allowed: {', '.join(SCENARIOS)}")
-    data = SCENARIOS[name][0]()
+    data = SCENARIOS[name]()
     for key, value in (overrides or {}).items():
         if key not in ScenarioParams.model_fields or key == "name":
             allowed = ", ".join(k for k in ScenarioParams.model_fields if k != "name")

@@ -13,13 +13,13 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from sim.params import CHANNELS, ParameterError, Positive, Probability, _Frozen, validate
+from sim.params import CHANNELS, FrozenModel, ParameterError, Positive, Probability, validate
 from sim.scenarios import parse_value
 
 Channel = Literal["email", "sms", "push", "phone"]
 
 
-class Shock(_Frozen):
+class Shock(FrozenModel):
     """A shock active from `start_day` for `duration_days` (to the end of the run if None)."""
 
     start_day: Annotated[int, Field(ge=0)] = 0
@@ -28,7 +28,7 @@ class Shock(_Frozen):
     @property
     def name(self) -> str:
         """The shock's registry name."""
-        return next(k for k, (cls, _) in SHOCKS.items() if cls is type(self))
+        return next(k for k, cls in SHOCKS.items() if cls is type(self))
 
     def window(self, days: int) -> np.ndarray:
         """Boolean mask over the horizon: where the shock is active. Shape (days,)."""
@@ -124,17 +124,17 @@ class PreferenceDrift(Shock):
         mods.category_weight[:, self.category_index] *= 1 + self.category_gain * elapsed
 
 
-SHOCKS: dict[str, tuple[type[Shock], str]] = {
-    "recession": (Recession, "spend down 15 %, purchase rate down 5 %"),
-    "competitor_campaign": (CompetitorCampaign, "churn hazard x4 for 30 days from day 60"),
-    "holiday_season": (HolidaySeason, "demand +50 % for 30 days from day 330"),
-    "preference_drift": (PreferenceDrift, "e-mail affinity drifts to push; a category gains"),
+SHOCKS: dict[str, type[Shock]] = {
+    "recession": Recession,
+    "competitor_campaign": CompetitorCampaign,
+    "holiday_season": HolidaySeason,
+    "preference_drift": PreferenceDrift,
 }
 
 
 def available() -> dict[str, str]:
-    """Shock names with one-line descriptions."""
-    return {name: desc for name, (_, desc) in SHOCKS.items()}
+    """Shock names with the first line of their docstrings (defaults: see their fields)."""
+    return {name: cls.__doc__.strip().splitlines()[0] for name, cls in SHOCKS.items()}
 
 
 def parse_shock(spec: str) -> Shock:
@@ -152,7 +152,7 @@ def parse_shock(spec: str) -> Shock:
         if not eq:
             raise ParameterError(f"shock {spec!r}: expected key=value, got {item!r}")
         data[key.strip()] = parse_value(value.strip())
-    return validate(SHOCKS[name][0], data, f"shock {name}")
+    return validate(SHOCKS[name], data, f"shock {name}")
 
 
 def day_modifiers(shocks: list[Shock], days: int, n_categories: int) -> DayModifiers:
