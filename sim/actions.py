@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.params import CHANNELS, WORDINGS, ParameterError
+from sim.params import CHANNELS, OFFERS, WORDINGS, ParameterError
 
-OFFERS = ("none", "discount_10", "discount_20", "discount_30", "free_delivery", "cross_sell",
-          "loyalty_x2", "second_store_bonus", "win_back", "cart_reminder")
 SLOTS = ("morning", "midday", "evening")
 SLOT_HOURS = (8, 12, 19)
 DISCOUNT = {"discount_10": 0.10, "discount_20": 0.20, "discount_30": 0.30, "win_back": 0.15}

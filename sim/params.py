@@ -17,6 +17,8 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 PositiveInt = Annotated[int, Field(gt=0)]
 
 CHANNELS = ("email", "sms", "push", "phone")
+OFFERS = ("none", "discount_10", "discount_20", "discount_30", "free_delivery", "cross_sell",
+          "loyalty_x2", "second_store_bonus", "win_back", "cart_reminder")
 WORDINGS = ("rational", "emotional", "urgency", "social_proof")
 
 
@@ -77,8 +79,8 @@ class ResponseParams(FrozenModel):
     """Effect and click multiplier for any other wording."""
     offer_effect: tuple[float, ...] = Field(
         default=(0.0, 0.05, 0.09, 0.12, 0.04, 0.05, 0.04, 0.04, 0.12, 0.2),
-        min_length=10, max_length=10)  # one per offer in sim.actions.OFFERS
-    """Base conversion lift of each offer among those who open, in `sim.actions.OFFERS` order."""
+        min_length=len(OFFERS), max_length=len(OFFERS))
+    """Base conversion lift of each offer among those who open, in `OFFERS` order."""
     fatigue_damping: NonNegative = 0.5
     """Effect x exp(-damping x (fatigue of the channel + spill-over x fatigue of others))."""
     fatigue_spill: Probability = 0.3
@@ -89,6 +91,8 @@ class ResponseParams(FrozenModel):
     """Probability a delivered message leads to an unsubscribe, at zero fatigue."""
     sleeping_dog_unsubscribe: Probability = 0.1
     """Extra unsubscribe probability of an opening customer per unit of negative effect."""
+    sleeping_dog_churn: Probability = 0.05
+    """Probability that an opening customer churns, per unit of negative effect."""
     phone_capacity_per_1000: NonNegative = 2.0
     """Calls the phone team can make per day, per 1,000 present customers."""
 
@@ -219,6 +223,10 @@ class ScenarioParams(FrozenModel):
     """Spread of treatment responsiveness across customers."""
     price_sensitivity_beta: tuple[Positive, Positive] = (2.0, 3.0)
     """Beta(a, b) of price sensitivity."""
+    offers: tuple[Literal[OFFERS[1:]], ...] = Field(default=OFFERS[1:], min_length=1)
+    """Offers of the action catalog (no action is always there)."""
+    channels: tuple[Literal[CHANNELS], ...] = Field(default=CHANNELS, min_length=1)
+    """Channels of the action catalog."""
     response: ResponseParams = ResponseParams()
     """How customers react to actions (channels, offers, fatigue, unsubscribes)."""
 

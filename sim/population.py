@@ -53,6 +53,8 @@ class Population:
         contact_days: uint32 bit mask of contact days, bit 0 = `last_contact_day`.
         last_contact_day: int16.
         cart_value: float32 open cart value (0 = no cart); cart_day: int16 day it opened.
+        blocked_until: int16, a sleeping dog put off by a contact buys nothing organically
+            until this day.
     """
 
     purchase_rate: np.ndarray
@@ -89,6 +91,7 @@ class Population:
     last_contact_day: np.ndarray
     cart_value: np.ndarray
     cart_day: np.ndarray
+    blocked_until: np.ndarray
 
     @property
     def n_customers(self) -> int:
@@ -132,7 +135,7 @@ def _columns(n_channels: int, n_categories: int, store_type: type) -> dict[str, 
         "visits_other": (u16, None, 0), "consent": (u8, None, 0),
         "fatigue": (f32, n_channels, 0), "contact_days": (np.uint32, None, 0),
         "last_contact_day": (i16, None, NO_DAY), "cart_value": (f32, None, 0),
-        "cart_day": (i16, None, NO_DAY),
+        "cart_day": (i16, None, NO_DAY), "blocked_until": (i16, None, NO_DAY),
     }
 
 

@@ -46,6 +46,8 @@ class Truth:
         cost: expected cost (channel price plus expected discount redeemed).
         uplift: p_treated - p_organic.
         incremental_margin: expected margin with the action minus without, net of cost.
+        effect: the effect tau among those who open (negative for sleeping dogs).
+        p_delivered: probability the message is delivered.
     """
 
     p_organic: np.ndarray
@@ -58,6 +60,8 @@ class Truth:
     cost: np.ndarray
     uplift: np.ndarray
     incremental_margin: np.ndarray
+    effect: np.ndarray
+    p_delivered: np.ndarray
 
 
 @dataclass
@@ -111,8 +115,8 @@ def offer_effect(c: Customers, offer: np.ndarray, rp: ResponseParams) -> np.ndar
     return base * scale * dead_damp
 
 
-def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog,
-          rp: ResponseParams) -> Truth:
+def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: ResponseParams,
+          channel_up: np.ndarray | None = None) -> Truth:
     """True expected response of each customer to the action beside it.
 
     Args:
@@ -120,6 +124,7 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog,
         actions: (n,) action index per customer.
         catalog: the action catalog.
         rp: response parameters.
+        channel_up: (n_channels,) delivery multiplier of the day (0 during an outage).
     """
     n = actions.shape[0]
     sent = actions > 0
@@ -131,7 +136,8 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog,
     gap = np.minimum(gap, 24 - gap)
     slot_fit = 0.5 + 0.5 * np.exp(-0.5 * (gap / rp.slot_width_hours) ** 2)
     affinity = c.channel_affinity[rows, ch]
-    p_open = sent * consent * np.clip(np.asarray(rp.delivery)[ch] * np.asarray(rp.open_rate)[ch]
+    delivery = np.asarray(rp.delivery) * (1.0 if channel_up is None else channel_up)
+    p_open = sent * consent * np.clip(delivery[ch] * np.asarray(rp.open_rate)[ch]
                                       * (0.5 + affinity) * slot_fit, 0.0, 1.0)
     word = np.where(c.wording == catalog.wording[actions], rp.wording_match, rp.wording_miss)
     p_click_open = np.clip(np.asarray(rp.click_rate)[ch] * word, 0.0, 1.0)
@@ -148,7 +154,79 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog,
     discount_cost = catalog.discount[actions] * c.basket * p_open * p1_opened
     cost = sent * consent * np.asarray(rp.channel_price)[ch] + discount_cost
     p_unsub = sent * consent * np.clip(
-        np.asarray(rp.delivery)[ch] * np.asarray(rp.unsubscribe_rate)[ch] * (1 + fat[rows, ch])
+        delivery[ch] * np.asarray(rp.unsubscribe_rate)[ch] * (1 + fat[rows, ch])
         + p_open * rp.sleeping_dog_unsubscribe * np.maximum(-tau, 0.0), 0.0, 1.0)
     return Truth(p0, p1, p_open, p_open * p_click_open, p_unsub, c.basket, c.margin_rate, cost,
-                 p1 - p0, (p1 - p0) * value - cost)
+                 p1 - p0, (p1 - p0) * value - cost, tau, sent * consent * delivery[ch])
+
+
+U_DELIVER, U_OPEN, U_CLICK, U_EFFECT, U_ORGANIC, U_UNSUBSCRIBE, U_CHURN, U_DELAY = range(8)
+N_UNIFORMS = 8
+
+
+@dataclass
+class Realized:
+    """One draw of the response to sent actions (all (n,) arrays).
+
+    Attributes:
+        delivered, opened, clicked: the funnel.
+        converted: bought within the window after opening (the attributed conversion).
+        incremental: an extra purchase the action caused (it lands `delay` days later).
+        blocked: a sleeping dog put off buying for the window.
+        unsubscribed: left the channel for good; churned: a sleeping dog who left.
+        delay: days until an incremental purchase lands (1 to the window).
+        discount_cost: discount redeemed; price: message cost.
+        attributed_margin: margin of the attributed conversion net of the discount.
+        reward: attributed margin minus price.
+    """
+
+    delivered: np.ndarray
+    opened: np.ndarray
+    clicked: np.ndarray
+    converted: np.ndarray
+    incremental: np.ndarray
+    blocked: np.ndarray
+    unsubscribed: np.ndarray
+    churned: np.ndarray
+    delay: np.ndarray
+    discount_cost: np.ndarray
+    price: np.ndarray
+    attributed_margin: np.ndarray
+    reward: np.ndarray
+
+
+def realize(t: Truth, u: np.ndarray, sent: np.ndarray, discount: np.ndarray,
+            price: np.ndarray, rp: ResponseParams) -> Realized:
+    """Draw outcomes consistent with the truth, from uniforms `u` (n, N_UNIFORMS).
+
+    An opener with effect tau > 0 gets an extra purchase with probability tau, and buys anyway
+    with probability p0 otherwise, so P(convert | open) = p0 + (1 - p0) tau as in `truth`; a
+    sleeping dog (tau < 0) is put off buying for the window with probability -tau. Conversions
+    are valued at the expected basket, so rewards vary only through who converts.
+
+    Args:
+        t: the truth for the same customers and actions.
+        u: (n, N_UNIFORMS) uniforms in [0, 1).
+        sent: (n,) actions that passed the rules (others have no outcome and no cost).
+        discount: (n,) discount share of each action.
+        price: (n,) message price of each action.
+        rp: response parameters.
+    """
+    eps = 1e-12
+    delivered = sent & (u[:, U_DELIVER] < t.p_delivered)
+    opened = delivered & (u[:, U_OPEN] < t.p_open / np.maximum(t.p_delivered, eps))
+    clicked = opened & (u[:, U_CLICK] < t.p_click / np.maximum(t.p_open, eps))
+    tau = t.effect
+    incremental = opened & (tau > 0) & (u[:, U_EFFECT] < tau)
+    blocked = opened & (tau < 0) & (u[:, U_EFFECT] < -tau)
+    converted = opened & (incremental | (~blocked & (u[:, U_ORGANIC] < t.p_organic)))
+    unsubscribed = delivered & (u[:, U_UNSUBSCRIBE]
+                                < t.p_unsubscribe / np.maximum(t.p_delivered, eps))
+    churned = opened & (tau < 0) & (u[:, U_CHURN] < rp.sleeping_dog_churn * -tau)
+    delay = 1 + np.minimum((u[:, U_DELAY] * rp.attribution_days).astype(np.int64),
+                           rp.attribution_days - 1)
+    discount_cost = converted * discount * t.basket
+    price = sent * price
+    attributed = converted * t.basket * t.margin_rate - discount_cost
+    return Realized(delivered, opened, clicked, converted, incremental, blocked, unsubscribed,
+                    churned, delay, discount_cost, price, attributed, attributed - price)

@@ -51,6 +51,8 @@ class DayModifiers:
         churn: (days,) multiplier of the churn hazard.
         channel_shift: (days, n_channels) additive shift of channel affinity.
         category_weight: (days, n_categories) multiplier of category choice weights.
+        channel_up: (days, n_channels) delivery multiplier (0 during an outage).
+        budget: (days,) multiplier of the campaign budget.
     """
 
     rate: np.ndarray
@@ -58,12 +60,15 @@ class DayModifiers:
     churn: np.ndarray
     channel_shift: np.ndarray
     category_weight: np.ndarray
+    channel_up: np.ndarray
+    budget: np.ndarray
 
     @classmethod
     def neutral(cls, days: int, n_categories: int) -> DayModifiers:
         """Modifiers that change nothing."""
         return cls(np.ones(days), np.ones(days), np.ones(days),
-                   np.zeros((days, len(CHANNELS))), np.ones((days, n_categories)))
+                   np.zeros((days, len(CHANNELS))), np.ones((days, n_categories)),
+                   np.ones((days, len(CHANNELS))), np.ones(days))
 
 
 class Recession(Shock):
@@ -124,11 +129,32 @@ class PreferenceDrift(Shock):
         mods.category_weight[:, self.category_index] *= 1 + self.category_gain * elapsed
 
 
+class ChannelOutage(Shock):
+    """A channel delivers nothing for a while (messages are still sent and paid for)."""
+
+    duration_days: Annotated[int, Field(gt=0)] | None = 7
+    channel: Channel = "email"
+
+    def apply(self, mods: DayModifiers, on: np.ndarray) -> None:  # noqa: D102
+        mods.channel_up[on, CHANNELS.index(self.channel)] = 0.0
+
+
+class BudgetCut(Shock):
+    """The campaign budget is cut by a share."""
+
+    share: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+    def apply(self, mods: DayModifiers, on: np.ndarray) -> None:  # noqa: D102
+        mods.budget[on] *= 1 - self.share
+
+
 SHOCKS: dict[str, type[Shock]] = {
     "recession": Recession,
     "competitor_campaign": CompetitorCampaign,
     "holiday_season": HolidaySeason,
     "preference_drift": PreferenceDrift,
+    "channel_outage": ChannelOutage,
+    "budget_cut": BudgetCut,
 }
 
 

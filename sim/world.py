@@ -22,7 +22,7 @@ from sim.population import build_population
 from sim.seasonality import daily_multiplier, weekdays
 from sim.shocks import Shock, day_modifiers
 
-STREAMS = ("population", "organic", "response", "calendar")
+STREAMS = ("population", "organic", "response", "calendar", "holdout")
 MAX_DAYS = 20_000
 BYTES_PER_CUSTOMER = 300  # state plus the day's scratch, with margin (see `make bench`)
 
@@ -114,7 +114,7 @@ class World:
         self.city, self.catalog = City(params), Catalog(params)
         self.pop = build_population(params, int(n_customers), self.days, self.city,
                                     self.catalog, np.random.default_rng(self.seeds["population"]))
-        self.rng = self._organic_rng(0)
+        self.rng = self.day_rng("organic", 0)
         self.demand = daily_multiplier(params, self.days)
         self.weekday = weekdays(params, self.days)
         self.mods = day_modifiers(list(shocks), self.days, self.catalog.n_categories)
@@ -124,6 +124,7 @@ class World:
         self.day = 0
         self.n_present = self.pop.n_present(-1)
         self.max_fatigue = 0.0
+        self.pending: dict[int, list[np.ndarray]] = {}
         n = self.pop.n_customers
         self._session = behaviour.session_rate(self.pop.purchase_rate, self.pop.online_share,
                                                params)
@@ -141,7 +142,7 @@ class World:
         if d >= self.days:
             raise RuntimeError(f"the horizon of {self.days} days is over")
         pop, p = self.pop, self.params
-        self.rng = self._organic_rng(d)
+        self.rng = self.day_rng("organic", d)
         lo, hi = self.n_present, max(self.n_present, pop.n_present(d))
         demand = self.demand[d] * self.mods.rate[d]
 
@@ -161,6 +162,12 @@ class World:
         if self._renewal_groups is not None:
             at_risk_of_dropout = self._renewals(d, lo)
             buyers = np.union1d(buyers, at_risk_of_dropout)
+        # Sleeping dogs put off by a contact skip organic purchases; purchases caused by earlier
+        # actions land today (a win-back brings the customer back to life).
+        buyers = buyers[pop.blocked_until[buyers] < d]
+        landing = np.unique(np.concatenate(self.pending.pop(d, [np.zeros(0, np.int64)])))
+        pop.alive[landing] = True
+        buyers = np.union1d(buyers, landing)
 
         # 2. Purchases: repeat buyers, then today's newcomers' first purchases.
         tx = self._purchase(d, buyers, np.arange(lo, hi))
@@ -186,13 +193,18 @@ class World:
         self.day += 1
         return DayOutcome(d, tx, carts, cart_hours, churned, crossed, hi - lo, hi)
 
-    def _organic_rng(self, day: int) -> np.random.Generator:
-        """The organic stream of one day, from its own child seed.
+    @property
+    def today(self) -> int:
+        """The day decisions taken now belong to: the last simulated day (0 before any)."""
+        return max(self.day - 1, 0)
 
-        A policy that changes who buys today cannot shift the organic draws of any later day
-        (common random numbers across policies).
+    def day_rng(self, stream: str, day: int) -> np.random.Generator:
+        """A stream's generator for one day, from its own child seed.
+
+        A policy that changes who buys today cannot shift the draws of any later day (common
+        random numbers across policies).
         """
-        root = self.seeds["organic"]
+        root = self.seeds[stream]
         return np.random.default_rng(np.random.SeedSequence(root.entropy,
                                                             spawn_key=(*root.spawn_key, day)))
 
@@ -281,9 +293,10 @@ class World:
     # ------------------------------------------------------------------------ response
     def customers_for_response(self, rows: np.ndarray) -> response.Customers:
         """What the response model needs of customers `rows`, as of today (latent included)."""
-        pop, p, d = self.pop, self.params, min(self.day, self.days - 1)
+        pop, p, d = self.pop, self.params, self.today
         window = p.response.attribution_days
-        demand = self.demand[d:d + window].mean() * self.mods.rate[d]
+        ahead = slice(min(d + 1, self.days - 1), d + 1 + window)  # the days a conversion can land
+        demand = self.demand[ahead].mean() * self.mods.rate[ahead].mean()
         alive = pop.alive[rows]
         p_organic = alive * -np.expm1(-pop.purchase_rate[rows].astype(np.float64) * window
                                       * demand)
@@ -312,9 +325,12 @@ class World:
 
     def truth(self, rows: np.ndarray, actions: np.ndarray,
               catalog: ActionCatalog) -> response.Truth:
-        """True expected response of customers `rows` to `actions` (aligned (n,) arrays)."""
+        """True expected response of customers `rows` to `actions` sent today.
+
+        Args and result are aligned (n,) arrays.
+        """
         return response.truth(self.customers_for_response(rows), actions, catalog,
-                              self.params.response)
+                              self.params.response, self.mods.channel_up[self.today])
 
     # ---------------------------------------------------------------------------- RFM
     def update_rfm(self, day: int) -> None:

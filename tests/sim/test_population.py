@@ -30,7 +30,7 @@ DTYPES = {
     "last_store": np.uint8, "primary_store": np.uint8, "visits_primary": np.uint16,
     "visits_other": np.uint16, "consent": np.uint8, "fatigue": np.float32,
     "contact_days": np.uint32, "last_contact_day": np.int16, "cart_value": np.float32,
-    "cart_day": np.int16,
+    "cart_day": np.int16, "blocked_until": np.int16,
 }
 
 # Columns filled by random draws at build time: they must change with the seed.

@@ -36,7 +36,7 @@ def test_registries_list_names_with_descriptions():
     """Scenario and shock registries list every name with a one-line description."""
     assert set(scenarios.available()) == {"dry_cleaning_chain", "retail_chain", "subscription"}
     assert set(shocks.available()) == {"recession", "competitor_campaign", "holiday_season",
-                                       "preference_drift"}
+                                       "preference_drift", "channel_outage", "budget_cut"}
     for desc in [*scenarios.available().values(), *shocks.available().values()]:
         assert desc and "\n" not in desc
 

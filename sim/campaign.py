@@ -1,0 +1,152 @@
+"""Actions applied to the world: rules, the response draw, and what it changes.
+
+`Campaign.act` is the one way actions reach customers. In order: validate the request, check
+the rules (holdout, consent, contact policy, capacity, budget), draw the response from the
+truth, then update the world: contact history and fatigue, unsubscribes, sleeping dogs who are
+put off or leave, and purchases the action caused, which land 1 to `attribution_days` days
+later through the world's pending queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim import constraints, response
+from sim.actions import ActionCatalog, build_catalog
+from sim.constraints import ContactRules, Ledger
+from sim.params import ParameterError
+from sim.world import World
+
+
+@dataclass
+class Decisions:
+    """Actions taken for a batch of customers and what came of them.
+
+    Attributes:
+        rows: (n,) customers; actions: (n,) requested actions.
+        reason: (n,) int8 code from `constraints.REASONS` (0 = sent, or no action asked).
+        sent: (n,) the action went out (an action other than 0 that passed the rules).
+        truth: expected outcome of the requested actions, had they been sent.
+        realized: the drawn outcome (no outcome and no cost where not sent).
+    """
+
+    rows: np.ndarray
+    actions: np.ndarray
+    reason: np.ndarray
+    sent: np.ndarray
+    truth: response.Truth
+    realized: response.Realized
+
+
+class Campaign:
+    """The marketing side of a world: its action catalog, holdout, rules and spend.
+
+    Args:
+        world: the world the actions reach.
+        rules: contact policy and budget.
+        holdout_fraction: share of customers, drawn at random, whom nobody may contact.
+    """
+
+    def __init__(self, world: World, rules: ContactRules | None = None,
+                 holdout_fraction: float = 0.0):
+        if not 0.0 <= holdout_fraction < 1.0:
+            raise ParameterError(f"holdout_fraction = {holdout_fraction!r}: allowed 0 <= x < 1")
+        self.world, self.rules = world, rules or ContactRules()
+        p = world.params
+        self.actions: ActionCatalog = build_catalog(tuple(p.offers), tuple(p.channels))
+        n = world.pop.n_customers
+        self.holdout = world.day_rng("holdout", 0).random(n) < holdout_fraction
+        self.ledger = Ledger()
+        self._price = np.where(self.actions.channel >= 0,
+                               np.asarray(p.response.channel_price)[
+                                   np.maximum(self.actions.channel, 0)], 0.0)
+        self._uniforms_day, self._uniforms = -1, np.zeros((0, response.N_UNIFORMS))
+
+    def capacity(self) -> int:
+        """Phone calls allowed today."""
+        return int(self.world.params.response.phone_capacity_per_1000
+                   * self.world.n_present / 1000)
+
+    def budget(self) -> float | None:
+        """Budget of the current period after shocks (None: unlimited)."""
+        if self.rules.budget is None:
+            return None
+        return self.rules.budget * float(self.world.mods.budget[self.world.today])
+
+    def act(self, rows: np.ndarray, actions: np.ndarray) -> Decisions:
+        """Send `actions[i]` to customer `rows[i]` today, within the rules.
+
+        Raises:
+            ParameterError: rows not present or repeated, actions out of range, shapes that
+                differ; raised before the world changes.
+        """
+        rows, actions = self._validate(rows, actions)
+        w, pop, d = self.world, self.world.pop, self.world.today
+        cat, rp = self.actions, w.params.response
+        truth = w.truth(rows, actions, cat)
+        channel = cat.channel[actions].astype(np.int64)
+        worst = self._price[actions] + cat.discount[actions] * truth.basket
+        reason = constraints.check(channel, worst, self.holdout[rows], pop.consent[rows],
+                                   pop.contact_days[rows], pop.last_contact_day[rows], d,
+                                   self.rules, self.capacity(), self.budget(), self.ledger)
+        sent = (actions > 0) & (reason == constraints.SENT)
+        real = response.realize(truth, self._day_uniforms(d)[rows], sent, cat.discount[actions],
+                                self._price[actions], rp)
+        # The budget was charged the worst case; give back what was not spent.
+        self.ledger.spent -= float((sent * worst - real.price - real.discount_cost).sum())
+        self._update_world(rows[sent], channel[sent], real, sent, d)
+        return Decisions(rows, actions, reason, sent, truth, real)
+
+    def _validate(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows, actions = np.asarray(rows), np.asarray(actions)
+        if rows.ndim != 1 or actions.shape != rows.shape:
+            raise ParameterError(f"rows {rows.shape} and actions {actions.shape} must be 1-d "
+                                 "arrays of one length")
+        for name, a in (("rows", rows), ("actions", actions)):
+            if a.size and a.dtype.kind not in "iu":
+                raise ParameterError(f"{name} dtype {a.dtype}: must be integers")
+        n_act, n_here = self.actions.n_actions, self.world.n_present
+        if actions.size and (actions.min() < 0 or actions.max() >= n_act):
+            bad = actions[(actions < 0) | (actions >= n_act)][0]
+            raise ParameterError(f"action {bad}: allowed 0 to {n_act - 1}")
+        if rows.size and (rows.min() < 0 or rows.max() >= n_here):
+            bad = rows[(rows < 0) | (rows >= n_here)][0]
+            raise ParameterError(f"customer row {bad}: allowed 0 to {n_here - 1} (present)")
+        if np.unique(rows).size != rows.size:
+            raise ParameterError("rows repeat a customer: one action per customer per call")
+        return rows.astype(np.int64), actions.astype(np.int64)
+
+    def _day_uniforms(self, day: int) -> np.ndarray:
+        """Uniforms of the day, one row per customer: the same whatever else was decided."""
+        if self._uniforms_day != day:
+            n = self.world.pop.n_present(day)
+            self._uniforms = self.world.day_rng("response", day).random(
+                (n, response.N_UNIFORMS), dtype=np.float32)
+            self._uniforms_day = day
+        return self._uniforms
+
+    def _update_world(self, rows: np.ndarray, channel: np.ndarray, real: response.Realized,
+                      sent: np.ndarray, day: int) -> None:
+        pop, w = self.world.pop, self.world
+        rp = w.params.response
+        # Contact history: shift the day mask to today and mark today.
+        shift = day - pop.last_contact_day[rows].astype(np.int64)
+        old = np.where(shift >= 32, 0, pop.contact_days[rows].astype(np.uint64)
+                       << np.clip(shift, 0, 32).astype(np.uint64))
+        pop.contact_days[rows] = ((old | 1) & 0xFFFFFFFF).astype(np.uint32)
+        pop.last_contact_day[rows] = day
+        got = real.delivered[sent]
+        pop.fatigue[rows[got], channel[got]] += np.float32(rp.fatigue_per_message)
+        if got.any():
+            w.max_fatigue = max(w.max_fatigue, float(pop.fatigue[rows[got]].sum(axis=1).max()))
+        unsub = real.unsubscribed[sent]
+        pop.consent[rows[unsub]] &= ~(np.uint8(1) << channel[unsub].astype(np.uint8))
+        pop.alive[rows[real.churned[sent]]] = False
+        pop.blocked_until[rows[real.blocked[sent]]] = day + rp.attribution_days
+        inc = real.incremental[sent]
+        for delay in np.unique(real.delay[sent][inc]):
+            land = day + int(delay)
+            if land < w.days:
+                w.pending.setdefault(land, []).append(rows[inc & (real.delay[sent] == delay)])

@@ -1,0 +1,120 @@
+"""Rules the world enforces on every action, whatever a policy asks for.
+
+An action that breaks a rule is not sent; `check` reports, per customer, the first rule that
+stopped it (`REASONS`), in this order: holdout, consent, contacts in the last 7 days, minimum
+gap since the last contact, the channel's daily capacity, and the budget of the period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field
+
+from sim.params import FrozenModel, NonNegative
+
+REASONS = ("sent", "holdout", "no_consent", "contact_limit", "min_gap", "capacity", "budget")
+SENT, HOLDOUT, NO_CONSENT, CONTACT_LIMIT, MIN_GAP, CAPACITY, BUDGET = range(len(REASONS))
+PHONE = 3
+
+
+class ContactRules(FrozenModel):
+    """Contact policy and budget of a campaign."""
+
+    max_per_7_days: Annotated[int, Field(ge=1, le=7)] = 2
+    """At most this many contact days per customer in any 7 days."""
+    min_gap_days: Annotated[int, Field(ge=0, le=30)] = 2
+    """At least this many days between two contacts of a customer."""
+    budget: NonNegative | None = None
+    """Money per budget period for messages and redeemed discounts (None: no budget)."""
+    budget_period_days: Annotated[int, Field(ge=1)] = 30
+    """Length of a budget period in days."""
+
+
+@dataclass
+class Ledger:
+    """What the rules need to remember across decisions: capacity used today, money spent.
+
+    Attributes:
+        day: the day `capacity_used` refers to.
+        capacity_used: calls made today.
+        period: index of the current budget period; spent: money spent in it.
+    """
+
+    day: int = -1
+    capacity_used: int = 0
+    period: int = -1
+    spent: float = 0.0
+
+    def roll(self, day: int, period_days: int) -> None:
+        """Start a new day (and a new budget period when one begins)."""
+        if day != self.day:
+            self.day, self.capacity_used = day, 0
+        if day // period_days != self.period:
+            self.period, self.spent = day // period_days, 0.0
+
+
+def contacts_last_7_days(contact_days: np.ndarray, last_contact_day: np.ndarray,
+                         day: int) -> np.ndarray:
+    """Contact days among the 7 days before `day` (today excluded).
+
+    Args:
+        contact_days: (n,) uint32 bit mask, bit k = a contact k days before `last_contact_day`.
+        last_contact_day: (n,) int16 day of the last contact.
+        day: today.
+    """
+    shift = np.clip(day - last_contact_day.astype(np.int64), 0, 32)
+    mask = np.where(shift >= 32, 0, contact_days.astype(np.uint64) << shift.astype(np.uint64))
+    return np.bitwise_count(mask & np.uint64(0b11111110)).astype(np.int64)
+
+
+def check(channel: np.ndarray, price: np.ndarray, holdout: np.ndarray, consent: np.ndarray,
+          contact_days: np.ndarray, last_contact_day: np.ndarray, day: int,
+          rules: ContactRules, capacity: int, budget: float | None,
+          ledger: Ledger) -> np.ndarray:
+    """Reason code per requested action; the ledger is charged for those sent.
+
+    Capacity and budget are granted in row order, first come first served.
+
+    Args:
+        channel: (n,) channel per action, -1 for no action (always allowed, reason `SENT`).
+        price: (n,) cost charged to the budget when sent.
+        holdout: (n,) customers nobody may contact.
+        consent: (n,) uint8 consent bit masks.
+        contact_days: (n,) contact bit masks.
+        last_contact_day: (n,) day of the last contact.
+        day: today.
+        rules: the contact policy.
+        capacity: phone calls allowed today.
+        budget: money allowed this period (None: unlimited), after shocks.
+        ledger: capacity and spend so far; updated in place.
+
+    Returns:
+        (n,) int8 reason codes (`SENT` = allowed).
+    """
+    ledger.roll(day, rules.budget_period_days)
+    reason = np.zeros(channel.shape[0], dtype=np.int8)
+    send = channel >= 0
+    ch = np.maximum(channel, 0).astype(np.int64)
+    for code, broken in (
+            (HOLDOUT, holdout),
+            (NO_CONSENT, ((consent.astype(np.int64) >> ch) & 1) == 0),
+            (CONTACT_LIMIT, contacts_last_7_days(contact_days, last_contact_day, day)
+             >= rules.max_per_7_days),
+            (MIN_GAP, day - last_contact_day.astype(np.int64) < rules.min_gap_days)):
+        hit = send & (reason == SENT) & broken
+        reason[hit] = code
+    phone = np.flatnonzero(send & (reason == SENT) & (channel == PHONE))
+    over = phone[max(capacity - ledger.capacity_used, 0):]
+    reason[over] = CAPACITY
+    ledger.capacity_used += phone.size - over.size
+    ok = np.flatnonzero(send & (reason == SENT))
+    if budget is not None and ok.size:
+        left = budget - ledger.spent
+        within = np.cumsum(price[ok]) <= left + 1e-9
+        reason[ok[~within]] = BUDGET
+        ok = ok[within]
+    ledger.spent += float(price[ok].sum())
+    return reason

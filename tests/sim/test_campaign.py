@@ -1,0 +1,172 @@
+"""Actions reaching the world: rules never broken, holdout untouched, uplift as promised."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import constraints
+from sim.actions import OFFERS
+from sim.campaign import Campaign
+from sim.constraints import ContactRules, contacts_last_7_days
+from sim.params import ParameterError
+from sim.scenarios import get_scenario
+from sim.shocks import parse_shock
+from sim.world import World
+
+
+def make(n=6000, days=40, seed=1, scenario="dry_cleaning_chain", rules=None, holdout=0.1,
+         shocks=(), **overrides):
+    """A world stepped once, with a campaign on it."""
+    w = World(get_scenario(scenario, overrides), n, days, seed,
+              [parse_shock(s) for s in shocks])
+    c = Campaign(w, rules, holdout)
+    w.step()
+    return w, c
+
+
+def random_days(w, c, days, seed=0):
+    """Send uniformly random actions to everyone present, `days` days in a row."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(days):
+        rows = np.arange(w.n_present)
+        before = (w.pop.consent[rows].copy(), w.pop.contact_days[rows].copy(),
+                  w.pop.last_contact_day[rows].copy())
+        dec = c.act(rows, rng.integers(0, c.actions.n_actions, rows.size))
+        out.append((w.today, dec, before))
+        w.step()
+    return out
+
+
+def test_rules_are_never_broken_by_a_random_policy():
+    """Whatever a random policy asks: holdout, consent, 7-day limit, gap, capacity, budget hold."""
+    rules = ContactRules(max_per_7_days=2, min_gap_days=2, budget=300.0, budget_period_days=7)
+    w, c = make(rules=rules)
+    spent_by_period: dict[int, float] = {}
+    for day, dec, (consent, mask, last) in random_days(w, c, 20):
+        rows, sent = dec.rows[dec.sent], dec.sent
+        ch = c.actions.channel[dec.actions[sent]].astype(np.int64)
+        assert not c.holdout[rows].any()
+        assert (((consent[sent].astype(np.int64) >> ch) & 1) == 1).all()
+        assert (contacts_last_7_days(mask[sent], last[sent], day) < 2).all()
+        assert (day - last[sent].astype(np.int64) >= 2).all()
+        assert (ch == constraints.PHONE).sum() <= c.capacity()
+        period = day // 7
+        spent = float(dec.realized.price.sum() + dec.realized.discount_cost.sum())
+        spent_by_period[period] = spent_by_period.get(period, 0.0) + spent
+        assert spent_by_period[period] <= 300.0 + 1e-6
+        assert not dec.realized.delivered[~sent].any() and not dec.realized.price[~sent].any()
+    assert sum(spent_by_period.values()) > 0
+    # every rule actually stopped something
+    codes = np.concatenate([dec.reason for _, dec, _ in random_days(w, c, 5, seed=1)])
+    assert set(np.unique(codes)) >= {constraints.SENT, constraints.HOLDOUT,
+                                     constraints.NO_CONSENT, constraints.MIN_GAP}
+
+
+def test_holdout_is_never_contacted_and_has_the_asked_share():
+    """About the asked share of customers is held out, and none of them is ever contacted."""
+    w, c = make(n=20_000, holdout=0.2)
+    assert abs(c.holdout.mean() - 0.2) < 0.01
+    random_days(w, c, 10)
+    held = np.flatnonzero(c.holdout[: w.n_present])
+    assert (w.pop.contact_days[held] == 0).all() and (w.pop.fatigue[held] == 0).all()
+
+
+def test_contacts_last_7_days_by_hand():
+    """Contacts on days 5 and 3: on day 6 both count, on day 11 only day 5 does."""
+    mask, last = np.array([0b101], dtype=np.uint32), np.array([5], dtype=np.int16)
+    assert contacts_last_7_days(mask, last, 6).tolist() == [2]
+    assert contacts_last_7_days(mask, last, 11).tolist() == [1]
+    assert contacts_last_7_days(mask, last, 13).tolist() == [0]
+
+
+def test_no_action_changes_nothing():
+    """Sending action 0 to everyone leaves the world exactly as without a campaign."""
+    a, c = make(seed=4)
+    b, _ = make(seed=4)
+    for _ in range(8):
+        c.act(np.arange(a.n_present), np.zeros(a.n_present, dtype=np.int64))
+        ta, tb = a.step().transactions, b.step().transactions
+        np.testing.assert_array_equal(ta.customer, tb.customer)
+        np.testing.assert_array_equal(ta.amount, tb.amount)
+    assert (a.pop.contact_days == 0).all()
+
+
+@pytest.mark.parametrize(("rows", "actions", "match"), [
+    ([0, 1], [0], "must be 1-d arrays of one length"),
+    ([0, 1], [0, 433], "action 433: allowed 0 to 432"),
+    ([0, 1], [-1, 0], "action -1: allowed 0 to 432"),
+    ([0, 10**7], [0, 0], "customer row 10000000: allowed 0 to"),
+    ([3, 3], [1, 1], "rows repeat a customer"),
+    ([0, 1], [0.5, 1.0], "actions dtype float64: must be integers"),
+])
+def test_bad_requests_are_named_before_the_world_changes(rows, actions, match):
+    """Bad rows or actions raise a named error and change nothing."""
+    w, c = make(n=2000)
+    before = w.pop.contact_days.copy(), c.ledger.spent
+    with pytest.raises(ParameterError, match=match):
+        c.act(np.array(rows), np.array(actions))
+    assert (w.pop.contact_days == before[0]).all() and c.ledger.spent == before[1]
+
+
+def test_channel_outage_delivers_nothing_but_costs():
+    """During an e-mail outage e-mails are sent and paid for, and none arrives."""
+    w, c = make(shocks=("channel_outage:channel=email,start_day=0,duration_days=5",), holdout=0)
+    email = np.flatnonzero((c.actions.channel == 0) & (c.actions.offer == 2))[0]
+    rows = np.arange(w.n_present)
+    dec = c.act(rows, np.full(rows.size, email))
+    assert dec.sent.sum() > 100
+    assert not dec.realized.delivered.any() and dec.realized.price[dec.sent].min() > 0
+
+
+def test_budget_cut_halves_what_may_be_spent():
+    """A budget cut of 50 % lowers the budget the rules enforce."""
+    rules = ContactRules(budget=100.0)
+    _, c = make(shocks=("budget_cut:share=0.5",), rules=rules)
+    assert c.budget() == pytest.approx(50.0)
+
+
+def test_analytic_uplift_matches_monte_carlo():
+    """Purchases in the window, with and without the action, over seeds, match the truth.
+
+    For cross-sell by e-mail to everyone, the mean analytic uplift (p_treated - p_organic over
+    the attribution window) is compared with the difference in the share of customers who buy
+    in the window, same customers and same organic draws with and without the action, pooled
+    over 6 seeds; the gap must lie within 3 standard errors of the paired differences.
+    """
+    diffs, truths = [], []
+    for seed in range(6):
+        runs = []
+        for treat in (False, True):
+            w, c = make(n=15_000, days=20, seed=seed, holdout=0.0)
+            rows = np.arange(w.n_present)
+            action = np.flatnonzero((c.actions.offer == OFFERS.index("cross_sell"))
+                                    & (c.actions.channel == 0))[0]
+            acts = np.full(rows.size, action if treat else 0)
+            dec = c.act(rows, acts)
+            if treat:
+                truths.append(dec.truth.uplift)
+            bought = np.zeros(w.pop.n_customers, dtype=bool)
+            for _ in range(w.params.response.attribution_days):
+                bought[w.step().transactions.customer] = True
+            runs.append(bought[rows])
+        diffs.append(runs[1].astype(float) - runs[0])
+    d, t = np.concatenate(diffs), np.concatenate(truths)
+    se = d.std() / np.sqrt(d.size)
+    assert t.mean() > 5 * se  # the effect is large enough to be seen
+    assert abs(d.mean() - t.mean()) < 3 * se
+
+
+def test_sleeping_dogs_contacted_buy_less():
+    """Sleeping dogs who were contacted buy less in the window than without contact."""
+    w0, c0 = make(n=30_000, days=20, seed=2, holdout=0.0, responsiveness_mean=-0.5)
+    w1, c1 = make(n=30_000, days=20, seed=2, holdout=0.0, responsiveness_mean=-0.5)
+    rows = np.arange(w1.n_present)
+    action = np.flatnonzero((c1.actions.offer == OFFERS.index("discount_30"))
+                            & (c1.actions.channel == 1))[0]
+    dec = c1.act(rows, np.full(rows.size, action))
+    assert dec.truth.uplift.mean() < 0 and dec.realized.blocked.sum() > 0
+    n0 = sum(w0.step().transactions.customer.size for _ in range(7))
+    n1 = sum(w1.step().transactions.customer.size for _ in range(7))
+    assert n1 < n0
