@@ -99,6 +99,75 @@ class Campaign:
         self._update_world(rows[sent], channel[sent], real, sent, d)
         return Decisions(rows, actions, reason, sent, truth, real)
 
+    def incremental_margins(self, rows: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+        """True incremental margin of every action for each customer, if sent today.
+
+        Returns:
+            (n, n_actions) float64; column 0 (no action) is 0.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        n_act = self.actions.n_actions
+        customers = self.world.customers_for_response(rows)
+        up = self.world.mods.channel_up[self.world.today]
+        out = np.empty(rows.size * n_act)
+        per = max(chunk // n_act, 1)
+        for lo in range(0, rows.size, per):
+            k = min(per, rows.size - lo)
+            who = np.repeat(np.arange(lo, lo + k), n_act)
+            t = response.truth(customers.take(who), np.tile(np.arange(n_act), k), self.actions,
+                               self.world.params.response, up)
+            out[lo * n_act:(lo + k) * n_act] = t.incremental_margin
+        return out.reshape(rows.size, n_act)
+
+    def oracle(self, rows: np.ndarray) -> np.ndarray:
+        """The best action per customer under the rules, greedy by true incremental margin.
+
+        Each customer gets the action of highest incremental margin among those the
+        per-customer rules allow (holdout, consent, contact limit, gap), or no action when none
+        is positive. Then the shared limits, greedily: phone calls go to the customers who gain
+        most from a call over their best other action, up to today's capacity (the rest get that
+        other action); finally actions are kept in decreasing order of margin while their
+        worst-case cost fits the remaining budget, and the rest get no action.
+
+        Returns:
+            (n,) action per customer.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        w, pop, d, cat = self.world, self.world.pop, self.world.today, self.actions
+        gain = self.incremental_margins(rows)
+        ch = cat.channel.astype(np.int64)
+        consent = ((pop.consent[rows].astype(np.int64)[:, None] >> np.maximum(ch, 0)) & 1) == 1
+        allowed = consent | (ch < 0)
+        blocked = (self.holdout[rows]
+                   | (constraints.contacts_last_7_days(pop.contact_days[rows],
+                                                       pop.last_contact_day[rows], d)
+                      >= self.rules.max_per_7_days)
+                   | (d - pop.last_contact_day[rows].astype(np.int64) < self.rules.min_gap_days))
+        allowed[blocked, 1:] = False
+        gain = np.where(allowed, gain, -np.inf)
+        gain[:, 0] = 0.0
+        best = gain.argmax(axis=1)
+        phone = ch[best] == constraints.PHONE
+        if phone.any():
+            no_phone = np.where(ch[None, :] == constraints.PHONE, -np.inf, gain)
+            fallback = no_phone.argmax(axis=1)
+            extra = gain[np.arange(rows.size), best] - no_phone[np.arange(rows.size), fallback]
+            callers = np.flatnonzero(phone)
+            room = max(self.capacity() - self.ledger.capacity_used, 0) \
+                if self.ledger.day == d else self.capacity()
+            dropped = callers[np.argsort(-extra[callers], kind="stable")][room:]
+            best[dropped] = fallback[dropped]
+        budget = self.budget()
+        if budget is not None:
+            left = budget - (self.ledger.spent if self.ledger.period == d
+                             // self.rules.budget_period_days else 0.0)
+            basket = w.customers_for_response(rows).basket
+            cost = self._price[best] + cat.discount[best] * basket
+            order = np.argsort(-gain[np.arange(rows.size), best], kind="stable")
+            over = order[np.cumsum(cost[order]) > left + 1e-9]
+            best[over] = 0
+        return best
+
     def _validate(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows, actions = np.asarray(rows), np.asarray(actions)
         if rows.ndim != 1 or actions.shape != rows.shape:

@@ -92,6 +92,10 @@ class Customers:
     cart_ratio: np.ndarray
     fatigue: np.ndarray
 
+    def take(self, index: np.ndarray) -> Customers:
+        """The customers at `index` (repeats allowed), every field indexed alike."""
+        return Customers(**{k: v[index] for k, v in vars(self).items()})
+
 
 def offer_effect(c: Customers, offer: np.ndarray, rp: ResponseParams) -> np.ndarray:
     """The customer-specific base effect of each offer, before responsiveness. Shape (n,)."""

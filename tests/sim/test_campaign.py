@@ -170,3 +170,49 @@ def test_sleeping_dogs_contacted_buy_less():
     n0 = sum(w0.step().transactions.customer.size for _ in range(7))
     n1 = sum(w1.step().transactions.customer.size for _ in range(7))
     assert n1 < n0
+
+
+def test_oracle_picks_the_best_allowed_action():
+    """Without shared limits, the oracle's action has the highest true margin the rules allow."""
+    w, c = make(n=4000, holdout=0.2, response={"phone_capacity_per_1000": 1000.0})
+    rows = np.arange(300)
+    best = c.oracle(rows)
+    gain = c.incremental_margins(rows)
+    assert gain.shape == (300, c.actions.n_actions) and not gain[:, 0].any()
+    assert (best[c.holdout[rows]] == 0).all()
+    ch = c.actions.channel.astype(np.int64)
+    consent = ((w.pop.consent[rows].astype(np.int64)[:, None] >> np.maximum(ch, 0)) & 1) == 1
+    allowed = (consent | (ch < 0)) & ~c.holdout[rows, None]
+    allowed[:, 0] = True
+    chosen = gain[np.arange(300), best]
+    assert (chosen >= np.where(allowed, gain, -np.inf).max(axis=1) - 1e-12).all()
+    assert (chosen >= 0).all() and (best > 0).any()
+    dec = c.act(rows, best)
+    assert (dec.reason == constraints.SENT).all()
+
+
+def test_oracle_respects_capacity_and_budget():
+    """With few phone calls and a small budget the oracle stays within both."""
+    rules = ContactRules(budget=40.0)
+    w, c = make(n=6000, holdout=0.0, rules=rules, response={"phone_capacity_per_1000": 0.5})
+    rows = np.arange(w.n_present)
+    best = c.oracle(rows)
+    assert (c.actions.channel[best] == constraints.PHONE).sum() <= c.capacity()
+    worst = c._price[best] + c.actions.discount[best] * w.customers_for_response(rows).basket
+    assert worst.sum() <= 40.0 + 1e-9
+    dec = c.act(rows, best)
+    assert (dec.reason == constraints.SENT).all()
+
+
+def test_oracle_beats_random_and_blanket_in_expectation():
+    """The oracle's expected incremental margin exceeds a random policy's and a blanket offer's."""
+    w, c = make(n=5000, holdout=0.0)
+    rows = np.arange(1000)
+    gain = c.incremental_margins(rows)
+    pick = lambda a: gain[np.arange(rows.size), a].sum()  # noqa: E731
+    rng = np.random.default_rng(0)
+    blanket = np.flatnonzero((c.actions.offer == OFFERS.index("discount_20"))
+                             & (c.actions.channel == 0))[0]
+    oracle = pick(c.oracle(rows))
+    assert oracle > pick(rng.integers(0, c.actions.n_actions, rows.size))
+    assert oracle > pick(np.full(rows.size, blanket)) and oracle > 0
