@@ -85,22 +85,42 @@ class Calendar:
             raise ParameterError(f"campaign_hour = {campaign_hour}: allowed 0-23")
         self.world, self.campaign_hour = world, campaign_hour
         self.on_day, self.keep_moments = on_day, keep_moments
-        self.env = simpy.Environment(initial_time=world.day * HOURS_PER_DAY)
         self.queue: deque[DecisionMoment] = deque()
+        self._scheduled: deque[DecisionMoment] = deque()  # scheduled, not yet arrived
+        self._start(world.day * HOURS_PER_DAY)
+
+    def _start(self, now: float) -> None:
+        self.env = simpy.Environment(initial_time=now)
+        for m in self._scheduled:
+            self.env.timeout(m.time - now, value=m).callbacks.append(self._arrive)
         self.env.process(self._days())
+
+    def __getstate__(self) -> dict:
+        """Pickle the calendar as data: simpy's generators cannot be pickled."""
+        state = {k: v for k, v in self.__dict__.items() if k != "env"}
+        state["now"] = self.env.now
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        now = state.pop("now")
+        self.__dict__.update(state)
+        self._start(now)
 
     def _days(self):
         world = self.world
+        yield self.env.timeout(world.day * HOURS_PER_DAY - self.env.now)  # the next day's tick
         while world.day < world.days:
             outcome = world.step()
             if self.on_day is not None:
                 self.on_day(outcome)
             if self.keep_moments:
                 for m in day_moments(outcome, self.campaign_hour, world.city.n_stores):
+                    self._scheduled.append(m)
                     self.env.timeout(m.hour, value=m).callbacks.append(self._arrive)
             yield self.env.timeout(HOURS_PER_DAY)
 
     def _arrive(self, event: simpy.events.Event) -> None:
+        self._scheduled.popleft()
         self.queue.append(event.value)
 
     def next_moment(self) -> DecisionMoment | None:

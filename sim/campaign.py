@@ -210,6 +210,11 @@ class Campaign:
         pop.fatigue[rows[got], channel[got]] += np.float32(rp.fatigue_per_message)
         if got.any():
             w.max_fatigue = max(w.max_fatigue, float(pop.fatigue[rows[got]].sum(axis=1).max()))
+        for column, happened in ((pop.opens, real.opened), (pop.clicks, real.clicked),
+                                 (pop.conversions, real.converted)):
+            hit = happened[sent]
+            r, c = rows[hit], channel[hit]
+            column[r, c] = np.minimum(column[r, c].astype(np.int64) + 1, 255).astype(np.uint8)
         unsub = real.unsubscribed[sent]
         pop.consent[rows[unsub]] &= ~(np.uint8(1) << channel[unsub].astype(np.uint8))
         pop.alive[rows[real.churned[sent]]] = False

@@ -57,17 +57,18 @@ class Ledger:
 
 
 def contacts_last_7_days(contact_days: np.ndarray, last_contact_day: np.ndarray,
-                         day: int) -> np.ndarray:
-    """Contact days among the 7 days before `day` (today excluded).
+                         day: int, window: int = 7) -> np.ndarray:
+    """Contact days among the `window` days before `day` (today excluded; window <= 31).
 
     Args:
         contact_days: (n,) uint32 bit mask, bit k = a contact k days before `last_contact_day`.
         last_contact_day: (n,) int16 day of the last contact.
         day: today.
+        window: how many days back to count.
     """
     shift = np.clip(day - last_contact_day.astype(np.int64), 0, 32)
     mask = np.where(shift >= 32, 0, contact_days.astype(np.uint64) << shift.astype(np.uint64))
-    return np.bitwise_count(mask & np.uint64(0b11111110)).astype(np.int64)
+    return np.bitwise_count(mask & np.uint64(((1 << window) - 1) << 1)).astype(np.int64)
 
 
 def check(channel: np.ndarray, price: np.ndarray, holdout: np.ndarray, consent: np.ndarray,

@@ -55,6 +55,8 @@ class Population:
         cart_value: float32 open cart value (0 = no cart); cart_day: int16 day it opened.
         blocked_until: int16, a sleeping dog put off by a contact buys nothing organically
             until this day.
+        opens, clicks, conversions: uint8 (n, n_channels) responses to messages so far
+            (saturating at 255).
     """
 
     purchase_rate: np.ndarray
@@ -92,6 +94,9 @@ class Population:
     cart_value: np.ndarray
     cart_day: np.ndarray
     blocked_until: np.ndarray
+    opens: np.ndarray
+    clicks: np.ndarray
+    conversions: np.ndarray
 
     @property
     def n_customers(self) -> int:
@@ -136,6 +141,8 @@ def _columns(n_channels: int, n_categories: int, store_type: type) -> dict[str, 
         "fatigue": (f32, n_channels, 0), "contact_days": (np.uint32, None, 0),
         "last_contact_day": (i16, None, NO_DAY), "cart_value": (f32, None, 0),
         "cart_day": (i16, None, NO_DAY), "blocked_until": (i16, None, NO_DAY),
+        "opens": (u8, n_channels, 0), "clicks": (u8, n_channels, 0),
+        "conversions": (u8, n_channels, 0),
     }
 
 

@@ -30,7 +30,8 @@ DTYPES = {
     "last_store": np.uint8, "primary_store": np.uint8, "visits_primary": np.uint16,
     "visits_other": np.uint16, "consent": np.uint8, "fatigue": np.float32,
     "contact_days": np.uint32, "last_contact_day": np.int16, "cart_value": np.float32,
-    "cart_day": np.int16, "blocked_until": np.int16,
+    "cart_day": np.int16, "blocked_until": np.int16, "opens": np.uint8, "clicks": np.uint8,
+    "conversions": np.uint8,
 }
 
 # Columns filled by random draws at build time: they must change with the seed.
@@ -75,7 +76,8 @@ def test_columns_are_aligned_and_typed(make_world, scenario):
     pop, n = world.pop, 3000
     assert pop.n_customers == n
     widths = {"category_affinity": world.catalog.n_categories,
-              "channel_affinity": len(CHANNELS), "fatigue": len(CHANNELS)}
+              "channel_affinity": len(CHANNELS), "fatigue": len(CHANNELS),
+              "opens": len(CHANNELS), "clicks": len(CHANNELS), "conversions": len(CHANNELS)}
     for f in dataclasses.fields(Population):
         col = getattr(pop, f.name)
         assert col.dtype == DTYPES[f.name], f.name

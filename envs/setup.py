@@ -1,0 +1,86 @@
+"""Options shared by both environments, validated once, and the world they build."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field
+
+from sim.campaign import Campaign
+from sim.constraints import ContactRules
+from sim.params import FrozenModel, NonNegative, validate
+from sim.scenarios import get_scenario
+from sim.shocks import parse_shock
+from sim.world import World
+
+OBJECTIVES = ("margin", "ltv")
+LTV_HORIZON_DAYS = 365
+
+
+class EnvOptions(FrozenModel):
+    """How an environment's world is built."""
+
+    scenario: str = "dry_cleaning_chain"
+    """Scenario name (see `nbasim scenarios`)."""
+    overrides: dict[str, object] = Field(default_factory=dict)
+    """Scenario field overrides."""
+    shocks: tuple[str, ...] = ()
+    """Shocks, NAME or NAME:key=value,..."""
+    customers: Annotated[int, Field(ge=1)] = 10_000
+    """Customers in all (the day-0 base plus newcomers)."""
+    days: Annotated[int, Field(ge=2)] = 90
+    """Days simulated; decisions are taken on every day but the last."""
+    holdout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    """Share of customers nobody may contact (their outcomes measure uplift)."""
+    budget: NonNegative | None = None
+    """Money per budget period (None: unlimited)."""
+    budget_period_days: Annotated[int, Field(ge=1)] = 30
+    """Length of a budget period."""
+    max_per_7_days: Annotated[int, Field(ge=1, le=7)] = 2
+    """Contact policy: at most this many contact days in 7."""
+    min_gap_days: Annotated[int, Field(ge=0, le=30)] = 2
+    """Contact policy: days between two contacts."""
+    objective: Literal[OBJECTIVES] = "margin"
+    """'margin': attributed margin minus cost; 'ltv': that plus the change in expected value."""
+
+
+def parse_options(kwargs: dict) -> EnvOptions:
+    """Validate environment keyword arguments (raises `ParameterError` naming the field)."""
+    opts = validate(EnvOptions, kwargs, "environment")
+    get_scenario(opts.scenario, opts.overrides)  # fail now on a bad scenario or override
+    for s in opts.shocks:
+        parse_shock(s)
+    return opts
+
+
+def build(opts: EnvOptions, seed: int, first_day: bool = True) -> tuple[World, Campaign]:
+    """The world and campaign of one episode, with day 0 simulated when `first_day`."""
+    world = World(get_scenario(opts.scenario, opts.overrides), opts.customers, opts.days, seed,
+                  [parse_shock(s) for s in opts.shocks])
+    rules = ContactRules(max_per_7_days=opts.max_per_7_days, min_gap_days=opts.min_gap_days,
+                         budget=opts.budget, budget_period_days=opts.budget_period_days)
+    campaign = Campaign(world, rules, opts.holdout)
+    if first_day:
+        world.step()
+    return world, campaign
+
+
+def value_change(campaign: Campaign, rows: np.ndarray, revived: np.ndarray,
+                 churned: np.ndarray) -> np.ndarray:
+    """Change in expected customer value from decisions: won back minus driven away.
+
+    A customer's expected value is a year of purchases at their rate, expected basket and
+    margin; a customer the action brings back to life gains it, a sleeping dog who leaves
+    loses it.
+
+    Args:
+        campaign: the campaign.
+        rows: (n,) customers.
+        revived: (n,) dead customers whose action caused a purchase (they come back).
+        churned: (n,) customers the action drove away.
+    """
+    w = campaign.world
+    c = w.customers_for_response(rows)
+    value = (w.pop.purchase_rate[rows] * LTV_HORIZON_DAYS * c.basket * c.margin_rate)
+    return value * (revived.astype(float) - churned)

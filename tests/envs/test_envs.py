@@ -1,0 +1,160 @@
+"""Both gymnasium environments: conformance, determinism, pickling, rules and bad input."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401  (registers the environments)
+from sim.params import ParameterError
+
+SMALL = {"nbasim/CampaignDay-v0": {"customers": 3000, "days": 12},
+         "nbasim/NextBestAction-v0": {"customers": 1500, "days": 6}}
+
+
+@pytest.mark.parametrize("env_id", list(SMALL))
+def test_check_env_passes_without_warnings(env_id):
+    """Gymnasium's checker passes and warns about nothing."""
+    env = gymnasium.make(env_id, **SMALL[env_id])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped)
+    assert [str(w.message) for w in caught] == []
+
+
+def rollout(env_id, seed, steps=15):
+    """Observations and rewards of a seeded random rollout."""
+    env = gymnasium.make(env_id, **SMALL[env_id])
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    out = [obs]
+    for _ in range(steps):
+        obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        out.append((obs, reward))
+        if terminated or truncated:
+            break
+    return pickle.dumps(out)
+
+
+@pytest.mark.parametrize("env_id", list(SMALL))
+def test_same_seed_same_rollout_other_seed_differs(env_id):
+    """Two rollouts on one seed are identical; another seed differs."""
+    assert rollout(env_id, 3) == rollout(env_id, 3)
+    assert rollout(env_id, 3) != rollout(env_id, 4)
+
+
+@pytest.mark.parametrize("env_id", list(SMALL))
+def test_envs_pickle_mid_episode(env_id):
+    """An env pickled mid-episode continues exactly like the original."""
+    env = gymnasium.make(env_id, **SMALL[env_id]).unwrapped
+    env.reset(seed=1)
+    env.action_space.seed(1)
+    for _ in range(3):
+        env.step(env.action_space.sample())
+    twin = pickle.loads(pickle.dumps(env))
+    actions = [env.action_space.sample() for _ in range(4)]
+    a = [env.step(x)[:2] for x in actions]
+    b = [twin.step(x)[:2] for x in actions]
+    assert pickle.dumps(a) == pickle.dumps(b)
+
+
+def test_campaign_day_runs_to_the_horizon_and_never_contacts_the_holdout():
+    """A random policy: truncated after days-1 steps, holdout untouched, info complete."""
+    env = gymnasium.make("nbasim/CampaignDay-v0", customers=3000, days=8, holdout=0.2)
+    obs, _ = env.reset(seed=0)
+    env.action_space.seed(0)
+    assert obs["contexts"].shape == (3000, len(env.unwrapped.feature_names))
+    for step in range(7):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert np.isfinite(reward) and not terminated
+        assert truncated == (step == 6)
+        assert {"true_uplift", "cost", "rejected", "holdout_purchases"} <= set(info)
+    u = env.unwrapped
+    held = np.flatnonzero(u.campaign.holdout[: u.world.n_present])
+    assert (u.world.pop.contact_days[held] == 0).all()
+    assert not obs["eligible"][held].any()
+
+
+def test_next_best_action_moves_through_moments_in_time_order():
+    """Decisions come in non-decreasing (day, hour) order and the episode ends truncated."""
+    env = gymnasium.make("nbasim/NextBestAction-v0", customers=400, days=3)
+    env.reset(seed=0)
+    times, truncated = [], False
+    while not truncated:
+        _, _, terminated, truncated, info = env.step(0)
+        times.append((info["day"], info["hour"]))
+        assert not terminated
+    assert times == sorted(times) and len(times) > 400
+    assert {d for d, _ in times} == {0, 1, 2}
+
+
+def test_no_action_has_zero_uplift_and_cost():
+    """Action 0 everywhere: true uplift and cost are exactly 0, nothing is rejected."""
+    env = gymnasium.make("nbasim/CampaignDay-v0", customers=2000, days=5)
+    env.reset(seed=2)
+    _, _, _, _, info = env.step(np.zeros(2000, dtype=np.int64))
+    assert info["true_uplift"] == 0 and info["cost"] == 0 and info["rejected"] == {}
+
+
+@pytest.mark.parametrize(("action", "match"), [
+    (np.zeros(10, dtype=np.int64), r"action shape \(10,\): expected \(2000,\)"),
+    (np.zeros(2000), "action dtype float64: expected integers"),
+    (np.full(2000, 10_000), "action 10000: allowed 0 to 432"),
+])
+def test_campaign_day_rejects_bad_actions_before_the_world_changes(action, match):
+    """A wrong shape, dtype or index is named; the world's day does not move."""
+    env = gymnasium.make("nbasim/CampaignDay-v0", customers=2000, days=5).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ParameterError, match=match):
+        env.step(action)
+    assert env.world.day == 1
+
+
+@pytest.mark.parametrize("action", [-1, 433, 2.5, "1"])
+def test_next_best_action_rejects_bad_actions(action):
+    """An action outside the Discrete space is named with the allowed range."""
+    env = gymnasium.make("nbasim/NextBestAction-v0", customers=300, days=3).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ParameterError, match="allowed an integer 0 to 432"):
+        env.step(action)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"scenario": "nowhere"}, "unknown scenario 'nowhere'"),
+    ({"objective": "profit"}, "objective.*'profit'.*margin.*ltv"),
+    ({"budget": -5}, "budget.*-5"),
+    ({"customers": 0}, "customers.*0"),
+    ({"holdout": 1.0}, "holdout.*1.0"),
+    ({"shocks": ("nope",)}, "unknown shock 'nope'"),
+    ({"colour": "red"}, "colour"),
+])
+@pytest.mark.parametrize("env_id", list(SMALL))
+def test_bad_options_are_named(env_id, kwargs, match):
+    """Bad env options raise a named error at construction."""
+    with pytest.raises(ParameterError, match=match):
+        gymnasium.make(env_id, **kwargs)
+
+
+def test_ltv_objective_adds_value_change():
+    """With the ltv objective the reward differs from margin only by the value change."""
+    rewards = {}
+    for objective in ("margin", "ltv"):
+        env = gymnasium.make("nbasim/CampaignDay-v0", customers=3000, days=6,
+                             objective=objective)
+        env.reset(seed=5)
+        env.action_space.seed(5)
+        rewards[objective] = [env.step(env.action_space.sample())[1] for _ in range(4)]
+    assert rewards["margin"] != rewards["ltv"]
+
+
+def test_spaces_expose_catalog_features_and_names():
+    """Both envs expose the action feature matrix and the context feature names."""
+    for env_id in SMALL:
+        env = gymnasium.make(env_id, **SMALL[env_id]).unwrapped
+        assert env.action_features.shape == (433, 18)
+        assert len(set(env.feature_names)) == len(env.feature_names)
