@@ -23,6 +23,7 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_world.py
+	$(PY) benchmarks/bench_envs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -183,7 +183,8 @@ class Campaign:
         if rows.size and (rows.min() < 0 or rows.max() >= n_here):
             bad = rows[(rows < 0) | (rows >= n_here)][0]
             raise ParameterError(f"customer row {bad}: allowed 0 to {n_here - 1} (present)")
-        if np.unique(rows).size != rows.size:
+        increasing = rows.size < 2 or bool((rows[1:] > rows[:-1]).all())
+        if not increasing and np.unique(rows).size != rows.size:
             raise ParameterError("rows repeat a customer: one action per customer per call")
         return rows.astype(np.int64), actions.astype(np.int64)
 

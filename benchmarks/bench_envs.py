@@ -1,0 +1,88 @@
+"""Speed of the two environments with a uniformly random policy (`make bench`).
+
+- `CampaignDay-v0` at 1M customers: a simulated day (contexts, the random actions, the rules,
+  the response and the next organic day) against the organic day of the same world, side by
+  side (target: at most 2x).
+- `NextBestAction-v0` through `gymnasium.make` (default wrappers), random actions: steps per
+  second (target: at least 30,000).
+
+Run `python benchmarks/bench_envs.py --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+try:
+    import envs  # noqa: F401  (registers the environments)
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import envs  # noqa: F401
+
+import gymnasium
+
+from sim.scenarios import get_scenario
+from sim.world import World
+
+
+def campaign_day_ratio(customers: int, days: int = 5) -> tuple[float, float]:
+    """Median seconds of an env day and of an organic day of the same world."""
+    env = gymnasium.make("nbasim/CampaignDay-v0", customers=customers, days=days + 2).unwrapped
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    env_times = []
+    for _ in range(days):
+        action = rng.integers(0, env.n_actions, customers)
+        start = time.perf_counter()
+        env.step(action)
+        env_times.append(time.perf_counter() - start)
+    world = World(get_scenario("dry_cleaning_chain"), customers, days + 2, 0)
+    world.step()
+    organic = []
+    for _ in range(days):
+        start = time.perf_counter()
+        world.step()
+        organic.append(time.perf_counter() - start)
+    return statistics.median(env_times), statistics.median(organic)
+
+
+def nba_steps_per_second(steps: int) -> float:
+    """Random-policy steps per second of NextBestAction-v0 made with gymnasium.make."""
+    env = gymnasium.make("nbasim/NextBestAction-v0")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(steps)]
+    start = time.perf_counter()
+    for a in actions:
+        _, _, terminated, truncated, _ = env.step(a)
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    """Measure and print each figure with its target."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=1_000_000,
+                    help="customers of the CampaignDay run (default 1,000,000)")
+    ap.add_argument("--steps", type=int, default=20_000,
+                    help="NextBestAction steps to time (default 20,000)")
+    args = ap.parse_args()
+    env_day, organic = campaign_day_ratio(args.customers)
+    ratio = env_day / organic
+    print(f"CampaignDay-v0 at {args.customers:,}: env day {env_day * 1000:.0f} ms, organic day "
+          f"{organic * 1000:.1f} ms, ratio {ratio:.1f} (target <= 2): "
+          f"{'met' if ratio <= 2 else 'NOT met'}")
+    rate = nba_steps_per_second(args.steps)
+    print(f"NextBestAction-v0: {rate:,.0f} steps/s (target >= 30,000): "
+          f"{'met' if rate >= 30_000 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
