@@ -40,6 +40,7 @@ class CampaignDayEnv(gym.Env):
         n = self.options.customers
         self.feature_names = context.feature_names(tuple(s.name for s in params.stores))
         self.action_features = catalog.features
+        self.action_table = catalog.table()
         self.n_actions = catalog.n_actions
         self.observation_space = spaces.Dict({
             "contexts": spaces.Box(0.0, context.CLIP, (n, len(self.feature_names)), np.float32),
@@ -52,7 +53,7 @@ class CampaignDayEnv(gym.Env):
         super().reset(seed=seed)
         self.world, self.campaign = setup.build(self.options,
                                                 int(self.np_random.integers(2**63 - 1)))
-        return self._observe(), {"day": self.world.today}
+        return self._observe(), self._with_truth({"day": self.world.today})
 
     def step(self, action):
         """Act for every eligible customer today, then simulate the next day."""
@@ -80,7 +81,7 @@ class CampaignDayEnv(gym.Env):
                     revenue=float(out.transactions.amount.sum()),
                     holdout_revenue=float(out.transactions.amount[held].sum()))
         truncated = w.day >= w.days
-        return self._observe(), reward, False, truncated, info
+        return self._observe(), reward, False, truncated, self._with_truth(info)
 
     def _check(self, action) -> np.ndarray:
         a = np.asarray(action)
@@ -93,6 +94,17 @@ class CampaignDayEnv(gym.Env):
             raise ParameterError(f"action {a[(a < 0) | (a >= self.n_actions)][0]}: allowed 0 to "
                                  f"{self.n_actions - 1}")
         return a.astype(np.int64)
+
+    def _with_truth(self, info: dict) -> dict:
+        """Add the true margin of every action for the eligible customers (option truth).
+
+        `info["true_margins"]` is (n_eligible, n_actions), rows in the order of
+        `np.flatnonzero(eligible)`; call after `_observe`.
+        """
+        if self.options.truth:
+            info["true_margins"] = self.campaign.incremental_margins(
+                np.flatnonzero(self._eligible))
+        return info
 
     def _observe(self) -> dict[str, np.ndarray]:
         w, n = self.world, self.options.customers

@@ -6,7 +6,11 @@ holdout is one decision. Observation: the customer's context followed by a one-h
 moment's kind. Action: an index into the action catalog (`Discrete`). Reward: the decision's
 attributed margin minus its cost (plus the change in expected value with objective `ltv`);
 `info` carries the true uplift and incremental margin, the cost and the rule that stopped the
-action, if any. The end of the horizon is reported as `truncated`.
+action, if any; with option `truth`, also `true_margins`, the true incremental margin of every
+action for the next decision. The end of the horizon is reported as `truncated`.
+
+Each step is one `MomentQueue.decide` on plain floats (the same formulas as the batch path, bit
+for bit); what was sent reaches the world when the moment ends.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from envs import context, setup
 from sim.actions import build_catalog
 from sim.calendar import KINDS, Calendar
 from sim.constraints import REASONS
+from sim.moment_queue import BLOCK, MomentQueue
 from sim.params import ParameterError
 from sim.scenarios import get_scenario
 
@@ -43,11 +48,12 @@ class NextBestActionEnv(gym.Env):
         self.feature_names = context.feature_names(tuple(s.name for s in params.stores)) + tuple(
             f"moment_{k}" for k in KINDS)
         self.action_features = catalog.features
+        self.action_table = catalog.table()
         self.n_actions = catalog.n_actions
         self.observation_space = spaces.Box(0.0, context.CLIP, (len(self.feature_names),),
                                             np.float32)
         self.action_space = spaces.Discrete(self.n_actions)
-        self.world = self.campaign = self.calendar = None
+        self.world = self.campaign = self.calendar = self._queue = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Build a new world from the env's generator (seed it here); go to the first decision."""
@@ -55,51 +61,65 @@ class NextBestActionEnv(gym.Env):
         self.world, self.campaign = setup.build(
             self.options, int(self.np_random.integers(2**63 - 1)), first_day=False)
         self.calendar = Calendar(self.world)
-        self._rows, self._x, self._i, self._moment = np.zeros(0, np.int64), None, 0, None
+        self._queue, self._ltv = None, self.options.objective == "ltv"
         self._advance()
-        return self._observe(), self._where()
+        return self._observe(), self._with_truth(self._where())
 
     def step(self, action):
         """Take the action for the current customer, then move to the next decision."""
-        if self.calendar is None:
-            raise RuntimeError("call reset() before step()")
-        if self._moment is None:
-            raise RuntimeError("the episode is over: call reset()")
+        if self._queue is None:
+            raise RuntimeError("call reset() before step()" if self.calendar is None
+                               else "the episode is over: call reset()")
+        if not (isinstance(action, int | np.integer) and 0 <= action < self.n_actions):
+            self._check(action)
+            action = int(np.asarray(action))
+        j = self._i
+        dec = self._queue.decide(j, int(action))
+        info = self._where()
+        info.update(sent=dec.sent, rejected=REASONS[dec.reason] if dec.reason else None)
+        if dec.sent:
+            real = dec.realized
+            reward = real.reward + (dec.value_change if self._ltv else 0.0)
+            info.update(true_uplift=dec.truth.uplift,
+                        true_incremental_margin=dec.truth.incremental_margin,
+                        cost=real.price + real.discount_cost)
+        else:
+            reward = 0.0
+            info.update(true_uplift=0.0, true_incremental_margin=0.0, cost=0.0)
+        self._i = j + 1
+        if self._i >= len(self._customers):
+            self._advance()
+        return self._observe(), reward, False, self._queue is None, self._with_truth(info)
+
+    def _check(self, action) -> None:
+        """Raise a `ParameterError` naming what is wrong with an action the space rejects."""
         if not self.action_space.contains(action):
-            raise ParameterError(f"action {action!r}: allowed an integer 0 to {self.n_actions - 1}")
-        row = self._rows[self._i]
-        dec = self.campaign.act(np.array([row]), np.array([int(action)]))
-        real = dec.realized
-        reward = float(real.reward[0])
-        if self.options.objective == "ltv":
-            revived = real.incremental & ~self.world.pop.alive[dec.rows]
-            reward += float(setup.value_change(self.campaign, dec.rows, revived,
-                                               real.churned)[0])
-        info = {**self._where(), "sent": bool(dec.sent[0]),
-                "true_uplift": float(dec.truth.uplift[0]) * bool(dec.sent[0]),
-                "true_incremental_margin": float(dec.truth.incremental_margin[0])
-                * bool(dec.sent[0]),
-                "cost": float(real.price[0] + real.discount_cost[0]),
-                "rejected": REASONS[dec.reason[0]] if dec.reason[0] else None}
-        self._i += 1
-        self._advance()
-        return self._observe(), reward, False, self._moment is None, info
+            raise ParameterError(f"action {action!r}: allowed an integer 0 to "
+                                 f"{self.n_actions - 1}")
 
     def _advance(self) -> None:
-        """Move to the next customer to decide for, pulling moments from the calendar."""
-        while self._i >= self._rows.size:
+        """Close the current moment and move to the next one that has a customer to decide for."""
+        if self._queue is not None:
+            self._queue.flush()
+        self._queue = None
+        while True:
             moment = self.calendar.next_moment()
-            self._moment = moment
             if moment is None:
+                self._moment = None
                 return
             rows = moment.customers[~self.campaign.holdout[moment.customers]]
-            kind = np.zeros((rows.size, len(KINDS)), dtype=np.float32)
-            kind[:, KINDS.index(moment.kind)] = 1.0
-            self._rows, self._i = rows, 0
-            self._x = np.hstack([context.contexts(self.campaign, rows), kind])
+            if rows.size:
+                break
+        self._moment, self._i = moment, 0
+        self._queue = MomentQueue(self.campaign, rows)
+        self._customers = rows.tolist()
+        kind = np.zeros((rows.size, len(KINDS)), dtype=np.float32)
+        kind[:, KINDS.index(moment.kind)] = 1.0
+        self._x = np.hstack([context.contexts(self.campaign, rows), kind])
+        self._margins_block = -1
 
     def _observe(self) -> np.ndarray:
-        if self._moment is None:
+        if self._queue is None:
             return np.zeros(len(self.feature_names), dtype=np.float32)
         return self._x[self._i]
 
@@ -108,4 +128,15 @@ class NextBestActionEnv(gym.Env):
         if m is None:
             return {"day": self.world.days - 1, "moment": None, "customer": None}
         return {"day": m.day, "hour": m.hour, "moment": m.kind,
-                "customer": int(self._rows[self._i])}
+                "customer": self._customers[self._i]}
+
+    def _with_truth(self, info: dict) -> dict:
+        """Add the true incremental margin of every action for the next decision (option truth)."""
+        if self.options.truth and self._queue is not None:
+            block, b = divmod(self._i, BLOCK)
+            if block != self._margins_block:
+                rows = self._queue.rows[block * BLOCK:(block + 1) * BLOCK]
+                self._margins = self.campaign.incremental_margins(rows)
+                self._margins_block = block
+            info["true_margins"] = self._margins[b].copy()
+        return info

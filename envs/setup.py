@@ -15,7 +15,6 @@ from sim.shocks import parse_shock
 from sim.world import World
 
 OBJECTIVES = ("margin", "ltv")
-LTV_HORIZON_DAYS = 365
 
 
 class EnvOptions(FrozenModel):
@@ -41,6 +40,10 @@ class EnvOptions(FrozenModel):
     """Contact policy: at most this many contact days in 7."""
     min_gap_days: Annotated[int, Field(ge=0, le=30)] = 2
     """Contact policy: days between two contacts."""
+    truth: bool = False
+    """Hand over the true incremental margin of every action in `info["true_margins"]` (for the
+    oracle policy and regret): the next decision's (n_actions,) in NextBestAction-v0, the
+    eligible customers' (n_eligible, n_actions) in CampaignDay-v0."""
     objective: Literal[OBJECTIVES] = "margin"
     """'margin': attributed margin minus cost; 'ltv': that plus the change in expected value."""
 
@@ -70,17 +73,10 @@ def value_change(campaign: Campaign, rows: np.ndarray, revived: np.ndarray,
                  churned: np.ndarray) -> np.ndarray:
     """Change in expected customer value from decisions: won back minus driven away.
 
-    A customer's expected value is a year of purchases at their rate, expected basket and
-    margin; a customer the action brings back to life gains it, a sleeping dog who leaves
-    loses it.
-
     Args:
         campaign: the campaign.
         rows: (n,) customers.
         revived: (n,) dead customers whose action caused a purchase (they come back).
         churned: (n,) customers the action drove away.
     """
-    w = campaign.world
-    c = w.customers_for_response(rows)
-    value = (w.pop.purchase_rate[rows] * LTV_HORIZON_DAYS * c.basket * c.margin_rate)
-    return value * (revived.astype(float) - churned)
+    return campaign.expected_value(rows) * (revived.astype(float) - churned)

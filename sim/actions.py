@@ -47,6 +47,18 @@ class ActionCatalog:
         """Number of actions, no action included."""
         return self.offer.shape[0]
 
+    def table(self) -> dict[str, tuple[str, ...]]:
+        """Names per action: {"offer", "channel", "slot", "wording"} -> (n_actions,) names.
+
+        Row 0 is ("none", "none", "none", "none"). Policies, which never import `sim`, read
+        the catalog through this table and the feature matrix.
+        """
+        def names(codes: np.ndarray, vocab: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple("none" if c < 0 else vocab[c] for c in codes.tolist())
+        return {"offer": tuple(OFFERS[c] for c in self.offer.tolist()),
+                "channel": names(self.channel, CHANNELS), "slot": names(self.slot, SLOTS),
+                "wording": names(self.wording, WORDINGS)}
+
     def describe(self, action: int) -> str:
         """Readable name of one action, e.g. "discount_20 by sms, evening, urgency"."""
         if not 0 <= action < self.n_actions:

@@ -19,6 +19,8 @@ from sim.constraints import ContactRules, Ledger
 from sim.params import ParameterError
 from sim.world import World
 
+LTV_HORIZON_DAYS = 365
+
 
 @dataclass
 class Decisions:
@@ -92,11 +94,12 @@ class Campaign:
                                    pop.contact_days[rows], pop.last_contact_day[rows], d,
                                    self.rules, self.capacity(), self.budget(), self.ledger)
         sent = (actions > 0) & (reason == constraints.SENT)
-        real = response.realize(truth, self._day_uniforms(d)[rows], sent, cat.discount[actions],
-                                self._price[actions], rp)
+        real = response.realize(truth, self.day_uniforms(d)[rows].T.astype(np.float64), sent,
+                                cat.discount[actions], self._price[actions], rp)
         # The budget was charged the worst case; give back what was not spent.
         self.ledger.spent -= float((sent * worst - real.price - real.discount_cost).sum())
-        self._update_world(rows[sent], channel[sent], real, sent, d)
+        self.apply(rows[sent], channel[sent],
+                   response.Realized(*(v[sent] for v in vars(real).values())), d)
         return Decisions(rows, actions, reason, sent, truth, real)
 
     def incremental_margins(self, rows: np.ndarray, chunk: int = 200_000) -> np.ndarray:
@@ -107,17 +110,15 @@ class Campaign:
         """
         rows = np.asarray(rows, dtype=np.int64)
         n_act = self.actions.n_actions
-        customers = self.world.customers_for_response(rows)
         up = self.world.mods.channel_up[self.world.today]
-        out = np.empty(rows.size * n_act)
+        out = np.empty((rows.size, n_act))
         per = max(chunk // n_act, 1)
         for lo in range(0, rows.size, per):
-            k = min(per, rows.size - lo)
-            who = np.repeat(np.arange(lo, lo + k), n_act)
-            t = response.truth(customers.take(who), np.tile(np.arange(n_act), k), self.actions,
-                               self.world.params.response, up)
-            out[lo * n_act:(lo + k) * n_act] = t.incremental_margin
-        return out.reshape(rows.size, n_act)
+            part = rows[lo:lo + per]
+            out[lo:lo + part.size] = response.truth(
+                self.world.customers_for_response(part), np.arange(n_act), self.actions,
+                self.world.params.response, up, grid=True).incremental_margin
+        return out
 
     def oracle(self, rows: np.ndarray) -> np.ndarray:
         """The best action per customer under the rules, greedy by true incremental margin.
@@ -188,7 +189,21 @@ class Campaign:
             raise ParameterError("rows repeat a customer: one action per customer per call")
         return rows.astype(np.int64), actions.astype(np.int64)
 
-    def _day_uniforms(self, day: int) -> np.ndarray:
+    def expected_value(self, rows: np.ndarray,
+                       customers: response.Customers | None = None) -> np.ndarray:
+        """Expected margin of customers over the next `LTV_HORIZON_DAYS` if they stay alive.
+
+        A year of purchases at the customer's rate, expected basket and margin; with objective
+        `ltv` a customer whom an action brings back gains it and one it drives away loses it.
+
+        Args:
+            rows: (n,) customers.
+            customers: their `World.customers_for_response(rows)`, if already at hand.
+        """
+        c = customers if customers is not None else self.world.customers_for_response(rows)
+        return self.world.pop.purchase_rate[rows] * LTV_HORIZON_DAYS * c.basket * c.margin_rate
+
+    def day_uniforms(self, day: int) -> np.ndarray:
         """Uniforms of the day, one row per customer: the same whatever else was decided."""
         if self._uniforms_day != day:
             n = self.world.pop.n_present(day)
@@ -197,8 +212,19 @@ class Campaign:
             self._uniforms_day = day
         return self._uniforms
 
-    def _update_world(self, rows: np.ndarray, channel: np.ndarray, real: response.Realized,
-                      sent: np.ndarray, day: int) -> None:
+    def apply(self, rows: np.ndarray, channel: np.ndarray, real: response.Realized,
+              day: int) -> None:
+        """Update the world for messages sent on `day` to `rows` through `channel`.
+
+        Contact history and fatigue, the engagement counts, unsubscribes, sleeping dogs put off
+        or gone, and incremental purchases queued to land `delay` days later.
+
+        Args:
+            rows: (k,) customers sent a message (each once).
+            channel: (k,) channel of each message.
+            real: the drawn outcome of each, aligned with `rows`.
+            day: the day they were sent.
+        """
         pop, w = self.world.pop, self.world
         rp = w.params.response
         # Contact history: shift the day mask to today and mark today.
@@ -207,21 +233,20 @@ class Campaign:
                        << np.clip(shift, 0, 32).astype(np.uint64))
         pop.contact_days[rows] = ((old | 1) & 0xFFFFFFFF).astype(np.uint32)
         pop.last_contact_day[rows] = day
-        got = real.delivered[sent]
+        got = real.delivered.astype(bool)
         pop.fatigue[rows[got], channel[got]] += np.float32(rp.fatigue_per_message)
         if got.any():
             w.max_fatigue = max(w.max_fatigue, float(pop.fatigue[rows[got]].sum(axis=1).max()))
         for column, happened in ((pop.opens, real.opened), (pop.clicks, real.clicked),
                                  (pop.conversions, real.converted)):
-            hit = happened[sent]
-            r, c = rows[hit], channel[hit]
+            r, c = rows[happened], channel[happened]
             column[r, c] = np.minimum(column[r, c].astype(np.int64) + 1, 255).astype(np.uint8)
-        unsub = real.unsubscribed[sent]
+        unsub = real.unsubscribed
         pop.consent[rows[unsub]] &= ~(np.uint8(1) << channel[unsub].astype(np.uint8))
-        pop.alive[rows[real.churned[sent]]] = False
-        pop.blocked_until[rows[real.blocked[sent]]] = day + rp.attribution_days
-        inc = real.incremental[sent]
-        for delay in np.unique(real.delay[sent][inc]):
+        pop.alive[rows[real.churned]] = False
+        pop.blocked_until[rows[real.blocked]] = day + rp.attribution_days
+        inc = real.incremental
+        for delay in np.unique(real.delay[inc]):
             land = day + int(delay)
             if land < w.days:
-                w.pending.setdefault(land, []).append(rows[inc & (real.delay[sent] == delay)])
+                w.pending.setdefault(land, []).append(rows[inc & (real.delay == delay)])

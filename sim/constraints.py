@@ -48,6 +48,19 @@ class Ledger:
     period: int = -1
     spent: float = 0.0
 
+    def admit(self, phone: bool, cost: float, capacity: int, budget: float | None) -> int:
+        """One decision's shared limits, first come first served: `SENT`, `CAPACITY` or `BUDGET`.
+
+        A call takes one of today's `capacity` calls; `cost` (the worst case) must fit what is
+        left of `budget`. Nothing is charged: the caller adds what was actually spent.
+        """
+        if phone and self.capacity_used >= capacity:
+            return CAPACITY
+        if budget is not None and self.spent + cost > budget + 1e-9:
+            return BUDGET
+        self.capacity_used += phone
+        return SENT
+
     def roll(self, day: int, period_days: int) -> None:
         """Start a new day (and a new budget period when one begins)."""
         if day != self.day:
@@ -69,6 +82,24 @@ def contacts_last_7_days(contact_days: np.ndarray, last_contact_day: np.ndarray,
     shift = np.clip(day - last_contact_day.astype(np.int64), 0, 32)
     mask = np.where(shift >= 32, 0, contact_days.astype(np.uint64) << shift.astype(np.uint64))
     return np.bitwise_count(mask & np.uint64(((1 << window) - 1) << 1)).astype(np.int64)
+
+
+def contact_reasons(contact_days: np.ndarray, last_contact_day: np.ndarray, day: int,
+                    rules: ContactRules) -> np.ndarray:
+    """`CONTACT_LIMIT`, `MIN_GAP` or `SENT` per customer, from the contact history alone."""
+    return np.select([contacts_last_7_days(contact_days, last_contact_day, day)
+                      >= rules.max_per_7_days,
+                      day - last_contact_day.astype(np.int64) < rules.min_gap_days],
+                     [CONTACT_LIMIT, MIN_GAP], SENT)
+
+
+def combine_reasons(holdout, consents, contact_reason):
+    """The first rule a customer's action breaks: holdout, then consent, then contact history.
+
+    Arguments are aligned arrays or single values (one decision at a time).
+    """
+    return (holdout * HOLDOUT + (1 - holdout) * ((1 - consents) * NO_CONSENT
+                                                 + consents * contact_reason))
 
 
 def check(channel: np.ndarray, price: np.ndarray, holdout: np.ndarray, consent: np.ndarray,
@@ -96,17 +127,12 @@ def check(channel: np.ndarray, price: np.ndarray, holdout: np.ndarray, consent: 
         (n,) int8 reason codes (`SENT` = allowed).
     """
     ledger.roll(day, rules.budget_period_days)
-    reason = np.zeros(channel.shape[0], dtype=np.int8)
     send = channel >= 0
     ch = np.maximum(channel, 0).astype(np.int64)
-    for code, broken in (
-            (HOLDOUT, holdout),
-            (NO_CONSENT, ((consent.astype(np.int64) >> ch) & 1) == 0),
-            (CONTACT_LIMIT, contacts_last_7_days(contact_days, last_contact_day, day)
-             >= rules.max_per_7_days),
-            (MIN_GAP, day - last_contact_day.astype(np.int64) < rules.min_gap_days)):
-        hit = send & (reason == SENT) & broken
-        reason[hit] = code
+    consents = ((consent.astype(np.int64) >> ch) & 1) == 1
+    reason = np.where(send, combine_reasons(holdout, consents,
+                                            contact_reasons(contact_days, last_contact_day,
+                                                            day, rules)), SENT).astype(np.int8)
     phone = np.flatnonzero(send & (reason == SENT) & (channel == PHONE))
     over = phone[max(capacity - ledger.capacity_used, 0):]
     reason[over] = CAPACITY

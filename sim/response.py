@@ -23,13 +23,14 @@ No action (row 0) has p1 = p0 and an incremental margin of exactly 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim import lifecycle
 from sim.actions import OFFERS, SLOT_HOURS, ActionCatalog
-from sim.params import ResponseParams
+from sim.params import WORDINGS, ResponseParams
 
 
 @dataclass
@@ -97,14 +98,17 @@ class Customers:
         return Customers(**{k: v[index] for k, v in vars(self).items()})
 
 
-def offer_effect(c: Customers, offer: np.ndarray, rp: ResponseParams) -> np.ndarray:
-    """The customer-specific base effect of each offer, before responsiveness. Shape (n,)."""
-    base = np.asarray(rp.offer_effect)[offer]
-    name = np.asarray(OFFERS)[offer]
-    scale = np.ones(offer.shape[0])
-    disc = np.char.startswith(name, "discount")
-    scale[disc] = 0.4 + 1.2 * c.price_sensitivity[disc]
+def offer_effects(c: Customers, rp: ResponseParams) -> np.ndarray:
+    """The customer-specific base effect of every offer, before responsiveness.
+
+    Returns:
+        (n, n_offers) float64, one column per entry of `OFFERS`.
+    """
+    n = c.p_organic.shape[0]
+    scale = np.ones((n, len(OFFERS)))
+    disc = 0.4 + 1.2 * c.price_sensitivity
     for flag, value in (
+            ("discount_10", disc), ("discount_20", disc), ("discount_30", disc),
             ("free_delivery", 0.3 + 1.4 * c.online_share),
             ("cross_sell", 0.5 + 2.0 * c.next_category_affinity),
             ("loyalty_x2", 0.3 + 1.2 * np.minimum(c.frequency / 10.0, 1.0)),
@@ -113,55 +117,143 @@ def offer_effect(c: Customers, offer: np.ndarray, rp: ResponseParams) -> np.ndar
                                     c.stage == lifecycle.CHURNED], [0.8, 1.2, 1.5], 0.1)),
             ("cart_reminder", c.cart_open * np.exp(-c.cart_age / 3.0)
              * np.minimum(0.5 + c.cart_ratio, 2.0))):
-        m = name == flag
-        scale[m] = value[m]
-    dead_damp = np.where(c.alive | (name == "win_back"), 1.0, 0.0)
-    return base * scale * dead_damp
+        scale[:, OFFERS.index(flag)] = value
+    # Latent-dead customers respond only to win-back.
+    scale[~c.alive.astype(bool), :] *= np.asarray(OFFERS) == "win_back"
+    return np.asarray(rp.offer_effect) * scale
 
 
-def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: ResponseParams,
-          channel_up: np.ndarray | None = None) -> Truth:
-    """True expected response of each customer to the action beside it.
+@dataclass(frozen=True)
+class Ops:
+    """Elementwise functions for numpy arrays or for plain floats, so one formula serves both.
+
+    The formulas below use only arithmetic and these functions (every exponential is taken in
+    `tables`), so a decision worked out on floats is bit for bit the one worked out on arrays.
+    """
+
+    clip: Callable
+    where: Callable
+    maximum: Callable
+    minimum: Callable
+    to_int: Callable
+
+
+ARRAYS = Ops(np.clip, np.where, np.maximum, np.minimum, lambda v: v.astype(np.int64))
+FLOATS = Ops(lambda v, lo, hi: min(max(v, lo), hi), lambda c, a, b: a if c else b, max, min,
+             int)
+
+
+@dataclass
+class Tables:
+    """The customers' side of the response, tabled by what it depends on.
+
+    Attributes:
+        p_organic, basket, margin_rate: (n,) as in `Truth`.
+        consent: (n, n_channels) 1 where the customer accepts the channel.
+        open: (n, n_channels, n_slots) P(open) of a message that is sent, by channel and slot.
+        word: (n, n_wordings) wording fit.
+        damp: (n, n_channels) fatigue damping.
+        effect: (n, n_offers) responsiveness x offer effect.
+        unsub: (n, n_channels) base unsubscribe probability of a delivered message.
+        delivery: (n_channels,) delivery probability of the day.
+    """
+
+    p_organic: np.ndarray
+    basket: np.ndarray
+    margin_rate: np.ndarray
+    consent: np.ndarray
+    open: np.ndarray
+    word: np.ndarray
+    damp: np.ndarray
+    effect: np.ndarray
+    unsub: np.ndarray
+    delivery: np.ndarray
+
+
+def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = None) -> Tables:
+    """Table the customers' side of the response (see `Tables`).
 
     Args:
         c: the customers, (n,) rows.
-        actions: (n,) action index per customer.
-        catalog: the action catalog.
         rp: response parameters.
         channel_up: (n_channels,) delivery multiplier of the day (0 during an outage).
     """
-    n = actions.shape[0]
-    sent = actions > 0
-    ch = np.maximum(catalog.channel[actions], 0).astype(np.intp)
-    rows = np.arange(n)
-    consent = (c.consent.astype(np.int64) >> ch) & 1
-    gap = np.abs(c.send_hour.astype(np.float64)
-                 - np.asarray(SLOT_HOURS)[np.maximum(catalog.slot[actions], 0)])
+    n_ch = len(rp.delivery)
+    delivery = np.asarray(rp.delivery) * (1.0 if channel_up is None else channel_up)
+    gap = np.abs(c.send_hour.astype(np.float64)[:, None] - np.asarray(SLOT_HOURS))
     gap = np.minimum(gap, 24 - gap)
     slot_fit = 0.5 + 0.5 * np.exp(-0.5 * (gap / rp.slot_width_hours) ** 2)
-    affinity = c.channel_affinity[rows, ch]
-    delivery = np.asarray(rp.delivery) * (1.0 if channel_up is None else channel_up)
-    p_open = sent * consent * np.clip(delivery[ch] * np.asarray(rp.open_rate)[ch]
-                                      * (0.5 + affinity) * slot_fit, 0.0, 1.0)
-    word = np.where(c.wording == catalog.wording[actions], rp.wording_match, rp.wording_miss)
-    p_click_open = np.clip(np.asarray(rp.click_rate)[ch] * word, 0.0, 1.0)
+    reach = delivery * np.asarray(rp.open_rate) * (0.5 + c.channel_affinity)
     fat = c.fatigue.astype(np.float64)
-    damp = np.exp(-rp.fatigue_damping * ((1 - rp.fatigue_spill) * fat[rows, ch]
-                                         + rp.fatigue_spill * fat.sum(axis=1)))
+    return Tables(
+        p_organic=c.p_organic, basket=c.basket, margin_rate=c.margin_rate,
+        consent=(c.consent[:, None].astype(np.int64) >> np.arange(n_ch)) & 1,
+        open=np.clip(reach[:, :, None] * slot_fit[:, None, :], 0.0, 1.0),
+        word=np.where(c.wording[:, None] == np.arange(len(WORDINGS)), rp.wording_match,
+                      rp.wording_miss),
+        damp=np.exp(-rp.fatigue_damping * ((1 - rp.fatigue_spill) * fat
+                                           + rp.fatigue_spill * fat.sum(axis=1)[:, None])),
+        effect=c.responsiveness[:, None] * offer_effects(c, rp),
+        unsub=delivery * np.asarray(rp.unsubscribe_rate) * (1 + fat), delivery=delivery)
+
+
+def combine(ops: Ops, rp: ResponseParams, *, reachable, open_, word, effect, damp, unsub,
+            click_rate, price, delivery, discount, p0, basket, margin_rate) -> Truth:
+    """The response of customers to actions from their picked table entries.
+
+    Every argument is an array (all broadcasting together) or, with `FLOATS`, a number:
+    `reachable` is 1 when an action is sent on a channel the customer consents to; `open_`,
+    `word`, `effect`, `damp` and `unsub` are the customer's table entries for the action's
+    channel, slot, wording and offer; `click_rate`, `price`, `delivery` and `discount` are the
+    action's channel and offer figures.
+    """
+    p_open = reachable * open_
+    p_click_open = ops.clip(click_rate * word, 0.0, 1.0)
     # Effect among those who open, stronger for those who also click.
-    tau = np.clip(c.responsiveness * offer_effect(c, catalog.offer[actions], rp) * word * damp
-                  * (1 + rp.click_weight * p_click_open), -1.0, 1.0)
-    p0 = c.p_organic
-    p1_opened = np.where(tau >= 0, p0 + (1 - p0) * tau, p0 * (1 + tau))
+    tau = ops.clip(effect * word * damp * (1 + rp.click_weight * p_click_open), -1.0, 1.0)
+    p1_opened = ops.where(tau >= 0, p0 + (1 - p0) * tau, p0 * (1 + tau))
     p1 = p0 + p_open * (p1_opened - p0)
-    value = c.basket * c.margin_rate
-    discount_cost = catalog.discount[actions] * c.basket * p_open * p1_opened
-    cost = sent * consent * np.asarray(rp.channel_price)[ch] + discount_cost
-    p_unsub = sent * consent * np.clip(
-        delivery[ch] * np.asarray(rp.unsubscribe_rate)[ch] * (1 + fat[rows, ch])
-        + p_open * rp.sleeping_dog_unsubscribe * np.maximum(-tau, 0.0), 0.0, 1.0)
-    return Truth(p0, p1, p_open, p_open * p_click_open, p_unsub, c.basket, c.margin_rate, cost,
-                 p1 - p0, (p1 - p0) * value - cost, tau, sent * consent * delivery[ch])
+    cost = reachable * price + discount * basket * p_open * p1_opened
+    p_unsub = reachable * ops.clip(unsub + p_open * rp.sleeping_dog_unsubscribe
+                                   * ops.maximum(-tau, 0.0), 0.0, 1.0)
+    uplift = p1 - p0
+    return Truth(p0, p1, p_open, p_open * p_click_open, p_unsub, basket, margin_rate, cost,
+                 uplift, uplift * (basket * margin_rate) - cost, tau, reachable * delivery)
+
+
+def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: ResponseParams,
+          channel_up: np.ndarray | None = None, *, grid: bool = False) -> Truth:
+    """True expected response of customers to actions, for pairs or for a whole grid.
+
+    Args:
+        c: the customers, (n,) rows.
+        actions: (n,) one action per customer, or with `grid` (n_actions,) actions for all.
+        catalog: the action catalog.
+        rp: response parameters.
+        channel_up: (n_channels,) delivery multiplier of the day (0 during an outage).
+        grid: answer every action for every customer: fields come out (n, n_actions).
+    """
+    t = tables(c, rp, channel_up)
+    o = catalog.offer[actions].astype(np.intp)
+    ch = np.maximum(catalog.channel[actions], 0).astype(np.intp)
+    sl = np.maximum(catalog.slot[actions], 0).astype(np.intp)
+    wd = np.maximum(catalog.wording[actions], 0).astype(np.intp)
+    who = slice(None) if grid else np.arange(c.p_organic.shape[0])
+
+    def each(v: np.ndarray) -> np.ndarray:
+        return v[:, None] if grid else v
+
+    out = combine(ARRAYS, rp, reachable=(actions > 0) * t.consent[who, ch],
+                  open_=t.open[who, ch, sl], word=t.word[who, wd], effect=t.effect[who, o],
+                  damp=t.damp[who, ch], unsub=t.unsub[who, ch],
+                  click_rate=np.asarray(rp.click_rate)[ch],
+                  price=np.asarray(rp.channel_price)[ch], delivery=t.delivery[ch],
+                  discount=catalog.discount[actions], p0=each(t.p_organic),
+                  basket=each(t.basket), margin_rate=each(t.margin_rate))
+    shape = out.uplift.shape
+    for name in ("p_organic", "basket", "margin_rate"):
+        setattr(out, name, np.broadcast_to(getattr(out, name), shape))
+    return out
 
 
 U_DELIVER, U_OPEN, U_CLICK, U_EFFECT, U_ORGANIC, U_UNSUBSCRIBE, U_CHURN, U_DELAY = range(8)
@@ -200,8 +292,8 @@ class Realized:
 
 
 def realize(t: Truth, u: np.ndarray, sent: np.ndarray, discount: np.ndarray,
-            price: np.ndarray, rp: ResponseParams) -> Realized:
-    """Draw outcomes consistent with the truth, from uniforms `u` (n, N_UNIFORMS).
+            price: np.ndarray, rp: ResponseParams, ops: Ops = ARRAYS) -> Realized:
+    """Draw outcomes consistent with the truth, from uniforms `u`.
 
     An opener with effect tau > 0 gets an extra purchase with probability tau, and buys anyway
     with probability p0 otherwise, so P(convert | open) = p0 + (1 - p0) tau as in `truth`; a
@@ -210,25 +302,26 @@ def realize(t: Truth, u: np.ndarray, sent: np.ndarray, discount: np.ndarray,
 
     Args:
         t: the truth for the same customers and actions.
-        u: (n, N_UNIFORMS) uniforms in [0, 1).
+        u: (N_UNIFORMS, n) uniforms in [0, 1), one row per `U_*` use.
         sent: (n,) actions that passed the rules (others have no outcome and no cost).
         discount: (n,) discount share of each action.
         price: (n,) message price of each action.
         rp: response parameters.
+        ops: `ARRAYS`, or `FLOATS` when every argument is a number (one decision).
     """
     eps = 1e-12
-    delivered = sent & (u[:, U_DELIVER] < t.p_delivered)
-    opened = delivered & (u[:, U_OPEN] < t.p_open / np.maximum(t.p_delivered, eps))
-    clicked = opened & (u[:, U_CLICK] < t.p_click / np.maximum(t.p_open, eps))
+    delivered = sent & (u[U_DELIVER] < t.p_delivered)
+    opened = delivered & (u[U_OPEN] < t.p_open / ops.maximum(t.p_delivered, eps))
+    clicked = opened & (u[U_CLICK] < t.p_click / ops.maximum(t.p_open, eps))
     tau = t.effect
-    incremental = opened & (tau > 0) & (u[:, U_EFFECT] < tau)
-    blocked = opened & (tau < 0) & (u[:, U_EFFECT] < -tau)
-    converted = opened & (incremental | (~blocked & (u[:, U_ORGANIC] < t.p_organic)))
-    unsubscribed = delivered & (u[:, U_UNSUBSCRIBE]
-                                < t.p_unsubscribe / np.maximum(t.p_delivered, eps))
-    churned = opened & (tau < 0) & (u[:, U_CHURN] < rp.sleeping_dog_churn * -tau)
-    delay = 1 + np.minimum((u[:, U_DELAY] * rp.attribution_days).astype(np.int64),
-                           rp.attribution_days - 1)
+    incremental = opened & (tau > 0) & (u[U_EFFECT] < tau)
+    blocked = opened & (tau < 0) & (u[U_EFFECT] < -tau)
+    converted = opened & (incremental | ((blocked ^ True) & (u[U_ORGANIC] < t.p_organic)))
+    unsubscribed = delivered & (u[U_UNSUBSCRIBE] < t.p_unsubscribe / ops.maximum(t.p_delivered,
+                                                                                  eps))
+    churned = opened & (tau < 0) & (u[U_CHURN] < rp.sleeping_dog_churn * -tau)
+    delay = 1 + ops.minimum(ops.to_int(u[U_DELAY] * rp.attribution_days),
+                            rp.attribution_days - 1)
     discount_cost = converted * discount * t.basket
     price = sent * price
     attributed = converted * t.basket * t.margin_rate - discount_cost

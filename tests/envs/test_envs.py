@@ -158,3 +158,30 @@ def test_spaces_expose_catalog_features_and_names():
         env = gymnasium.make(env_id, **SMALL[env_id]).unwrapped
         assert env.action_features.shape == (433, 18)
         assert len(set(env.feature_names)) == len(env.feature_names)
+
+
+def test_next_best_action_hands_over_true_margins_with_option_truth():
+    """With truth=True, info carries the next decision's margins; the sent one matches them."""
+    env = gymnasium.make("nbasim/NextBestAction-v0", customers=800, days=4, truth=True)
+    _, info = env.reset(seed=4)
+    checked = 0
+    for _ in range(3000):
+        margins = info["true_margins"]
+        assert margins.shape == (433,) and margins[0] == 0.0
+        action = int(np.argmax(margins))
+        _, _, _, truncated, info = env.step(action)
+        if info["sent"]:
+            assert info["true_incremental_margin"] == pytest.approx(margins[action], rel=1e-9)
+            assert info["true_incremental_margin"] > 0
+            checked += 1
+        if truncated:
+            break
+    assert checked > 20
+
+
+def test_campaign_day_hands_over_true_margins_of_eligible_customers():
+    """With truth=True, info holds (n_eligible, n_actions) margins with 0 for no action."""
+    env = gymnasium.make("nbasim/CampaignDay-v0", customers=600, days=4, truth=True)
+    obs, info = env.reset(seed=1)
+    assert info["true_margins"].shape == (int(obs["eligible"].sum()), 433)
+    assert (info["true_margins"][:, 0] == 0).all()
