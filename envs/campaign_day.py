@@ -1,10 +1,16 @@
 """`nbasim/CampaignDay-v0`: one step is one simulated day; an action for every customer at once.
 
-Observation: `contexts` (n_customers, n_features) float32, what the CRM knows of each customer
-(zeros for customers not yet joined), and `eligible` (n_customers,) 1 for present customers
-outside the holdout. Action: one action index per customer (actions of ineligible customers
-are ignored). Reward: the day's attributed margin minus cost (objective `margin`), plus the
-change in expected customer value (objective `ltv`). The horizon ends the episode as
+Observation: the CRM's tables as they stand this morning, one row per customer (zeros for
+customers not yet joined): `envs.context.CRM_COLUMNS` in their own compact dtypes (days as
+int16, counts as uint8/uint16, consent as bit masks...), plus `day` and `eligible`, 1 for the
+customers a message may reach today (present, outside the holdout, allowed by the contact
+policy and consenting to at least one channel). `env.unwrapped.contexts(obs, rows)` turns rows
+of it into the float feature vectors named by `feature_names`, and `action_mask(obs, rows)`
+gives the actions each may receive; the env itself builds no feature matrix, so a day stays
+cheap however large the base. Action: one action index per customer (actions of ineligible
+customers are ignored). Reward: the day's attributed margin minus cost (objective `margin`),
+plus the change in expected customer value (objective `ltv`); `info["customers"]` and
+`info["customer_rewards"]` give it per decided customer. The horizon ends the episode as
 `truncated`.
 """
 
@@ -17,9 +23,11 @@ import numpy as np
 from gymnasium import spaces
 
 from envs import context, setup
+from sim import constraints
 from sim.actions import build_catalog
 from sim.constraints import REASONS
-from sim.params import ParameterError
+from sim.params import CHANNELS, ParameterError
+from sim.population import column_layout
 from sim.scenarios import get_scenario
 
 
@@ -42,9 +50,13 @@ class CampaignDayEnv(gym.Env):
         self.action_features = catalog.features
         self.action_table = catalog.table()
         self.n_actions = catalog.n_actions
+        self._channel = catalog.channel.astype(np.int64)
+        self._cart_ttl, self._n_stores = params.cart_ttl_days, len(params.stores)
         self.observation_space = spaces.Dict({
-            "contexts": spaces.Box(0.0, context.CLIP, (n, len(self.feature_names)), np.float32),
-            "eligible": spaces.MultiBinary(n)})
+            "day": spaces.Discrete(self.options.days), "eligible": spaces.MultiBinary(n),
+            **{k: _box(dtype, (n, width) if width else (n,)) for k, (dtype, width) in
+               column_layout(len(CHANNELS), len(params.categories), len(params.stores)).items()
+               if k in context.CRM_COLUMNS}})
         self.action_space = spaces.MultiDiscrete(np.full(n, self.n_actions, dtype=np.int64))
         self.world = self.campaign = None
 
@@ -61,19 +73,22 @@ class CampaignDayEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         action = self._check(action)
         w, c = self.world, self.campaign
-        rows = np.flatnonzero(self._eligible)
+        rows = self._rows
         dec = c.act(rows, action[rows])
         real = dec.realized
-        reward = float(real.reward.sum())
+        rewards = np.zeros(rows.size)
+        rewards[dec.sent] = real.reward
         if self.options.objective == "ltv":
-            revived = real.incremental & ~w.pop.alive[rows]
-            reward += float(setup.value_change(c, rows, revived, real.churned).sum())
+            to = rows[dec.sent]
+            revived = real.incremental & ~w.pop.alive[to]
+            rewards[dec.sent] += setup.value_change(c, to, revived, real.churned)
         info = {"day": w.today, "sent": int(dec.sent.sum()),
-                "true_uplift": float(dec.truth.uplift[dec.sent].sum()),
-                "true_incremental_margin": float(dec.truth.incremental_margin[dec.sent].sum()),
+                "true_uplift": float(dec.truth.uplift.sum()),
+                "true_incremental_margin": float(dec.truth.incremental_margin.sum()),
                 "cost": float((real.price + real.discount_cost).sum()),
                 "rejected": {REASONS[k]: int(v) for k, v in
-                             enumerate(np.bincount(dec.reason, minlength=len(REASONS))) if k and v}}
+                             enumerate(np.bincount(dec.reason, minlength=len(REASONS))) if k and v},
+                "customers": rows, "customer_rewards": rewards}
         out = w.step()
         held = c.holdout[out.transactions.customer]
         info.update(purchases=int(out.transactions.customer.size),
@@ -81,7 +96,32 @@ class CampaignDayEnv(gym.Env):
                     revenue=float(out.transactions.amount.sum()),
                     holdout_revenue=float(out.transactions.amount[held].sum()))
         truncated = w.day >= w.days
-        return self._observe(), reward, False, truncated, self._with_truth(info)
+        return self._observe(), float(rewards.sum()), False, truncated, self._with_truth(info)
+
+    def contexts(self, obs: dict[str, np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
+        """Feature vectors (named by `feature_names`) of customers `rows` of an observation.
+
+        Args:
+            obs: an observation of this env.
+            rows: (k,) customers; by default the eligible ones, in increasing order.
+
+        Returns:
+            (k, len(feature_names)) float32.
+        """
+        rows = np.flatnonzero(obs["eligible"]) if rows is None else np.asarray(rows)
+        return context.contexts(obs, rows, int(obs["day"]), self._cart_ttl, self._n_stores)
+
+    def action_mask(self, obs: dict[str, np.ndarray], rows: np.ndarray | None = None
+                    ) -> np.ndarray:
+        """Actions each customer may receive, by consent: (k, n_actions) bool, no action always.
+
+        Args:
+            obs: an observation of this env.
+            rows: (k,) customers; by default the eligible ones, in increasing order.
+        """
+        rows = np.flatnonzero(obs["eligible"]) if rows is None else np.asarray(rows)
+        consent = obs["consent"][rows].astype(np.int64)[:, None]
+        return (self._channel < 0) | (((consent >> np.maximum(self._channel, 0)) & 1) == 1)
 
     def _check(self, action) -> np.ndarray:
         a = np.asarray(action)
@@ -93,7 +133,7 @@ class CampaignDayEnv(gym.Env):
         if a.min() < 0 or a.max() >= self.n_actions:
             raise ParameterError(f"action {a[(a < 0) | (a >= self.n_actions)][0]}: allowed 0 to "
                                  f"{self.n_actions - 1}")
-        return a.astype(np.int64)
+        return a.astype(np.int64, copy=False)
 
     def _with_truth(self, info: dict) -> dict:
         """Add the true margin of every action for the eligible customers (option truth).
@@ -102,16 +142,34 @@ class CampaignDayEnv(gym.Env):
         `np.flatnonzero(eligible)`; call after `_observe`.
         """
         if self.options.truth:
-            info["true_margins"] = self.campaign.incremental_margins(
-                np.flatnonzero(self._eligible))
+            info["true_margins"] = self.campaign.incremental_margins(self._rows)
         return info
 
     def _observe(self) -> dict[str, np.ndarray]:
-        w, n = self.world, self.options.customers
+        """The CRM tables this morning and who may be contacted today."""
+        w, c, pop, n = self.world, self.campaign, self.world.pop, self.options.customers
         here = w.n_present
-        x = np.zeros((n, len(self.feature_names)), dtype=np.float32)
-        x[:here] = context.contexts(self.campaign, np.arange(here))
+        obs = {k: _rows_or_zeros(getattr(pop, k), here, n) for k in context.CRM_COLUMNS}
+        ok = ~c.holdout[:here] & (pop.consent[:here] > 0)
+        ok &= constraints.contact_reasons(pop.contact_days[:here], pop.last_contact_day[:here],
+                                          w.today, c.rules) == constraints.SENT
         eligible = np.zeros(n, dtype=np.int8)
-        eligible[:here] = ~self.campaign.holdout[:here]
-        self._eligible = eligible.astype(bool)
-        return {"contexts": x, "eligible": eligible}
+        eligible[:here] = ok
+        self._rows = np.flatnonzero(ok)
+        obs.update(day=np.int64(w.today), eligible=eligible)
+        return obs
+
+
+def _rows_or_zeros(column: np.ndarray, here: int, n: int) -> np.ndarray:
+    """A copy of a column's first `here` rows, zeros below (customers not yet joined)."""
+    out = np.zeros_like(column) if here < n else np.empty_like(column)
+    out[:here] = column[:here]
+    return out
+
+
+def _box(dtype: type, shape: tuple[int, ...]) -> spaces.Box:
+    """A Box spanning a dtype's whole range (floats: non-negative, finite)."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return spaces.Box(info.min, info.max, shape, dtype)
+    return spaces.Box(0.0, np.finfo(dtype).max, shape, dtype)

@@ -6,6 +6,8 @@ name of each column, in order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from sim import lifecycle, rfm
@@ -30,47 +32,67 @@ def feature_names(store_names: tuple[str, ...]) -> tuple[str, ...]:
             + tuple(f"primary_store_{s}" for s in store_names))
 
 
-def contexts(campaign: Campaign, rows: np.ndarray) -> np.ndarray:
-    """Context vectors of customers `rows` as of today.
+CRM_COLUMNS = ("join_day", "last_purchase_day", "frequency", "monetary", "r_score", "f_score",
+               "m_score", "segment", "stage", "consent", "contact_days", "last_contact_day",
+               "opens", "clicks", "conversions", "visit_hour", "visits_primary", "visits_other",
+               "primary_store", "cart_value", "cart_day")
+"""The population columns a CRM holds: the raw material of every context feature."""
+
+
+def contexts(columns: Mapping[str, np.ndarray], rows: np.ndarray, day: int,
+             cart_ttl_days: int, n_stores: int) -> np.ndarray:
+    """Context vectors of customers `rows` as of `day`, from their CRM columns.
+
+    Args:
+        columns: `CRM_COLUMNS` by name, one row per customer (the population itself, or a
+            CampaignDay observation).
+        rows: (n,) customers.
+        day: today.
+        cart_ttl_days: days an abandoned cart stays open.
+        n_stores: number of stores (one-hot of the primary store).
 
     Returns:
         (n, len(feature_names)) float32.
     """
-    w = campaign.world
-    pop, d, p = w.pop, w.today, w.params
+    col = {k: columns[k][rows] for k in CRM_COLUMNS}
     rows = np.asarray(rows, dtype=np.int64)
     n = rows.size
-    recency = (d - pop.last_purchase_day[rows].astype(np.float64)).clip(0)
-    freq = pop.frequency[rows].astype(np.float64)
-    tenure = (d - pop.join_day[rows].astype(np.float64)).clip(0)
-    last_contact = pop.last_contact_day[rows].astype(np.int64)
-    contacts, days = pop.contact_days[rows], pop.last_contact_day[rows]
-    cart_age = (d - pop.cart_day[rows].astype(np.float64)).clip(0)
-    cart_open = (pop.cart_value[rows] > 0) & (cart_age <= p.cart_ttl_days)
-    visits = pop.visits_primary[rows].astype(np.float64) + pop.visits_other[rows]
+    recency = (day - col["last_purchase_day"].astype(np.float64)).clip(0)
+    freq = col["frequency"].astype(np.float64)
+    tenure = (day - col["join_day"].astype(np.float64)).clip(0)
+    contacts, last_contact = col["contact_days"], col["last_contact_day"]
+    cart_age = (day - col["cart_day"].astype(np.float64)).clip(0)
+    cart_open = (col["cart_value"] > 0) & (cart_age <= cart_ttl_days)
+    visits = col["visits_primary"].astype(np.float64) + col["visits_other"]
     cycle = tenure / np.maximum(freq - 1, 1)
     cols = [
-        recency / 365, np.log1p(freq), np.log1p(pop.monetary[rows]),
-        pop.r_score[rows] / 5, pop.f_score[rows] / 5, pop.m_score[rows] / 5,
-        *_one_hot(pop.segment[rows], len(rfm.SEGMENTS)),
-        *_one_hot(pop.stage[rows], len(lifecycle.STAGES)),
+        recency / 365, np.log1p(freq), np.log1p(col["monetary"]),
+        col["r_score"] / 5, col["f_score"] / 5, col["m_score"] / 5,
+        *_one_hot(col["segment"], len(rfm.SEGMENTS)),
+        *_one_hot(col["stage"], len(lifecycle.STAGES)),
         tenure / 365,
-        *[(pop.consent[rows] >> k) & 1 for k in range(len(CHANNELS))],
-        contacts_last_7_days(contacts, days, d) / 7,
-        contacts_last_7_days(contacts, days, d, window=30) / 30,
-        np.minimum(d - last_contact, 60) / 60,
-        *np.log1p(pop.opens[rows].T), *np.log1p(pop.clicks[rows].T),
-        *np.log1p(pop.conversions[rows].T),
-        pop.visit_hour[rows] / 24, pop.visits_primary[rows] / np.maximum(visits, 1),
+        *[(col["consent"] >> k) & 1 for k in range(len(CHANNELS))],
+        contacts_last_7_days(contacts, last_contact, day) / 7,
+        contacts_last_7_days(contacts, last_contact, day, window=30) / 30,
+        np.minimum(day - last_contact.astype(np.int64), 60) / 60,
+        *np.log1p(col["opens"].T), *np.log1p(col["clicks"].T),
+        *np.log1p(col["conversions"].T),
+        col["visit_hour"] / 24, col["visits_primary"] / np.maximum(visits, 1),
         np.where(freq > 1, recency / np.maximum(cycle, 1), 0.0), cart_open,
-        np.log1p(np.where(cart_open, pop.cart_value[rows], 0)),
+        np.log1p(np.where(cart_open, col["cart_value"], 0)),
         np.where(cart_open, cart_age, 0) / 7,
-        *_one_hot(pop.primary_store[rows], w.city.n_stores),
+        *_one_hot(col["primary_store"], n_stores),
     ]
     out = np.empty((n, len(cols)), dtype=np.float32)
-    for j, col in enumerate(cols):
-        out[:, j] = col
+    for j, c in enumerate(cols):
+        out[:, j] = c
     return np.clip(out, 0.0, CLIP, out=out)
+
+
+def of_campaign(campaign: Campaign, rows: np.ndarray) -> np.ndarray:
+    """Context vectors of customers `rows` of a campaign's world as of today."""
+    w = campaign.world
+    return contexts(vars(w.pop), rows, w.today, w.params.cart_ttl_days, w.city.n_stores)
 
 
 def _one_hot(codes: np.ndarray, k: int) -> list[np.ndarray]:

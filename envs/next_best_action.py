@@ -115,7 +115,7 @@ class NextBestActionEnv(gym.Env):
         self._customers = rows.tolist()
         kind = np.zeros((rows.size, len(KINDS)), dtype=np.float32)
         kind[:, KINDS.index(moment.kind)] = 1.0
-        self._x = np.hstack([context.contexts(self.campaign, rows), kind])
+        self._x = np.hstack([context.of_campaign(self.campaign, rows), kind])
         self._margins_block = -1
 
     def _observe(self) -> np.ndarray:

@@ -30,8 +30,8 @@ class Decisions:
         rows: (n,) customers; actions: (n,) requested actions.
         reason: (n,) int8 code from `constraints.REASONS` (0 = sent, or no action asked).
         sent: (n,) the action went out (an action other than 0 that passed the rules).
-        truth: expected outcome of the requested actions, had they been sent.
-        realized: the drawn outcome (no outcome and no cost where not sent).
+        truth: expected outcome of the messages sent, aligned with `rows[sent]`.
+        realized: their drawn outcome, aligned with `rows[sent]`.
     """
 
     rows: np.ndarray
@@ -87,19 +87,25 @@ class Campaign:
         rows, actions = self._validate(rows, actions)
         w, pop, d = self.world, self.world.pop, self.world.today
         cat, rp = self.actions, w.params.response
-        truth = w.truth(rows, actions, cat)
         channel = cat.channel[actions].astype(np.int64)
-        worst = self._price[actions] + cat.discount[actions] * truth.basket
+        # The rules first, charging the budget the worst case (the whole basket discounted).
+        worst = self._price[actions]
+        if self.rules.budget is not None:
+            off = np.flatnonzero(cat.discount[actions] > 0)
+            worst = worst.copy()
+            worst[off] += cat.discount[actions[off]] * w.basket(rows[off])
         reason = constraints.check(channel, worst, self.holdout[rows], pop.consent[rows],
                                    pop.contact_days[rows], pop.last_contact_day[rows], d,
                                    self.rules, self.capacity(), self.budget(), self.ledger)
         sent = (actions > 0) & (reason == constraints.SENT)
-        real = response.realize(truth, self.day_uniforms(d)[rows].T.astype(np.float64), sent,
-                                cat.discount[actions], self._price[actions], rp)
+        # Then the response, for what was sent only.
+        to, act = rows[sent], actions[sent]
+        truth = w.truth(to, act, cat)
+        real = response.realize(truth, self.day_uniforms(d)[to].T.astype(np.float64), True,
+                                cat.discount[act], self._price[act], rp)
         # The budget was charged the worst case; give back what was not spent.
-        self.ledger.spent -= float((sent * worst - real.price - real.discount_cost).sum())
-        self.apply(rows[sent], channel[sent],
-                   response.Realized(*(v[sent] for v in vars(real).values())), d)
+        self.ledger.spent -= float((worst[sent] - real.price - real.discount_cost).sum())
+        self.apply(to, channel[sent], real, d)
         return Decisions(rows, actions, reason, sent, truth, real)
 
     def incremental_margins(self, rows: np.ndarray, chunk: int = 200_000) -> np.ndarray:

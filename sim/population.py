@@ -146,6 +146,12 @@ def _columns(n_channels: int, n_categories: int, store_type: type) -> dict[str, 
     }
 
 
+def column_layout(n_channels: int, n_categories: int, n_stores: int) -> dict[str, tuple]:
+    """Column name -> (dtype, width or None) of a population's state."""
+    return {k: (dtype, width) for k, (dtype, width, _) in
+            _columns(n_channels, n_categories, store_dtype(n_stores)).items()}
+
+
 def build_population(params: ScenarioParams, n_customers: int, days: int, city: City,
                      catalog: Catalog, rng: np.random.Generator) -> Population:
     """Draw a population: traits, join days and the burn-in history of the day-0 base.

@@ -291,6 +291,16 @@ class World:
         return rows[self.pop.alive[rows]]
 
     # ------------------------------------------------------------------------ response
+    def basket(self, rows: np.ndarray) -> np.ndarray:
+        """Expected spend of a purchase by customers `rows` today (Gamma-Gamma mean x price)."""
+        aff = self.pop.category_affinity[rows].astype(np.float64)
+        return self._basket(rows, (aff * self.catalog.price_level).sum(axis=1))
+
+    def _basket(self, rows: np.ndarray, price: np.ndarray) -> np.ndarray:
+        p = self.params
+        return (p.gg_p / self.pop.spend_rate[rows].astype(np.float64) * p.spend_scale * price
+                * self.mods.spend[self.today])
+
     def customers_for_response(self, rows: np.ndarray) -> response.Customers:
         """What the response model needs of customers `rows`, as of today (latent included)."""
         pop, p, d = self.pop, self.params, self.today
@@ -302,8 +312,7 @@ class World:
                                       * demand)
         aff = pop.category_affinity[rows].astype(np.float64)
         price = (aff * self.catalog.price_level).sum(axis=1)  # not BLAS: same bits everywhere
-        basket = (p.gg_p / pop.spend_rate[rows].astype(np.float64) * p.spend_scale * price
-                  * self.mods.spend[d])
+        basket = self._basket(rows, price)
         cart_age = (d - pop.cart_day[rows].astype(np.int64)).astype(np.float64)
         cart_open = (pop.cart_value[rows] > 0) & (cart_age <= p.cart_ttl_days)
         return response.Customers(

@@ -68,12 +68,19 @@ def test_campaign_day_runs_to_the_horizon_and_never_contacts_the_holdout():
     env = gymnasium.make("nbasim/CampaignDay-v0", customers=3000, days=8, holdout=0.2)
     obs, _ = env.reset(seed=0)
     env.action_space.seed(0)
-    assert obs["contexts"].shape == (3000, len(env.unwrapped.feature_names))
+    rows = np.flatnonzero(obs["eligible"])
+    assert env.unwrapped.contexts(obs).shape == (rows.size, len(env.unwrapped.feature_names))
     for step in range(7):
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
         assert np.isfinite(reward) and not terminated
         assert truncated == (step == 6)
         assert {"true_uplift", "cost", "rejected", "holdout_purchases"} <= set(info)
+        # Per-customer rewards for the customers decided, summing to the step's reward.
+        np.testing.assert_array_equal(info["customers"], rows)
+        assert info["customer_rewards"].sum() == pytest.approx(reward)
+        # Only eligible customers were decided for, so no contact-policy rejection is left.
+        assert "contact_limit" not in info["rejected"] and "min_gap" not in info["rejected"]
+        rows = np.flatnonzero(obs["eligible"])
     u = env.unwrapped
     held = np.flatnonzero(u.campaign.holdout[: u.world.n_present])
     assert (u.world.pop.contact_days[held] == 0).all()
@@ -177,6 +184,22 @@ def test_next_best_action_hands_over_true_margins_with_option_truth():
         if truncated:
             break
     assert checked > 20
+
+
+def test_campaign_day_contexts_match_the_world_and_masks_follow_consent():
+    """Features derived from the observation equal those derived from the live population."""
+    from envs import context
+
+    env = gymnasium.make("nbasim/CampaignDay-v0", customers=2000, days=5)
+    obs, _ = env.reset(seed=3)
+    u = env.unwrapped
+    rows = np.flatnonzero(obs["eligible"])
+    np.testing.assert_array_equal(u.contexts(obs, rows), context.of_campaign(u.campaign, rows))
+    mask = u.action_mask(obs, rows)
+    assert mask[:, 0].all()
+    phone = np.flatnonzero(np.array(u.action_table["channel"]) == "phone")
+    no_phone = (obs["consent"][rows] & 0b1000) == 0
+    assert no_phone.any() and not mask[np.ix_(no_phone, phone)].any()
 
 
 def test_campaign_day_hands_over_true_margins_of_eligible_customers():

@@ -58,12 +58,12 @@ def test_queue_matches_batch_decisions_and_world_updates(rules):
     np.testing.assert_array_equal(reasons[:stop], batch.reason[:stop])
     sent = np.flatnonzero(batch.sent[:stop])
     assert sent.size > 50
-    for j in sent:
+    for k, j in enumerate(sent):  # the batch's truth and outcome are aligned with what was sent
         d = one[j]
-        assert d.realized.reward == batch.realized.reward[j]
-        assert d.truth.incremental_margin == batch.truth.incremental_margin[j]
-        assert d.truth.uplift == batch.truth.uplift[j]
-        assert d.realized.delay == batch.realized.delay[j]
+        assert d.realized.reward == batch.realized.reward[k]
+        assert d.truth.incremental_margin == batch.truth.incremental_margin[k]
+        assert d.truth.uplift == batch.truth.uplift[k]
+        assert d.realized.delay == batch.realized.delay[k]
     if stop == rows.size:
         assert cb.ledger.spent == pytest.approx(ca.ledger.spent, rel=1e-12)
         a, b = population_state(wa), population_state(wb)
