@@ -98,29 +98,49 @@ class Customers:
         return Customers(**{k: v[index] for k, v in vars(self).items()})
 
 
-def offer_effects(c: Customers, rp: ResponseParams) -> np.ndarray:
-    """The customer-specific base effect of every offer, before responsiveness.
+def _offer_scales() -> dict[str, Callable]:
+    """Offer name -> scale(c, i): the customer-specific part of its effect, for rows `i` of c."""
+    def discount(c, i):
+        return 0.4 + 1.2 * c.price_sensitivity[i]
 
-    Returns:
-        (n, n_offers) float64, one column per entry of `OFFERS`.
-    """
-    n = c.p_organic.shape[0]
-    scale = np.ones((n, len(OFFERS)))
-    disc = 0.4 + 1.2 * c.price_sensitivity
-    for flag, value in (
-            ("discount_10", disc), ("discount_20", disc), ("discount_30", disc),
-            ("free_delivery", 0.3 + 1.4 * c.online_share),
-            ("cross_sell", 0.5 + 2.0 * c.next_category_affinity),
-            ("loyalty_x2", 0.3 + 1.2 * np.minimum(c.frequency / 10.0, 1.0)),
-            ("second_store_bonus", 2.0 * np.exp(-c.second_store_distance / 4.0)),
-            ("win_back", np.select([c.stage == lifecycle.AT_RISK, c.stage == lifecycle.LAPSED,
-                                    c.stage == lifecycle.CHURNED], [0.8, 1.2, 1.5], 0.1)),
-            ("cart_reminder", c.cart_open * np.exp(-c.cart_age / 3.0)
-             * np.minimum(0.5 + c.cart_ratio, 2.0))):
-        scale[:, OFFERS.index(flag)] = value
-    # Latent-dead customers respond only to win-back.
-    scale[~c.alive.astype(bool), :] *= np.asarray(OFFERS) == "win_back"
-    return np.asarray(rp.offer_effect) * scale
+    return {
+        "discount_10": discount, "discount_20": discount, "discount_30": discount,
+        "free_delivery": lambda c, i: 0.3 + 1.4 * c.online_share[i],
+        "cross_sell": lambda c, i: 0.5 + 2.0 * c.next_category_affinity[i],
+        "loyalty_x2": lambda c, i: 0.3 + 1.2 * np.minimum(c.frequency[i] / 10.0, 1.0),
+        "second_store_bonus": lambda c, i: 2.0 * np.exp(-c.second_store_distance[i] / 4.0),
+        "win_back": lambda c, i: np.select(
+            [c.stage[i] == lifecycle.AT_RISK, c.stage[i] == lifecycle.LAPSED,
+             c.stage[i] == lifecycle.CHURNED], [0.8, 1.2, 1.5], 0.1),
+        "cart_reminder": lambda c, i: (c.cart_open[i] * np.exp(-c.cart_age[i] / 3.0)
+                                       * np.minimum(0.5 + c.cart_ratio[i], 2.0)),
+    }
+
+
+OFFER_SCALES = _offer_scales()
+
+
+def _effect(c: Customers, i, offer: int, rp: ResponseParams) -> np.ndarray:
+    """Responsiveness x effect of `offer` for rows `i` of c (the latent-dead: win-back only)."""
+    scale = OFFER_SCALES[OFFERS[offer]](c, i)
+    if OFFERS[offer] != "win_back":
+        scale = scale * c.alive[i]
+    return c.responsiveness[i] * (rp.offer_effect[offer] * scale)
+
+
+def _slot_fit(send_hour: np.ndarray, slot_hour: np.ndarray, rp: ResponseParams) -> np.ndarray:
+    gap = np.abs(send_hour - slot_hour)
+    gap = np.minimum(gap, 24 - gap)
+    return 0.5 + 0.5 * np.exp(-0.5 * (gap / rp.slot_width_hours) ** 2)
+
+
+def _open(delivery, open_rate, affinity, slot_fit) -> np.ndarray:
+    return np.clip(delivery * open_rate * (0.5 + affinity) * slot_fit, 0.0, 1.0)
+
+
+def _damp(fatigue, fatigue_sum, rp: ResponseParams) -> np.ndarray:
+    return np.exp(-rp.fatigue_damping * ((1 - rp.fatigue_spill) * fatigue
+                                         + rp.fatigue_spill * fatigue_sum))
 
 
 @dataclass(frozen=True)
@@ -180,20 +200,21 @@ def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = Non
     """
     n_ch = len(rp.delivery)
     delivery = np.asarray(rp.delivery) * (1.0 if channel_up is None else channel_up)
-    gap = np.abs(c.send_hour.astype(np.float64)[:, None] - np.asarray(SLOT_HOURS))
-    gap = np.minimum(gap, 24 - gap)
-    slot_fit = 0.5 + 0.5 * np.exp(-0.5 * (gap / rp.slot_width_hours) ** 2)
-    reach = delivery * np.asarray(rp.open_rate) * (0.5 + c.channel_affinity)
     fat = c.fatigue.astype(np.float64)
+    everyone = slice(None)
+    effect = np.zeros((c.p_organic.shape[0], len(OFFERS)))
+    for o in range(1, len(OFFERS)):
+        effect[:, o] = _effect(c, everyone, o, rp)
     return Tables(
         p_organic=c.p_organic, basket=c.basket, margin_rate=c.margin_rate,
         consent=(c.consent[:, None].astype(np.int64) >> np.arange(n_ch)) & 1,
-        open=np.clip(reach[:, :, None] * slot_fit[:, None, :], 0.0, 1.0),
+        open=_open(delivery[:, None], np.asarray(rp.open_rate)[:, None],
+                   c.channel_affinity[:, :, None],
+                   _slot_fit(c.send_hour.astype(np.float64)[:, None, None],
+                             np.asarray(SLOT_HOURS, dtype=np.float64), rp)),
         word=np.where(c.wording[:, None] == np.arange(len(WORDINGS)), rp.wording_match,
                       rp.wording_miss),
-        damp=np.exp(-rp.fatigue_damping * ((1 - rp.fatigue_spill) * fat
-                                           + rp.fatigue_spill * fat.sum(axis=1)[:, None])),
-        effect=c.responsiveness[:, None] * offer_effects(c, rp),
+        damp=_damp(fat, fat.sum(axis=1)[:, None], rp), effect=effect,
         unsub=delivery * np.asarray(rp.unsubscribe_rate) * (1 + fat), delivery=delivery)
 
 
@@ -233,27 +254,43 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         channel_up: (n_channels,) delivery multiplier of the day (0 during an outage).
         grid: answer every action for every customer: fields come out (n, n_actions).
     """
-    t = tables(c, rp, channel_up)
     o = catalog.offer[actions].astype(np.intp)
     ch = np.maximum(catalog.channel[actions], 0).astype(np.intp)
     sl = np.maximum(catalog.slot[actions], 0).astype(np.intp)
     wd = np.maximum(catalog.wording[actions], 0).astype(np.intp)
-    who = slice(None) if grid else np.arange(c.p_organic.shape[0])
-
-    def each(v: np.ndarray) -> np.ndarray:
-        return v[:, None] if grid else v
-
-    out = combine(ARRAYS, rp, reachable=(actions > 0) * t.consent[who, ch],
-                  open_=t.open[who, ch, sl], word=t.word[who, wd], effect=t.effect[who, o],
-                  damp=t.damp[who, ch], unsub=t.unsub[who, ch],
-                  click_rate=np.asarray(rp.click_rate)[ch],
-                  price=np.asarray(rp.channel_price)[ch], delivery=t.delivery[ch],
-                  discount=catalog.discount[actions], p0=each(t.p_organic),
-                  basket=each(t.basket), margin_rate=each(t.margin_rate))
-    shape = out.uplift.shape
-    for name in ("p_organic", "basket", "margin_rate"):
-        setattr(out, name, np.broadcast_to(getattr(out, name), shape))
-    return out
+    common = {"click_rate": np.asarray(rp.click_rate)[ch],
+              "price": np.asarray(rp.channel_price)[ch], "discount": catalog.discount[actions]}
+    if grid:
+        t = tables(c, rp, channel_up)
+        out = combine(ARRAYS, rp, reachable=(actions > 0) * t.consent[:, ch],
+                      open_=t.open[:, ch, sl], word=t.word[:, wd], effect=t.effect[:, o],
+                      damp=t.damp[:, ch], unsub=t.unsub[:, ch], delivery=t.delivery[ch],
+                      p0=t.p_organic[:, None], basket=t.basket[:, None],
+                      margin_rate=t.margin_rate[:, None], **common)
+        shape = out.uplift.shape
+        for name in ("p_organic", "basket", "margin_rate"):
+            setattr(out, name, np.broadcast_to(getattr(out, name), shape))
+        return out
+    # Pairs: the same factors, worked out for each customer's own action only.
+    n = c.p_organic.shape[0]
+    here = np.arange(n)
+    delivery = (np.asarray(rp.delivery) * (1.0 if channel_up is None else channel_up))[ch]
+    fat = c.fatigue.astype(np.float64)
+    fat_ch = fat[here, ch]
+    effect = np.zeros(n)
+    for offer in np.unique(o[actions > 0]).tolist():
+        i = np.flatnonzero(o == offer)
+        effect[i] = _effect(c, i, offer, rp)
+    return combine(
+        ARRAYS, rp, reachable=(actions > 0) * ((c.consent.astype(np.int64) >> ch) & 1),
+        open_=_open(delivery, np.asarray(rp.open_rate)[ch], c.channel_affinity[here, ch],
+                    _slot_fit(c.send_hour.astype(np.float64),
+                              np.asarray(SLOT_HOURS, dtype=np.float64)[sl], rp)),
+        word=np.where(c.wording == wd, rp.wording_match, rp.wording_miss), effect=effect,
+        damp=_damp(fat_ch, fat.sum(axis=1), rp),
+        unsub=delivery * np.asarray(rp.unsubscribe_rate)[ch] * (1 + fat_ch),
+        delivery=delivery, p0=c.p_organic, basket=c.basket, margin_rate=c.margin_rate,
+        **common)
 
 
 U_DELIVER, U_OPEN, U_CLICK, U_EFFECT, U_ORGANIC, U_UNSUBSCRIBE, U_CHURN, U_DELAY = range(8)
