@@ -22,8 +22,11 @@ test: lint
 	$(PY) -m pytest
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e ".[dev,bench]"
 	$(PY) benchmarks/bench_world.py
 	$(PY) benchmarks/bench_envs.py
+	$(PY) benchmarks/bench_policies.py
+	$(PY) benchmarks/bench_vw.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,1 +1,13 @@
-"""Policies: one batched interface for baselines, bandits, pacing and the oracle."""
+"""Policies: one batched interface for baselines, numpy bandits, Vowpal Wabbit and the oracle.
+
+`policies.make(name, action_features=..., dim_context=..., seed=..., **params)` builds one;
+`policies.available()` lists them. Policies see arrays only: they import neither `sim` nor
+`envs`.
+"""
+
+from policies import bandits, baselines, oracle, vw  # noqa: F401  (they register themselves)
+from policies.base import Policy, PolicyError
+from policies.pacing import paced
+from policies.registry import available, make, register
+
+__all__ = ["Policy", "PolicyError", "available", "make", "paced", "register"]

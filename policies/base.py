@@ -1,0 +1,227 @@
+"""The one policy interface, its parameter validation, and the sampling every policy shares.
+
+Every policy is built from `action_features` (n_actions, dim_action), `dim_context` and a
+seed, plus its own parameters, and answers for a batch at once:
+
+- `act(contexts, eligible=None, *, truth=None) -> (actions, pscores)`: `contexts` is
+  (n, dim_context); `eligible` is None (every action allowed), (n,) bool (rows that may be
+  contacted at all; the others get action 0) or (n, n_actions) bool (actions allowed per row;
+  action 0 is always allowed); `truth` is (n, n_actions) true incremental margins, which only
+  the oracle reads. `actions` is (n,) int64, `pscores` (n,) float64, the probability with
+  which the policy chose each action, never 0.
+- `update(contexts, actions, rewards, pscores, *, costs=None)`: learn from a batch of
+  outcomes; `costs` (n,) is the money each action spent, which budget pacing reads.
+
+Baselines ignore what they do not need, so callers never branch on the kind of policy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class PolicyError(ValueError):
+    """A bad policy name, parameter or input; the message names it and what is allowed."""
+
+
+class Params(BaseModel):
+    """Base of every policy's parameters: frozen, no unknown fields, no NaN or infinity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False,
+                              arbitrary_types_allowed=True)
+
+
+class Policy:
+    """Base class: stores the catalog, checks inputs, owns the random stream.
+
+    Subclasses set `Params` (a `Params` subclass) and implement `_act` and, if they learn,
+    `_update`; inputs reach them validated.
+
+    Args:
+        action_features: (n_actions, dim_action) action features; row 0 is no action.
+        dim_context: length of a context vector.
+        seed: seed of the policy's generator.
+        **params: validated against the subclass's `Params`.
+    """
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = Params
+
+    def __init__(self, *, action_features: np.ndarray, dim_context: int, seed: int,
+                 **params: Any):
+        feats = np.asarray(action_features, dtype=np.float64)
+        if feats.ndim != 2 or feats.shape[0] < 2 or not np.isfinite(feats).all():
+            raise PolicyError(f"action_features shape {feats.shape}: expected a finite "
+                              "(n_actions, dim_action) array with n_actions >= 2")
+        if isinstance(dim_context, bool) or not isinstance(dim_context, int | np.integer) \
+                or dim_context < 1:
+            raise PolicyError(f"dim_context = {dim_context!r}: expected an integer >= 1")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise PolicyError(f"seed = {seed!r}: expected an integer >= 0")
+        try:
+            self.params = self.Params(**params)
+        except ValidationError as e:
+            raise PolicyError(_describe(self.name or type(self).__name__, e)) from None
+        self.action_features = feats
+        self.n_actions, self.dim_action = feats.shape
+        self.dim_context = int(dim_context)
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, contexts: np.ndarray, eligible: np.ndarray | None = None, *,
+            truth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Choose an action per row.
+
+        Args:
+            contexts: (n, dim_context) float.
+            eligible: None, (n,) bool rows that may be contacted, or (n, n_actions) bool.
+            truth: (n, n_actions) true incremental margins (read only by the oracle).
+
+        Returns:
+            actions (n,) int64 and pscores (n,) float64 in (0, 1].
+        """
+        x = self._contexts(contexts)
+        mask = self._eligible(eligible, x.shape[0])
+        return self._act(x, mask, truth)
+
+    def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray, *, costs: np.ndarray | None = None) -> None:
+        """Learn from a batch: the contexts, the actions taken, their rewards and pscores."""
+        x = self._contexts(contexts)
+        n = x.shape[0]
+        a = np.asarray(actions)
+        if a.shape != (n,) or (n and a.dtype.kind not in "iu"):
+            raise PolicyError(f"actions shape {a.shape} dtype {a.dtype}: expected ({n},) "
+                              "integers")
+        lo, hi = _min_max(a) if n else (0, 0)
+        if lo < 0 or hi >= self.n_actions:
+            raise PolicyError(f"action {a[(a < 0) | (a >= self.n_actions)][0]}: allowed 0 to "
+                              f"{self.n_actions - 1}")
+        r = _finite("rewards", rewards, n)
+        p = _finite("pscores", pscores, n)
+        lo, hi = _min_max(p) if n else (1, 1)
+        if lo <= 0 or hi > 1:
+            raise PolicyError(f"pscore {p[(p <= 0) | (p > 1)][0]}: allowed 0 < p <= 1")
+        c = None if costs is None else _finite("costs", costs, n)
+        self._update(x, a.astype(np.int64), r, p, c)
+
+    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
+             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                pscores: np.ndarray, costs: np.ndarray | None) -> None:
+        """Learn from a validated batch; policies that do not learn keep this."""
+
+    def _contexts(self, contexts: np.ndarray) -> np.ndarray:
+        x = np.asarray(contexts, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.dim_context:
+            raise PolicyError(f"contexts shape {x.shape}: expected (n, {self.dim_context})")
+        if not _all_finite(x):
+            raise PolicyError("contexts hold NaN or infinity")
+        return x
+
+    def _eligible(self, eligible: np.ndarray | None, n: int) -> np.ndarray | None:
+        """None, or an (n, n_actions) bool mask with action 0 always allowed."""
+        if eligible is None:
+            return None
+        e = np.asarray(eligible)
+        if e.dtype != bool:
+            raise PolicyError(f"eligible dtype {e.dtype}: expected bool")
+        if e.shape == (n,):
+            mask = np.ones((n, self.n_actions), dtype=bool)
+            mask[~e, 1:] = False
+            return mask
+        if e.shape != (n, self.n_actions):
+            raise PolicyError(f"eligible shape {e.shape}: expected ({n},) or "
+                              f"({n}, {self.n_actions})")
+        if e[:, 0].all():
+            return e
+        mask = e.copy()
+        mask[:, 0] = True
+        return mask
+
+
+def sample(rng: np.random.Generator, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one action per row from `dist` (n, n_actions), rows summing to 1.
+
+    Returns:
+        actions (n,) int64 and their probabilities (n,).
+    """
+    cum = np.cumsum(dist, axis=1)
+    u = rng.random(dist.shape[0]) * cum[:, -1]
+    a = (cum < u[:, None]).sum(axis=1)
+    a = np.minimum(a, dist.shape[1] - 1)
+    # Never land on a zero-probability action through rounding at the edge.
+    p = dist[np.arange(dist.shape[0]), a]
+    bad = p <= 0
+    if bad.any():
+        a[bad] = dist[bad].argmax(axis=1)
+        p[bad] = dist[bad, a[bad]]
+    return a.astype(np.int64), p
+
+
+def greedy_dist(scores: np.ndarray, eligible: np.ndarray | None,
+                explore: float) -> np.ndarray:
+    """(1 - explore) on each row's best eligible score, `explore` uniform over eligible actions.
+
+    Args:
+        scores: (n, n_actions) higher is better.
+        eligible: None or (n, n_actions) bool.
+        explore: share of uniform exploration in [0, 1].
+
+    Returns:
+        (n, n_actions) action_dist; ties go to the lowest index.
+    """
+    n, k = scores.shape
+    if eligible is not None:
+        scores = np.where(eligible, scores, -np.inf)
+    dist = np.zeros((n, k))
+    dist[np.arange(n), scores.argmax(axis=1)] = 1.0 - explore
+    if explore > 0:
+        allowed = np.ones((n, k), dtype=bool) if eligible is None else eligible
+        dist += explore * allowed / allowed.sum(axis=1, keepdims=True)
+    return dist
+
+
+# Below this many values, checks run on a Python list: at batch size 1 numpy's per-call
+# overhead (about 1-2 us per reduction) would dominate a VW round.
+_SMALL = 32
+
+
+def _all_finite(v: np.ndarray) -> bool:
+    """True if `v` holds no NaN or infinity."""
+    if v.size <= _SMALL:
+        return all(map(math.isfinite, v.ravel().tolist()))
+    # A NaN or an infinity makes the sum non-finite, so a finite sum proves the check; a sum
+    # that overflows from finite values falls back to the elementwise test.
+    return math.isfinite(v.sum()) or bool(np.isfinite(v).all())
+
+
+def _min_max(v: np.ndarray) -> tuple[Any, Any]:
+    """Smallest and largest value of a non-empty 1-d array."""
+    if v.size <= _SMALL:
+        values = v.tolist()
+        return min(values), max(values)
+    return v.min(), v.max()
+
+
+def _finite(name: str, values: np.ndarray, n: int) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (n,):
+        raise PolicyError(f"{name} shape {v.shape}: expected ({n},)")
+    if not _all_finite(v):
+        raise PolicyError(f"{name} hold NaN or infinity")
+    return v
+
+
+def _describe(name: str, error: ValidationError) -> str:
+    lines = []
+    for e in error.errors():
+        field = ".".join(str(x) for x in e["loc"]) or "params"
+        got = e.get("input")
+        lines.append(f"policy {name}: {field} = {got!r}: {e['msg']}")
+    return "; ".join(lines)

@@ -1,0 +1,384 @@
+"""Baselines: the control, random, the mass mailing, and the classic targeting models.
+
+- `no_action`: action 0 for everyone, the control.
+- `random`: uniform over each row's eligible actions.
+- `blanket`: one action to every eligible row, the mass mailing.
+- `response_model`: the action to the rows most likely to respond (propensity, not uplift).
+- `uplift_two_model`: the action to the rows whose predicted uplift is above a threshold.
+- `arbitration`: Pega-style priority = propensity x value x business lever per action.
+
+The segment baselines (`rfm_playbook`, `segment_greedy`) live in `policies.playbook`; the
+learners (ridge and logistic regression) in `policies.models`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field
+
+from policies import playbook  # also registers rfm_playbook and segment_greedy
+from policies.base import Params as BaseParams
+from policies.base import Policy, PolicyError, sample
+from policies.models import Logistic, Ridge, with_intercept
+from policies.playbook import ActionSpec, ActionTable, Catalog
+from policies.registry import register
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+__all__ = ["Arbitration", "Blanket", "NoAction", "Random", "ResponseModel", "UpliftTwoModel"]
+
+
+@register("no_action", "the control: action 0 (no contact) for everyone")
+class NoAction(Policy):
+    """Action 0 for every row, pscore 1. No params."""
+
+    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
+             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        n = x.shape[0]
+        return np.zeros(n, dtype=np.int64), np.ones(n)
+
+
+@register("random", "uniform over each row's eligible actions, no action included")
+class Random(Policy):
+    """An action drawn uniformly among each row's eligible actions (action 0 included).
+
+    pscore is 1 / (number of eligible actions of the row). No params.
+    """
+
+    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
+             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        n = x.shape[0]
+        if eligible is None:
+            actions = self.rng.integers(self.n_actions, size=n, dtype=np.int64)
+            return actions, np.full(n, 1.0 / self.n_actions)
+        return sample(self.rng, eligible / eligible.sum(axis=1, keepdims=True))
+
+
+class OneActionParams(BaseParams):
+    """One catalog action named by its parts; defaults: discount_10 by email, morning."""
+
+    action_table: ActionTable | None = None
+    """The env's `action_table` (required)."""
+    offer: str = "discount_10"
+    """Offer name."""
+    channel: str = "email"
+    """Channel name."""
+    slot: str = "morning"
+    """Send-time slot name."""
+    wording: str = "rational"
+    """Wording name."""
+
+
+def _one_action(policy: Policy) -> int:
+    p = policy.params
+    spec = ActionSpec(offer=p.offer, channel=p.channel, slot=p.slot, wording=p.wording)
+    return Catalog(p.action_table, policy.n_actions, policy.name).index(
+        spec, "offer/channel/slot/wording")
+
+
+@register("blanket", "one offer, channel, slot and wording to every eligible row")
+class Blanket(Policy):
+    """The mass mailing: the same action to every row where it is eligible, else action 0.
+
+    pscore is 1.
+
+    Params:
+        action_table: the env's `action_table` (required).
+        offer, channel, slot, wording: the action; default discount_10 by email in the
+            morning, rational wording (a cheap channel and the shallowest discount). A
+            combination not in the catalog is an error.
+    """
+
+    Params = OneActionParams
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action = _one_action(self)
+
+    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
+             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        actions = np.full(x.shape[0], self.action, dtype=np.int64)
+        return playbook.restrict(actions, eligible), np.ones(x.shape[0])
+
+
+class TargetingParams(OneActionParams):
+    """One action, sent to the rows a model picks, after a randomized warm-up."""
+
+    warmup: Annotated[int, Field(ge=0)] = 2000
+    """Decisions seen by update() before the model targets; until then a fair coin decides."""
+    explore: Share = 0.1
+    """After warm-up, share of rows decided by a fair coin instead of the model."""
+    l2: Annotated[float, Field(gt=0.0)] = 1.0
+    """Ridge penalty (prior precision) of the model."""
+
+
+class Targeting(Policy):
+    """Send one action to the rows `_target` picks; the rest get action 0.
+
+    Each row where the action is eligible gets it with probability
+    (1 - e) x target + e / 2, where e = `explore` (e = 1 during warm-up), and pscore is that
+    probability, or its complement for action 0. Rows where it is not eligible get action 0
+    with pscore 1.
+    """
+
+    Params = TargetingParams
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action = _one_action(self)
+        self.seen = 0
+
+    def _target(self, x: np.ndarray, can: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
+             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        n = x.shape[0]
+        can = np.ones(n, dtype=bool) if eligible is None else eligible[:, self.action]
+        e = 1.0 if self.seen < self.params.warmup else self.params.explore
+        target = self._target(x, can) if e < 1 else np.zeros(n, dtype=bool)
+        p_send = np.where(can, (1 - e) * target + e / 2, 0.0)
+        send = self.rng.random(n) < p_send
+        actions = np.where(send, self.action, 0).astype(np.int64)
+        return actions, np.where(send, p_send, 1.0 - p_send)
+
+
+@register("response_model", "one action to the rows of highest predicted response propensity")
+class ResponseModel(Targeting):
+    """The response model: target who is likely to respond, not whom the action changes.
+
+    A logistic regression of P(reward > 0 | context, sent the action) is fitted online
+    (`models.Logistic`) on the rows that received the action. Rows are targeted when their
+    predicted propensity is among the top `share` of the batch's rows where the action is
+    eligible, or, if `threshold` is set, when it is at least `threshold`. Before `warmup`
+    decisions the action is sent by a fair coin so that the model has data; after, a share
+    `explore` of rows still is (see `Targeting` for the pscores).
+
+    Params:
+        action_table, offer, channel, slot, wording: the action, as in `blanket`.
+        share: share of each batch's eligible rows to target, in [0, 1] (default 0.2).
+            With one decision at a time (NextBestAction-v0) use `threshold` instead.
+        threshold: target rows with propensity >= threshold instead (default None).
+        warmup: decisions before targeting (default 2000).
+        explore: share of fair-coin rows after warm-up (default 0.1).
+        l2: prior precision of the logistic regression (default 1.0).
+    """
+
+    class Params(TargetingParams):
+        """Parameters of `response_model`."""
+
+        share: Share = 0.2
+        threshold: Share | None = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.model = Logistic(1 + self.dim_context, self.params.l2)
+
+    def propensity(self, contexts: np.ndarray) -> np.ndarray:
+        """(n,) predicted P(reward > 0) if sent the action, for `contexts` (n, dim_context)."""
+        return self.model.predict(with_intercept(self._contexts(contexts)))
+
+    def _target(self, x: np.ndarray, can: np.ndarray) -> np.ndarray:
+        p = self.model.predict(with_intercept(x))
+        if self.params.threshold is not None:
+            return p >= self.params.threshold
+        rows = np.flatnonzero(can)
+        k = int(np.ceil(self.params.share * rows.size))
+        target = np.zeros(x.shape[0], dtype=bool)
+        target[rows[np.argsort(-p[rows], kind="stable")[:k]]] = True
+        return target
+
+    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                pscores: np.ndarray, costs: np.ndarray | None) -> None:
+        self.seen += x.shape[0]
+        treated = actions == self.action
+        self.model.update(with_intercept(x[treated]), (rewards[treated] > 0).astype(np.float64))
+
+
+@register("uplift_two_model", "one action where a two-model learner predicts uplift > threshold")
+class UpliftTwoModel(Targeting):
+    """The two-model uplift learner (T-learner): target whom the action changes.
+
+    Two ridge regressions of the reward on the context (`models.Ridge`): one on the rows that
+    received the action, one on the rows that received action 0. The predicted uplift is
+    their difference; rows are targeted when it exceeds `threshold` (in reward units, so the
+    default 0 targets an expected gain net of the message cost the reward already holds).
+    Before `warmup` decisions the action is sent by a fair coin (a randomized experiment);
+    after, a share `explore` of rows still is, which keeps both models learning (see
+    `Targeting` for the pscores).
+
+    Params:
+        action_table, offer, channel, slot, wording: the action, as in `blanket`.
+        threshold: least predicted uplift to target a row (default 0.0).
+        warmup: decisions before targeting (default 2000).
+        explore: share of fair-coin rows after warm-up (default 0.1).
+        l2: ridge penalty (default 1.0).
+    """
+
+    class Params(TargetingParams):
+        """Parameters of `uplift_two_model`."""
+
+        threshold: float = 0.0
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.treated = Ridge(1 + self.dim_context, self.params.l2)
+        self.control = Ridge(1 + self.dim_context, self.params.l2)
+
+    def uplift(self, contexts: np.ndarray) -> np.ndarray:
+        """(n,) predicted reward if sent the action minus if not, for `contexts`."""
+        design = with_intercept(self._contexts(contexts))
+        return self.treated.predict(design) - self.control.predict(design)
+
+    def _target(self, x: np.ndarray, can: np.ndarray) -> np.ndarray:
+        design = with_intercept(x)
+        return self.treated.predict(design) - self.control.predict(design) \
+            > self.params.threshold
+
+    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                pscores: np.ndarray, costs: np.ndarray | None) -> None:
+        self.seen += x.shape[0]
+        design = with_intercept(x)
+        treated, control = actions == self.action, actions == 0
+        self.treated.update(design[treated], rewards[treated])
+        self.control.update(design[control], rewards[control])
+
+
+def epsilon_greedy(rng: np.random.Generator, scores: np.ndarray, eligible: np.ndarray | None,
+                   explore: float) -> tuple[np.ndarray, np.ndarray]:
+    """Draw from `base.greedy_dist(scores, eligible, explore)` without building it.
+
+    A share `explore` of rows gets a uniformly random eligible action, the others their best
+    eligible score (ties to the lowest index); pscore = (1 - explore) x 1{best} +
+    explore / n_eligible, exactly. Costs one pass over `scores` (n, n_actions).
+
+    Returns:
+        actions (n,) int64 and pscores (n,).
+    """
+    n, k = scores.shape
+    best = (scores if eligible is None else np.where(eligible, scores, -np.inf)).argmax(axis=1)
+    actions = best.astype(np.int64)
+    n_eligible = np.full(n, k) if eligible is None else eligible.sum(axis=1)
+    if explore > 0:
+        rows = np.flatnonzero(rng.random(n) < explore)
+        pick = np.minimum((rng.random(rows.size) * n_eligible[rows]).astype(np.int64),
+                          n_eligible[rows] - 1)
+        if eligible is None:
+            actions[rows] = pick
+        else:  # the pick-th eligible action of each exploring row
+            rank = np.cumsum(eligible[rows], axis=1)
+            actions[rows] = (rank <= pick[:, None]).sum(axis=1)
+    pscores = (1.0 - explore) * (actions == best) + explore / n_eligible
+    return actions, pscores
+
+
+# Expected margin of one accepted offer, for a basket of about 35 at a 40% margin (the
+# default world's Gamma-Gamma mean p x gamma / (q - 1) = 6.25 x 15.44 / 2.74 = 35.2):
+# 35 x 0.4 = 14, less the discount's share of the basket (35 x depth; win-back gives 15%),
+# less about 2 for free delivery, double points and the second-store bonus.
+DEFAULT_VALUES = {
+    "discount_10": 10.5, "discount_20": 7.0, "discount_30": 3.5, "free_delivery": 12.0,
+    "cross_sell": 14.0, "loyalty_x2": 12.0, "second_store_bonus": 12.0, "win_back": 8.75,
+    "cart_reminder": 14.0,
+}
+
+
+@register("arbitration", "Pega-style: max of propensity x value x lever among eligible actions")
+class Arbitration(Policy):
+    """Next-best-action arbitration as in Pega: priority = propensity x value x lever.
+
+    Propensity is P(reward > 0) of the action, from one online logistic regression per offer
+    (`models.Logistic`) on the context plus the action's channel, slot and wording one-hots,
+    learned from the rows that received that offer. Value and lever are set per offer. Each
+    row gets the eligible action of highest priority (ties to the lowest index), or action 0
+    when none exceeds `min_priority`; a share `explore` of rows gets a uniformly random
+    eligible action instead, so pscore = (1 - explore) x 1{greedy} + explore / n_eligible.
+    Before any data every propensity is 0.5, so the first choices follow value x lever.
+
+    Params:
+        action_table: the env's `action_table` (required).
+        values: offer -> value of one accepted offer, overriding `DEFAULT_VALUES` (margin of a
+            basket of about 35 at 40%, net of the offer's cost: discount_10 10.5,
+            discount_20 7, discount_30 3.5, free_delivery 12, cross_sell 14, loyalty_x2 12,
+            second_store_bonus 12, win_back 8.75, cart_reminder 14).
+        levers: offer -> business lever, >= 0 (default 1 for every offer).
+        min_priority: priority of action 0 (default 0.0: always contact someone eligible).
+        explore: share of uniformly random decisions, in [0, 1] (default 0.1).
+        l2: prior precision of the logistic regressions (default 1.0).
+    """
+
+    class Params(BaseParams):
+        """Parameters of `arbitration`."""
+
+        action_table: ActionTable | None = None
+        values: dict[str, float] = Field(default_factory=dict)
+        levers: dict[str, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict)
+        min_priority: float = 0.0
+        explore: Share = 0.1
+        l2: Annotated[float, Field(gt=0.0)] = 1.0
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        p = self.params
+        catalog = Catalog(p.action_table, self.n_actions, self.name)
+        self.offers = catalog.offers
+        for field, given in (("values", p.values), ("levers", p.levers)):
+            bad = sorted(set(given) - set(self.offers))
+            if bad:
+                raise PolicyError(f"policy {self.name}: {field} offer {bad[0]!r}: allowed "
+                                  f"{', '.join(self.offers)}")
+        values = {**DEFAULT_VALUES, **p.values}
+        missing = [o for o in self.offers if o not in values]
+        if missing:
+            raise PolicyError(f"policy {self.name}: values lacks offer {missing[0]!r}: give "
+                              "its value in values")
+        self.weight = np.array([values[o] * p.levers.get(o, 1.0) for o in self.offers])
+        names = catalog.names
+        self.offer_code = np.array([self.offers.index(o) if i else -1
+                                    for i, o in enumerate(names["offer"].tolist())])
+        variants = [(k, v) for k in ("channel", "slot", "wording")
+                    for v in dict.fromkeys(names[k][1:].tolist())]
+        self.variant = np.array([[names[k][i] == v for k, v in variants]
+                                 for i in range(self.n_actions)], dtype=np.float64)
+        self.variant[0] = 0.0
+        dim = 1 + self.dim_context + len(variants)
+        self.models = [Logistic(dim, p.l2) for _ in self.offers]
+
+    def propensities(self, contexts: np.ndarray) -> np.ndarray:
+        """(n, n_actions) predicted P(reward > 0) of each action; column 0 is 0."""
+        return self._propensities(self._contexts(contexts))
+
+    def priorities(self, contexts: np.ndarray) -> np.ndarray:
+        """(n, n_actions) propensity x value x lever; column 0 is `min_priority`."""
+        return self._priorities(self._contexts(contexts))
+
+    def _propensities(self, x: np.ndarray) -> np.ndarray:
+        d, codes = 1 + self.dim_context, self.offer_code[1:]
+        w = np.stack([m.weights for m in self.models])  # (n_offers, dim)
+        # logit of action a = [1, x] . w_o[:d] + variant_a . w_o[d:], o the offer of a.
+        bias = np.einsum("ij,ij->i", self.variant[1:], w[codes, d:])
+        z = (with_intercept(x) @ w[:, :d].T)[:, codes] + bias
+        out = np.zeros((x.shape[0], self.n_actions))
+        out[:, 1:] = 0.5 * (1.0 + np.tanh(0.5 * z))
+        return out
+
+    def _priorities(self, x: np.ndarray) -> np.ndarray:
+        pri = self._propensities(x)
+        pri[:, 1:] *= self.weight[self.offer_code[1:]]
+        pri[:, 0] = self.params.min_priority
+        return pri
+
+    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
+             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        return epsilon_greedy(self.rng, self._priorities(x), eligible, self.params.explore)
+
+    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                pscores: np.ndarray, costs: np.ndarray | None) -> None:
+        codes = self.offer_code[actions]
+        for j, model in enumerate(self.models):
+            rows = codes == j
+            if rows.any():
+                design = np.hstack([with_intercept(x[rows]), self.variant[actions[rows]]])
+                model.update(design, (rewards[rows] > 0).astype(np.float64))

@@ -1,0 +1,503 @@
+"""Vowpal Wabbit `--cb_explore_adf` behind the one policy interface, with a top-k slate option.
+
+The catalog is learned through features, not one arm per action: every action is an
+example whose namespace `a` holds its features (`f0`, `f1`, ... = `action_features[k]`, plus
+an indicator `a<k>` with `action_ids=True`), the customer's context is the shared example's
+namespace `c` (feature `i` = `contexts[:, i]`), and `interactions` (default `("ca",)`, the
+quadratic c x a) let the score of an action depend on the customer. Exploration is VW's:
+`exploration` picks epsilon-greedy, SquareCB, online cover, bagging, softmax or RND, each with
+its own parameters (see `VWParams`).
+
+How a decision is made, per row: VW predicts a pmf over the row's candidate actions, the
+action is drawn from that pmf with the policy's own generator (`self.rng`), and its pscore is
+VW's probability of it. With an eligibility mask only the eligible actions are passed to VW,
+so VW's pmf is already the distribution over the allowed actions: nothing is restricted or
+renormalised afterwards and the pscore is exactly the probability the draw used (VW's pmf sums
+to 1 within float32 rounding; the draw is scaled by that sum). Rewards become VW costs
+(cost = -reward) here and nowhere else.
+
+Speed (batch size 1 is the hard case, ~16 us of it is VW's own predict + learn): no text is
+parsed on the hot path. The action examples are parsed once, when the policy is built, and
+reused for every row; each row's shared example is a long-lived example whose namespace `c`
+is rewritten in place (`unsetup_example`, `erase_namespace`, `push_feature_list` with
+pre-hashed feature ids, `setup_example`), which gives the same feature ids as the text
+`shared |c 0:x0 1:x1 ...` would, with the exact float32 values instead of VW's text float
+parser. A labelled copy of the chosen action (VW's labels cannot be cleared once set) is
+parsed once per distinct (action, cost, probability) and cached, so with binary rewards and
+epsilon-greedy every label is reused; the learn call swaps it into the example list for the
+duration of `learn_multi`. Nothing needs `finish_example`: no example comes from VW's pool.
+
+Batches: `act` keeps each row's shared example (up to `_POOL` rows) and its candidate list;
+`update` with the same contexts (compared byte for byte) sets the labels and learns on them;
+with other contexts (or a batch larger than the pool) it rewrites the shared examples from
+the contexts it is given. An `act` that no `update` follows is simply dropped by the next
+`act`: there is nothing to finish.
+
+Top-k (`top_k=k > 1`, e.g. five offers in a loyalty app): the interface is unchanged,
+`act -> (actions (n,), pscores (n,))` gives the slate's first slot (the headline offer) with
+its exact probability, and the whole slate is `last_slate` (n, k) int64 with the conditional
+probability of each slot in `last_slate_pscores` (n, k); the slate's probability is their
+product. Slots are filled in order like VW's conditional contextual bandit: slot j is a
+cb_explore_adf decision over the eligible actions not yet in the slate, drawn from VW's pmf
+over them. Action 0 (no action) means no contact: it may only be drawn for slot 0, and then
+the rest of the slate is -1; a slate shorter than k (too few eligible actions) is padded with
+-1. `update` learns from the slate's feedback: when the row's action is the pending slate's
+first slot, every slot becomes one cb_explore_adf learning example over its own candidate set,
+labelled with the row's reward (the slate's outcome, as VW's `--slates` attributes one global
+reward to every slot) and that slot's conditional probability; otherwise the row is learned as
+a single decision.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import itertools
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pylibvw
+import vowpalwabbit
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from policies.base import Params, Policy, PolicyError
+from policies.registry import register
+
+_CB = int(pylibvw.vw.lContextualBandit)
+_NS_CONTEXT, _NS_ACTION = "c", "a"
+# Rows whose shared example `act` keeps for `update` (one VW example is about 31 KB).
+_POOL = 512
+# Labelled action examples kept for reuse, keyed by (action, cost, probability).
+_LABELS = 256
+
+_unsetup = pylibvw.vw.unsetup_example
+_setup = pylibvw.vw.setup_example
+_predict = pylibvw.vw.predict_multi
+_learn = pylibvw.vw.learn_multi
+
+# Parameters that belong to one exploration; `epsilon` is shared (a floor for the others).
+_OWN = {
+    "epsilon": (),
+    "squarecb": ("gamma_scale", "gamma_exponent"),
+    "cover": ("cover", "psi"),
+    "bag": ("bag", "greedify"),
+    "softmax": ("lambda_",),
+    "rnd": ("rnd", "rnd_alpha", "rnd_invlambda"),
+}
+_CB_TYPES = {"squarecb": ("mtr",), "cover": ("mtr", "ips", "dr")}
+
+
+class VWParams(Params):
+    """Parameters of the `vw` policy; VW's own defaults where a value is None.
+
+    Attributes:
+        exploration: "epsilon", "squarecb", "cover", "bag", "softmax" or "rnd".
+        epsilon: in [0, 1]; the exploration share of "epsilon" (default 0.1); for the
+            others, VW's minimum-probability floor (VW's default when None: 0.05 for cover,
+            0 for the rest).
+        gamma_scale: > 0, SquareCB greediness gamma = gamma_scale * t^gamma_exponent (10).
+        gamma_exponent: >= 0, SquareCB exponent (0.5).
+        cover: >= 1, number of policies of online cover (4).
+        psi: >= 0, cover's disagreement parameter (1).
+        bag: >= 1, number of bootstrapped policies (5).
+        greedify: bagging always updates the first policy (False).
+        lambda_: >= 0, softmax inverse temperature (1); may be given as `lambda`.
+        rnd: >= 1, number of random networks of RND (3).
+        rnd_alpha: > 0, RND confidence width (0.1).
+        rnd_invlambda: > 0, RND covariance regularisation (0.1).
+        cb_type: "mtr" (default), "ips", "dr" or "dm"; squarecb takes only "mtr", cover not
+            "dm".
+        interactions: namespace interactions, each a string of 2 or more letters from "c"
+            (context) and "a" (action), e.g. ("ca",) quadratic (default), ("ca", "cca").
+        learning_rate: > 0, VW's `-l` (0.5).
+        power_t: >= 0, learning-rate decay exponent (0.5).
+        l2: >= 0, L2 penalty (0).
+        bits: feature-table bits, 1 to 30 (18).
+        action_ids: add an indicator feature per action, so each action also has weights of
+            its own on top of the shared ones learned through its features (True).
+        top_k: actions shown at once, >= 1 (1); see the module docstring.
+        model: path of a model written by `save` to start from (None).
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    exploration: Literal["epsilon", "squarecb", "cover", "bag", "softmax", "rnd"] = "epsilon"
+    epsilon: float | None = Field(None, ge=0, le=1)
+    gamma_scale: float | None = Field(None, gt=0)
+    gamma_exponent: float | None = Field(None, ge=0)
+    cover: int | None = Field(None, ge=1)
+    psi: float | None = Field(None, ge=0)
+    bag: int | None = Field(None, ge=1)
+    greedify: bool | None = None
+    lambda_: float | None = Field(None, ge=0, alias="lambda")
+    rnd: int | None = Field(None, ge=1)
+    rnd_alpha: float | None = Field(None, gt=0)
+    rnd_invlambda: float | None = Field(None, gt=0)
+    cb_type: Literal["mtr", "ips", "dr", "dm"] = "mtr"
+    interactions: tuple[str, ...] = ("ca",)
+    learning_rate: float = Field(0.5, gt=0)
+    power_t: float = Field(0.5, ge=0)
+    l2: float = Field(0.0, ge=0)
+    bits: int = Field(18, ge=1, le=30)
+    action_ids: bool = True
+    top_k: int = Field(1, ge=1)
+    model: str | None = None
+
+    @field_validator("interactions")
+    @classmethod
+    def _check_interactions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for term in value:
+            if len(term) < 2 or set(term) - {_NS_CONTEXT, _NS_ACTION}:
+                raise ValueError(f"term {term!r}: expected 2 or more letters from 'c' "
+                                 "(context) and 'a' (action), e.g. 'ca'")
+        return value
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _check_model(cls, value: Any) -> Any:
+        if isinstance(value, Path):
+            value = str(value)
+        if isinstance(value, str) and not os.path.isfile(value):
+            raise ValueError("no such model file")
+        if isinstance(value, str) and any(c.isspace() for c in value):
+            raise ValueError("a path with whitespace cannot go on VW's command line")
+        return value
+
+    @model_validator(mode="after")
+    def _check_exploration(self) -> VWParams:
+        for other, names in _OWN.items():
+            for name in names:
+                if other != self.exploration and getattr(self, name) is not None:
+                    shown = "lambda" if name == "lambda_" else name
+                    raise ValueError(f"{shown} = {getattr(self, name)!r} is only used with "
+                                     f"exploration={other!r}, not {self.exploration!r}")
+        allowed = _CB_TYPES.get(self.exploration)
+        if allowed and self.cb_type not in allowed:
+            raise ValueError(f"cb_type = {self.cb_type!r} with exploration="
+                             f"{self.exploration!r}: allowed {', '.join(allowed)}")
+        return self
+
+
+def vw_arguments(params: VWParams, vw_seed: int) -> str:
+    """The VW command line for `params`, with `--random_seed vw_seed`."""
+    p = params
+    args = ["--cb_explore_adf", "--quiet", f"--random_seed {vw_seed}", f"-b {p.bits}",
+            f"-l {p.learning_rate!r}", f"--power_t {p.power_t!r}", f"--cb_type {p.cb_type}"]
+    if p.l2:
+        args.append(f"--l2 {p.l2!r}")
+    args += [f"--interactions {term}" for term in p.interactions]
+    e = p.exploration
+    if e == "epsilon":
+        args.append(f"--epsilon {0.1 if p.epsilon is None else p.epsilon!r}")
+    else:
+        main = {"squarecb": "--squarecb", "cover": f"--cover {p.cover or 4}",
+                "bag": f"--bag {p.bag or 5}", "softmax": "--softmax",
+                "rnd": f"--rnd {p.rnd or 3}"}[e]
+        args.append(main)
+        options = {"epsilon": p.epsilon, "gamma_scale": p.gamma_scale,
+                   "gamma_exponent": p.gamma_exponent, "psi": p.psi, "lambda": p.lambda_,
+                   "rnd_alpha": p.rnd_alpha, "rnd_invlambda": p.rnd_invlambda}
+        args += [f"--{k} {v!r}" for k, v in options.items() if v is not None]
+        if p.greedify:
+            args.append("--greedify")
+    if p.model is not None:
+        args.append(f"-i {p.model}")
+    return " ".join(args)
+
+
+def _draw(pmf: list[float], u: float) -> int:
+    """Index drawn from `pmf` (scaled by its sum) with the uniform `u` in [0, 1)."""
+    cum = list(itertools.accumulate(pmf))
+    j = bisect.bisect_right(cum, u * cum[-1])
+    if j >= len(pmf):  # u * sum rounded up to the sum: the last action with mass
+        j = max(i for i, q in enumerate(pmf) if q > 0)
+    return j
+
+
+class _Pending:
+    """What `act` leaves for `update`: the contexts' bytes, candidates and slates per row."""
+
+    __slots__ = ("n", "xbytes", "cands", "slates")
+
+    def __init__(self, n: int, xbytes: bytes, cands: list | None, slates: list | None):
+        self.n, self.xbytes, self.cands, self.slates = n, xbytes, cands, slates
+
+
+@register("vw", "Vowpal Wabbit --cb_explore_adf over action features (epsilon, squarecb, "
+                "cover, bag, softmax, rnd); top_k slates")
+class VWPolicy(Policy):
+    """Vowpal Wabbit contextual bandit with action features; see the module docstring.
+
+    Args:
+        action_features: (n_actions, dim_action) features of the catalog; row 0 is no action.
+        dim_context: length of a context vector.
+        seed: seed of the sampling generator; VW's `--random_seed` is derived from it.
+        **params: see `VWParams`.
+
+    Attributes:
+        vw_arguments: the VW command line used.
+        last_slate: (n, top_k) int64 slate of the last `act` (-1 pads), or None.
+        last_slate_pscores: (n, top_k) conditional probability of each slot (0 on pads).
+    """
+
+    Params = VWParams
+
+    def __init__(self, *, action_features: np.ndarray, dim_context: int, seed: int,
+                 **params: Any):
+        super().__init__(action_features=action_features, dim_context=dim_context, seed=seed,
+                         **params)
+        self.seed = int(seed)
+        vw_seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
+        self.vw_arguments = vw_arguments(self.params, vw_seed)
+        try:
+            self._vw = vowpalwabbit.Workspace(self.vw_arguments)
+        except Exception as e:  # VW raises plain RuntimeErrors
+            raise PolicyError(f"policy vw: Vowpal Wabbit rejected {self.vw_arguments!r}: "
+                              f"{e}") from None
+        vw = self._vw
+        ids = self.params.action_ids
+        self._lines = [_action_line(k, row, ids)
+                       for k, row in enumerate(self.action_features.tolist())]
+        self._acts = [pylibvw.example(vw, _CB, line) for line in self._lines]
+        self._ns = ord(_NS_CONTEXT)
+        self._ns_hash = vw.hash_space(_NS_CONTEXT)
+        self._hashes = [vw.hash_feature(str(i), self._ns_hash) for i in range(dim_context)]
+        self._pool: list[list] = []  # per row slot: [shared example] + action examples
+        self._labels: dict[tuple[int, float, float], Any] = {}
+        self._pending: _Pending | None = None
+        self.last_slate: np.ndarray | None = None
+        self.last_slate_pscores: np.ndarray | None = None
+
+    @classmethod
+    def load(cls, path: str | Path, *, action_features: np.ndarray, dim_context: int,
+             seed: int, **params: Any) -> VWPolicy:
+        """A policy that starts from the model `save` wrote to `path`; params as when saved."""
+        return cls(action_features=action_features, dim_context=dim_context, seed=seed,
+                   model=str(path), **params)
+
+    def save(self, path: str | Path) -> None:
+        """Write the VW model (weights and the state to resume learning) to `path`."""
+        pylibvw.vw.save(self._vw, str(path))
+
+    def close(self) -> None:
+        """Release the VW workspace; the policy cannot be used afterwards."""
+        vw = getattr(self, "_vw", None)
+        if vw is None:
+            return
+        self._acts, self._pool, self._labels, self._pending = [], [], {}, None
+        self._vw = None
+        vw.finish()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __reduce__(self):
+        """Pickle as (init arguments, model bytes, generator state); VW's own RNG restarts."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.vw")
+            self.save(path)
+            model = Path(path).read_bytes()
+        kwargs = self.params.model_dump(exclude={"model"}, by_alias=True)
+        kwargs.update(action_features=self.action_features, dim_context=self.dim_context,
+                      seed=self.seed)
+        return _unpickle, (type(self), kwargs, model, self.rng.bit_generator.state)
+
+    def action_dist(self, contexts: np.ndarray, eligible: np.ndarray | None = None,
+                    ) -> np.ndarray:
+        """VW's pmf per row without drawing or learning (for slates, the first slot's).
+
+        Args:
+            contexts: (n, dim_context) float.
+            eligible: None, (n,) bool or (n, n_actions) bool, as in `act`.
+
+        Returns:
+            (n, n_actions) action_dist; 0 on ineligible actions, rows sum to 1 (float32).
+        """
+        x = self._contexts(contexts)
+        n = x.shape[0]
+        cands = self._candidates(self._eligible(eligible, n), n)
+        dist = np.zeros((n, self.n_actions))
+        exs = self._slot(0)
+        shared = exs[0]
+        for i, row in enumerate(x.tolist()):
+            self._set_context(shared, row)
+            cand = list(range(self.n_actions)) if cands is None or cands[i] is None \
+                else cands[i]
+            if len(cand) == 1:
+                dist[i, cand[0]] = 1.0
+                continue
+            _predict(self._vw, [shared] + [self._acts[a] for a in cand])
+            dist[i, cand] = shared.get_action_scores()
+        self._pending = None  # the pool's first shared example was overwritten
+        return dist
+
+    # --- acting -------------------------------------------------------------------------
+
+    def _slot(self, i: int) -> list:
+        """The example list [shared] + actions of row slot `i`, created on first use."""
+        pool, vw = self._pool, self._vw
+        while len(pool) <= i:
+            shared = pylibvw.example(vw, _CB, f"shared |{_NS_CONTEXT}")
+            _unsetup(vw, shared)
+            shared.ensure_namespace_exists(self._ns)  # text with no feature leaves it out
+            _setup(vw, shared)
+            pool.append([shared, *self._acts])
+        return pool[i]
+
+    def _set_context(self, shared: Any, row: list[float]) -> None:
+        """Rewrite the shared example's namespace `c` with one context row."""
+        vw = self._vw
+        _unsetup(vw, shared)
+        shared.erase_namespace(self._ns)
+        features = list(zip(self._hashes, row, strict=True))
+        shared.push_feature_list(vw, self._ns, self._ns_hash, features)
+        _setup(vw, shared)
+
+    def _candidates(self, eligible: np.ndarray | None, n: int) -> list | None:
+        """Per row None (every action) or the list of eligible actions; None if all rows are."""
+        if eligible is None:
+            return None
+        full = eligible.all(axis=1)
+        if full.all():
+            return None
+        return [None if f else np.flatnonzero(row).tolist()
+                for f, row in zip(full, eligible, strict=True)]
+
+    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
+             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        n = x.shape[0]
+        rows = x.tolist()
+        cands = self._candidates(eligible, n)
+        if self.params.top_k > 1:
+            return self._act_slates(x, rows, cands)
+        draws = self.rng.random(n).tolist()
+        vw, acts = self._vw, self._acts
+        actions, pscores = [0] * n, [1.0] * n
+        pool = self._pool
+        for i in range(n):
+            exs = pool[i] if i < len(pool) else self._slot(i % _POOL)
+            shared = exs[0]
+            self._set_context(shared, rows[i])
+            cand = None if cands is None else cands[i]
+            if cand is not None:
+                if len(cand) == 1:
+                    actions[i] = cand[0]
+                    continue
+                exs = [shared] + [acts[j] for j in cand]
+            _predict(vw, exs)
+            pmf = shared.get_action_scores()
+            j = _draw(pmf, draws[i])
+            actions[i] = j if cand is None else cand[j]
+            pscores[i] = pmf[j]
+        self._pending = _Pending(n, x.tobytes(), cands, None)
+        return np.array(actions, dtype=np.int64), np.array(pscores, dtype=np.float64)
+
+    def _act_slates(self, x: np.ndarray, rows: list, cands: list | None,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        n, k = x.shape[0], self.params.top_k
+        draws = self.rng.random((n, k)).tolist()
+        vw, acts = self._vw, self._acts
+        slate = np.full((n, k), -1, dtype=np.int64)
+        slate_p = np.zeros((n, k))
+        slates = []
+        for i in range(n):
+            exs = self._slot(i % _POOL)
+            shared = exs[0]
+            self._set_context(shared, rows[i])
+            left = list(range(self.n_actions)) if cands is None or cands[i] is None \
+                else list(cands[i])
+            slots = []  # (candidates, position of the chosen one, its probability)
+            for s in range(k):
+                if not left:
+                    break
+                if len(left) == 1:
+                    j, p = 0, 1.0
+                else:
+                    _predict(vw, [shared] + [acts[a] for a in left])
+                    pmf = shared.get_action_scores()
+                    j = _draw(pmf, draws[i][s])
+                    p = pmf[j]
+                a = left[j]
+                slots.append((left, j, p))
+                slate[i, s], slate_p[i, s] = a, p
+                if a == 0:  # no contact: nothing else is shown
+                    break
+                left = [b for b in left if b != a and b != 0]
+            slates.append(slots)
+        self.last_slate, self.last_slate_pscores = slate, slate_p
+        self._pending = _Pending(n, x.tobytes(), cands, slates)
+        return slate[:, 0].copy(), slate_p[:, 0].copy()
+
+    # --- learning -----------------------------------------------------------------------
+
+    def _labelled(self, action: int, cost: float, prob: float) -> Any:
+        """The example of `action` labelled `0:cost:prob`, parsed once per distinct label."""
+        key = (action, cost, prob)
+        ex = self._labels.get(key)
+        if ex is None:
+            if len(self._labels) >= _LABELS:
+                del self._labels[next(iter(self._labels))]
+            ex = pylibvw.example(self._vw, _CB, f"0:{cost!r}:{prob!r} {self._lines[action]}")
+            self._labels[key] = ex
+        return ex
+
+    def _learn_one(self, exs: list, pos: int, action: int, cost: float, prob: float) -> None:
+        """Learn on `exs` with the action at list position `pos + 1` labelled."""
+        plain = exs[pos + 1]
+        exs[pos + 1] = self._labelled(action, cost, prob)
+        try:
+            _learn(self._vw, exs)
+        finally:
+            exs[pos + 1] = plain
+
+    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                pscores: np.ndarray, costs: np.ndarray | None) -> None:
+        n = x.shape[0]
+        pend, self._pending = self._pending, None
+        same = (pend is not None and pend.n == n and n <= _POOL
+                and pend.xbytes == x.tobytes())
+        rows = None if same else x.tolist()
+        cands = pend.cands if same else None
+        slates = pend.slates if same else None
+        acts = self._acts
+        pool = self._pool
+        for i, (a, r, p) in enumerate(zip(actions.tolist(), rewards.tolist(),
+                                          pscores.tolist(), strict=True)):
+            cost = -r  # VW minimises cost; the rest of nbasim maximises reward
+            exs = pool[i] if i < len(pool) else self._slot(i % _POOL)
+            shared = exs[0]
+            if not same:
+                self._set_context(shared, rows[i])
+            slots = None if slates is None else slates[i]
+            if slots and slots[0][0][slots[0][1]] == a:
+                for s, (left, j, q) in enumerate(slots):
+                    self._learn_one([shared] + [acts[b] for b in left], j, left[j], cost,
+                                    p if s == 0 else q)
+                continue
+            cand = None if cands is None else cands[i]
+            if cand is not None and a in cand and len(cand) < self.n_actions:
+                self._learn_one([shared] + [acts[b] for b in cand], cand.index(a), a, cost, p)
+            else:
+                self._learn_one(exs, a, a, cost, p)
+
+
+def _action_line(k: int, features: list[float], ids: bool) -> str:
+    """VW text of action `k`: `|a a<k> f0:v0 f1:v1 ...` (zero values left out, as VW does)."""
+    parts = [f"|{_NS_ACTION}"]
+    if ids:
+        parts.append(f"a{k}")
+    parts += [f"f{j}:{v!r}" for j, v in enumerate(features) if v != 0]
+    return " ".join(parts)
+
+
+def _unpickle(cls: type[VWPolicy], kwargs: dict, model: bytes, rng_state: dict) -> VWPolicy:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.vw")
+        Path(path).write_bytes(model)
+        policy = cls(model=path, **kwargs)
+    policy.rng.bit_generator.state = rng_state
+    return policy

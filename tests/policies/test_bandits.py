@@ -1,0 +1,209 @@
+"""Numpy bandits: exact propensities, seeding, learning on a planted problem, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import policies
+from policies import PolicyError, bandits
+
+NAMES = ("epsilon_greedy", "linucb", "lints")
+MODELS = ("per_action", "shared")
+K, D, M = 5, 4, 3
+
+
+def planted(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Action features (K, M) and weights W (D + 1, M + 1): mean reward [x, 1]' W [f_a, 1].
+
+    Both model forms are well specified: per action it is linear in [x, 1], shared it is
+    linear in [x, 1] (x) [f_a, 1].
+    """
+    rng = np.random.default_rng(seed)
+    feats = rng.standard_normal((K, M))
+    weights = rng.standard_normal((D + 1, M + 1))
+    return feats, weights
+
+
+def means(x: np.ndarray, feats: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(n, K) true mean rewards of the planted problem."""
+    xt = np.hstack([x, np.ones((len(x), 1))])
+    ft = np.hstack([feats, np.ones((len(feats), 1))])
+    return xt @ weights @ ft.T
+
+
+def make(name: str, feats: np.ndarray, seed: int = 0, **params: object) -> policies.Policy:
+    """A bandit on the planted catalog."""
+    return policies.make(name, action_features=feats, dim_context=D, seed=seed, **params)
+
+
+def run(policy: policies.Policy, feats: np.ndarray, weights: np.ndarray, seed: int,
+        batches: int = 30, batch: int = 200) -> float:
+    """Mean regret per round over the last 10 batches, rewards with N(0, 0.5^2) noise."""
+    rng = np.random.default_rng(seed)
+    regret = []
+    for _ in range(batches):
+        x = rng.standard_normal((batch, D))
+        mu = means(x, feats, weights)
+        a, p = policy.act(x)
+        r = mu[np.arange(batch), a] + 0.5 * rng.standard_normal(batch)
+        policy.update(x, a, r, p)
+        regret.append(mu.max(axis=1).mean() - mu[np.arange(batch), a].mean())
+    return float(np.mean(regret[-10:]))
+
+
+def test_registered() -> None:
+    """The three bandits are found by name."""
+    assert set(NAMES) <= set(policies.available())
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("floor", [0.0, 0.2])
+def test_pscores_are_the_exact_distribution(name: str, model: str, floor: float) -> None:
+    """On many copies of one row, pscores are that row's exact action distribution.
+
+    The pscore is a function of the action, the pscores of the distinct actions sum to at
+    most 1 (exactly 1 when every action can appear), and each action's frequency matches it.
+    """
+    feats, weights = planted(0)
+    policy = make(name, feats, model=model, explore_floor=floor)
+    run(policy, feats, weights, seed=1, batches=3)
+    row = np.random.default_rng(2).standard_normal((1, D))
+    a, p = policy.act(np.repeat(row, 20000, axis=0))
+    assert a.dtype == np.int64 and p.dtype == np.float64
+    assert ((0 < p) & (p <= 1)).all() and ((0 <= a) & (a < K)).all()
+    seen = np.unique(a)
+    per_action = np.array([p[a == k].max() for k in seen])
+    assert np.allclose([p[a == k].min() for k in seen], per_action)
+    assert per_action.sum() <= 1 + 1e-12
+    if floor > 0:
+        assert len(seen) == K and per_action.sum() == pytest.approx(1.0)
+    freq = np.array([(a == k).mean() for k in seen])
+    # binomial standard error at n = 20,000 is at most 0.0035; 0.02 is over 5 of them.
+    assert np.abs(freq - per_action).max() < 0.02
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("model", MODELS)
+def test_same_seed_same_choices(name: str, model: str) -> None:
+    """Two policies from the same seed, fed the same data, act identically."""
+    feats, weights = planted(0)
+    traces = []
+    for _ in range(2):
+        policy = make(name, feats, seed=7, model=model, explore_floor=0.1)
+        run(policy, feats, weights, seed=3, batches=3)
+        x = np.random.default_rng(4).standard_normal((500, D))
+        traces.append(policy.act(x))
+    np.testing.assert_array_equal(traces[0][0], traces[1][0])
+    np.testing.assert_array_equal(traces[0][1], traces[1][1])
+
+
+# Regret bound on the planted problem (K=5, D=4, M=3, noise sd 0.5, 30 batches of 200 rounds,
+# mean regret per round over the last 10 batches). The best action is worth 3.0 above the
+# average one, so uniform play has regret 3.0 and epsilon=0.1 exploration alone costs 0.30.
+# Observed over seeds 0, 1, 2 when this was written:
+#   epsilon_greedy per_action 0.32, 0.23, 0.29; shared 0.32, 0.23, 0.29;
+#   linucb per_action 0.001, 0.001, 0.001; shared 0.000, 0.000, 0.001;
+#   lints per_action 0.002, 0.001, 0.001; shared 0.001, 0.000, 0.001.
+# Bounds: 0.05 for linucb and lints; 0.45 for epsilon-greedy (its 0.30 exploration + 0.15).
+REGRET_BOUND = {"epsilon_greedy": 0.45, "linucb": 0.05, "lints": 0.05}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_low_regret_on_planted_problem(name: str, model: str, seed: int) -> None:
+    """Each bandit, in both forms, nearly matches the best action on a planted linear task."""
+    feats, weights = planted(seed)
+    regret = run(make(name, feats, seed=seed, model=model), feats, weights, seed=seed + 10)
+    assert regret < REGRET_BOUND[name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("model", MODELS)
+def test_explore_floor_bounds_pscores(name: str, model: str) -> None:
+    """With explore_floor f every pscore is at least f / n_eligible."""
+    feats, weights = planted(0)
+    policy = make(name, feats, model=model, explore_floor=0.3)
+    run(policy, feats, weights, seed=1, batches=5)
+    rng = np.random.default_rng(5)
+    eligible = rng.random((2000, K)) < 0.6
+    a, p = policy.act(rng.standard_normal((2000, D)), eligible)
+    n_eligible = np.maximum(eligible[:, 1:].sum(axis=1) + 1, 1)   # action 0 always allowed
+    assert (p >= 0.3 / n_eligible - 1e-12).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("model", MODELS)
+def test_eligibility_respected(name: str, model: str) -> None:
+    """No ineligible action is ever chosen; rows that may not be contacted get action 0."""
+    feats, weights = planted(0)
+    policy = make(name, feats, model=model, explore_floor=0.2)
+    run(policy, feats, weights, seed=1, batches=3)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3000, D))
+    eligible = rng.random((3000, K)) < 0.3
+    eligible[:, 0] = True
+    a, p = policy.act(x, eligible)
+    assert eligible[np.arange(3000), a].all()
+    rows = rng.random(3000) < 0.5
+    a, p = policy.act(x, rows)
+    assert (a[~rows] == 0).all() and (p[~rows] == 1.0).all()
+
+
+def test_shared_width_matches_brute_force() -> None:
+    """The shared model's phi' A^-1 phi equals the explicit Kronecker-feature computation."""
+    feats, weights = planted(0)
+    policy = make("linucb", feats, model="shared", lam=0.7)
+    run(policy, feats, weights, seed=1, batches=2)
+    x = np.random.default_rng(8).standard_normal((7, D))
+    xt = np.hstack([x, np.ones((7, 1))])
+    ft = np.hstack([feats, np.ones((K, 1))])
+    inv = np.linalg.inv(policy._model.gram)
+    phi = np.einsum("nd,km->nkdm", xt, ft).reshape(7, K, -1)
+    expected = np.einsum("nkp,pq,nkq->nk", phi, inv, phi)
+    np.testing.assert_allclose(policy._model.var(xt), expected, rtol=1e-4)
+    np.testing.assert_allclose(policy._model.mean(xt), phi @ (inv @ policy._model.moment))
+
+
+def test_chunking_does_not_change_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Acting in small row chunks gives the same actions as in one piece (deterministic)."""
+    feats, weights = planted(0)
+    x = np.random.default_rng(9).standard_normal((1000, D))
+    out = []
+    for chunk in (1 << 21, 64):
+        monkeypatch.setattr(bandits, "_CHUNK_FLOATS", chunk)
+        policy = make("linucb", feats)
+        run(policy, feats, weights, seed=1, batches=3)
+        out.append(policy.act(x))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+
+
+@pytest.mark.parametrize(("name", "params", "match"), [
+    ("linucb", {"alpha": -1.0}, "alpha"),
+    ("linucb", {"lam": 0.0}, "lam"),
+    ("linucb", {"model": "joint"}, "model"),
+    ("linucb", {"explore_floor": 1.0}, "explore_floor"),
+    ("linucb", {"alpha": float("nan")}, "alpha"),
+    ("linucb", {"bogus": 1}, "bogus"),
+    ("epsilon_greedy", {"epsilon": 1.5}, "epsilon"),
+    ("lints", {"n_samples": 0}, "n_samples"),
+    ("lints", {"sigma": -0.1}, "sigma"),
+    ("lints", {"alpha": 1.0}, "alpha"),
+])
+def test_invalid_params(name: str, params: dict, match: str) -> None:
+    """Bad or unknown parameters raise PolicyError naming them."""
+    feats, _ = planted(0)
+    with pytest.raises(PolicyError, match=match):
+        make(name, feats, **params)
+
+
+def test_wrong_shapes_rejected() -> None:
+    """Contexts of the wrong width and mismatched update arrays are rejected."""
+    feats, _ = planted(0)
+    policy = make("linucb", feats)
+    with pytest.raises(PolicyError, match="contexts shape"):
+        policy.act(np.zeros((3, D + 1)))
+    with pytest.raises(PolicyError, match="rewards shape"):
+        policy.update(np.zeros((3, D)), np.zeros(3, dtype=np.int64), np.zeros(2), np.ones(3))
