@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/nbasim simulate --scenario dry_cleaning_chain --customers 100000 --days 365 --seed 1
+	$(VENV)/bin/nbasim run experiments/configs/quickstart.toml --workers 2
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

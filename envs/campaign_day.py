@@ -9,9 +9,11 @@ of it into the float feature vectors named by `feature_names`, and `action_mask(
 gives the actions each may receive; the env itself builds no feature matrix, so a day stays
 cheap however large the base. Action: one action index per customer (actions of ineligible
 customers are ignored). Reward: the day's attributed margin minus cost (objective `margin`),
-plus the change in expected customer value (objective `ltv`); `info["customers"]` and
-`info["customer_rewards"]` give it per decided customer. The horizon ends the episode as
-`truncated`.
+plus the change in expected customer value (objective `ltv`); `info["customers"]`,
+`info["customer_rewards"]` and `info["customer_costs"]` give it per decided customer, and
+`info["decisions"]` (the fields of `sim.campaign.Decisions`, truth and outcome of what was sent
+as dicts of arrays) and `info["outcome"]` (the next day's purchases and deaths) hold the full
+detail. The horizon ends the episode as `truncated`.
 """
 
 from __future__ import annotations
@@ -76,8 +78,9 @@ class CampaignDayEnv(gym.Env):
         rows = self._rows
         dec = c.act(rows, action[rows])
         real = dec.realized
-        rewards = np.zeros(rows.size)
+        rewards, costs = np.zeros(rows.size), np.zeros(rows.size)
         rewards[dec.sent] = real.reward
+        costs[dec.sent] = real.price + real.discount_cost
         if self.options.objective == "ltv":
             to = rows[dec.sent]
             revived = real.incremental & ~w.pop.alive[to]
@@ -88,13 +91,17 @@ class CampaignDayEnv(gym.Env):
                 "cost": float((real.price + real.discount_cost).sum()),
                 "rejected": {REASONS[k]: int(v) for k, v in
                              enumerate(np.bincount(dec.reason, minlength=len(REASONS))) if k and v},
-                "customers": rows, "customer_rewards": rewards}
+                "customers": rows, "customer_rewards": rewards, "customer_costs": costs,
+                "decisions": {"actions": dec.actions, "reason": dec.reason, "sent": dec.sent,
+                              "truth": vars(dec.truth), "realized": vars(real)}}
         out = w.step()
         held = c.holdout[out.transactions.customer]
         info.update(purchases=int(out.transactions.customer.size),
                     holdout_purchases=int(held.sum()),
                     revenue=float(out.transactions.amount.sum()),
-                    holdout_revenue=float(out.transactions.amount[held].sum()))
+                    holdout_revenue=float(out.transactions.amount[held].sum()),
+                    outcome={"day": out.day, "transactions": vars(out.transactions),
+                             "churned": out.churned, "n_present": out.n_present})
         truncated = w.day >= w.days
         return self._observe(), float(rewards.sum()), False, truncated, self._with_truth(info)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -40,8 +41,16 @@ def staged_dir(final: Path) -> Iterator[Path]:
 
 
 def write_parquet(path: Path, columns: Mapping[str, np.ndarray]) -> None:
-    """Write numpy columns as one Parquet table."""
-    pq.write_table(pa.table(dict(columns)), path)
+    """Write numpy columns as one Parquet table; NaN (no value) is written as null."""
+    pq.write_table(pa.table({k: _arrow(np.asarray(v)) for k, v in columns.items()}), path)
+
+
+def _arrow(values: np.ndarray) -> pa.Array:
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        if missing.any():
+            return pa.array(values, mask=missing)
+    return pa.array(values)
 
 
 def write_json(path: Path, data: object) -> None:
@@ -49,9 +58,17 @@ def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a text file whole: a temporary sibling renamed into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def write_toml(path: Path, data: Mapping[str, object]) -> None:
     """Write a TOML document (None values are dropped: TOML has no null)."""
-    path.write_text(tomli_w.dumps(_drop_none(json.loads(json.dumps(data, default=_plain)))))
+    path.write_text(tomli_w.dumps(drop_none(json.loads(json.dumps(data, default=_plain)))))
 
 
 def _plain(obj: object) -> object:
@@ -62,9 +79,10 @@ def _plain(obj: object) -> object:
     return str(obj)
 
 
-def _drop_none(obj: object) -> object:
+def drop_none(obj: object) -> object:
+    """The object with None values left out of every dict (TOML has no null)."""
     if isinstance(obj, dict):
-        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+        return {k: drop_none(v) for k, v in obj.items() if v is not None}
     if isinstance(obj, list):
-        return [_drop_none(v) for v in obj]
+        return [drop_none(v) for v in obj]
     return obj

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,8 +19,9 @@ from sim.params import ParameterError, ScenarioParams
 app = typer.Typer(
     help="nbasim: a simulator for Next Best Action marketing.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-out_console = Console()
-err_console = Console(stderr=True)
+# Tables keep their columns when the output is a file or a pipe (CI logs), not 80 wide.
+out_console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def fail(message: str) -> typer.Exit:
@@ -108,6 +111,143 @@ def list_scenarios(
     out_console.print(table)
 
 
+@app.command("run")
+def run_experiment(
+    config: Annotated[Path, typer.Argument(help="Experiment config (TOML), e.g. "
+                                                "experiments/configs/quickstart.toml.")],
+    out: Annotated[Path | None, typer.Option(
+        help="Run directory \\[default: <config out>/<name>/<run-id>]; rerunning with the same "
+             "config resumes it, skipping finished cells.")] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
+    executor: Annotated[str, typer.Option(help="Where cells run: local or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address (with --executor ray; default: start a local Ray).")] = None,
+) -> None:
+    """Run every (scenario, policy, seed) cell of an experiment; write results and report."""
+    from experiments import config as config_mod
+    from experiments import sweep
+
+    try:
+        cfg = config_mod.load(config)
+        run_dir = out or cfg.out / cfg.name / sweep.run_id(cfg)
+        todo = sweep.prepare(cfg, run_dir)
+    except ParameterError as err:
+        raise fail(str(err)) from None
+    total = len(sweep.cells(cfg))
+    with _progress(f"{cfg.name}") as progress:
+        task = progress.add_task("cells", total=total, completed=total - len(todo))
+
+        def done(cell, result) -> None:
+            progress.update(task, advance=1)
+            err_console.print(
+                f"  {cell.policy.label} @ {cell.scenario.label}, seed {cell.seed}: incremental "
+                f"margin {result.figures['incremental_margin']:,.0f} "
+                f"(world {result.timing['world_s']:.1f} s, policy "
+                f"{result.timing['policy_s']:.1f} s)", highlight=False)
+
+        try:
+            sweep.run(cfg, run_dir, workers=workers, executor=executor, address=address,
+                      on_cell=done)
+        except ParameterError as err:
+            raise fail(str(err)) from None
+    out_console.print(f"report: {run_dir / 'report.html'}")
+    out_console.print(str(run_dir))
+
+
+@app.command("check")
+def check_run(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (or its summary.json).")],
+    baseline: Annotated[Path, typer.Option(
+        help="Baseline summary to hold the run to, e.g. results/baselines/quickstart.json.")],
+    tolerance: Annotated[float, typer.Option(
+        help="Relative slack beyond the baseline's 95 % interval, as a share of the baseline's "
+             "mean.")] = 0.05,
+    metric: Annotated[list[str] | None, typer.Option(
+        help="Check only this metric (repeatable; default: every metric with a direction).")]
+    = None,
+    update: Annotated[bool, typer.Option(
+        help="Write the run's summary (trimmed) as the new baseline instead of checking.")]
+    = False,
+) -> None:
+    """Exit 1 when a policy's metric fell below its baseline beyond tolerance, 0 otherwise."""
+    from experiments import atomic
+    from experiments import check as check_mod
+
+    if update:
+        try:
+            summary = check_mod.trim_baseline(check_mod.load_summary(run_dir))
+        except ValueError as err:
+            raise fail(str(err)) from None
+        baseline.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(baseline, json.dumps(summary, indent=2) + "\n")
+        out_console.print(f"baseline written: {baseline}")
+        return
+    try:
+        result = check_mod.check(check_mod.load_summary(run_dir),
+                                 check_mod.load_summary(baseline), tolerance=tolerance,
+                                 metrics=metric or None)
+    except ValueError as err:
+        raise fail(str(err)) from None
+    out_console.print(check_mod.render(result))
+    if not result.ok:
+        err_console.print(f"[bold red]{len(result.failures)} regression(s)[/] against {baseline}")
+        raise typer.Exit(code=1)
+    out_console.print(f"no regression against {baseline}")
+
+
+@app.command("compare")
+def compare_runs(
+    run_dirs: Annotated[list[Path], typer.Argument(
+        help="One run directory (policies ranked, with differences against its baseline) or "
+             "two (each metric of each policy side by side, second minus first).")],
+    by: Annotated[str, typer.Option(help="Metric to rank by.")] = "incremental_margin",
+    metric: Annotated[list[str] | None, typer.Option(
+        help="Metric to show (repeatable; default: the main ones).")] = None,
+) -> None:
+    """A table of policies with 95 % intervals, and their differences."""
+    from experiments import check as check_mod
+    from experiments import compare
+
+    if len(run_dirs) not in (1, 2):
+        raise fail(f"compare takes one or two run directories, got {len(run_dirs)}")
+    try:
+        runs = [check_mod.load_summary(d) for d in run_dirs]
+        if len(runs) == 1:
+            out_console.print(compare.render_ranking(compare.rank(runs[0], by=by,
+                                                                  metrics=metric or None)))
+        else:
+            out_console.print(compare.render_diff(compare.diff_runs(
+                *runs, metrics=metric or None, a_name=str(run_dirs[0]),
+                b_name=str(run_dirs[1]))))
+    except ValueError as err:
+        raise fail(str(err)) from None
+
+
+@app.command("report")
+def report_run(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `nbasim run`.")],
+) -> None:
+    """Rebuild a run's plots and report.html from its files alone."""
+    from experiments.report import build_report
+
+    try:
+        path = build_report(run_dir)
+    except ValueError as err:
+        raise fail(str(err)) from None
+    out_console.print(f"report: {path}")
+
+
+@app.command("policies")
+def list_policies() -> None:
+    """List the policies with a line each (use their names in experiment configs)."""
+    import policies
+
+    table = Table("policy", "description", title="Policies")
+    for key, desc in policies.available().items():
+        table.add_row(key, desc)
+    out_console.print(table)
+
+
 def _progress(label: str) -> Progress:
     return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
                     TimeRemainingColumn(), console=err_console, transient=True)
@@ -138,3 +278,7 @@ def _print_summary(s: dict, seconds: float, target: Path) -> None:
 def main() -> None:
     """Entry point of the `nbasim` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,6 @@
 from policies import bandits, baselines, oracle, vw  # noqa: F401  (they register themselves)
 from policies.base import Policy, PolicyError
 from policies.pacing import paced
-from policies.registry import available, make, register
+from policies.registry import available, make, policy_class, register
 
-__all__ = ["Policy", "PolicyError", "available", "make", "paced", "register"]
+__all__ = ["Policy", "PolicyError", "available", "make", "paced", "policy_class", "register"]

@@ -50,6 +50,8 @@ class Policy:
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[Params]] = Params
+    needs_truth: ClassVar[bool] = False
+    """True for policies that read `truth` in `act` (callers then build envs with truth=True)."""
 
     def __init__(self, *, action_features: np.ndarray, dim_context: int, seed: int,
                  **params: Any):

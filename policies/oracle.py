@@ -23,6 +23,8 @@ class Oracle(Policy):
     No params.
     """
 
+    needs_truth = True
+
     def _act(self, x: np.ndarray, eligible: np.ndarray | None,
              truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         n = x.shape[0]

@@ -27,6 +27,17 @@ def available() -> dict[str, str]:
     return {name: _REGISTRY[name][1] for name in sorted(_REGISTRY)}
 
 
+def policy_class(name: str) -> type[Policy]:
+    """The class registered as `name` (its `Params` and `needs_truth` tell callers what it takes).
+
+    Raises:
+        PolicyError: an unknown name.
+    """
+    if name not in _REGISTRY:
+        raise PolicyError(f"policy {name!r}: unknown; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name][0]
+
+
 def make(name: str, *, action_features: np.ndarray, dim_context: int, seed: int,
          **params: object) -> Policy:
     """Build the policy `name`.
@@ -41,7 +52,5 @@ def make(name: str, *, action_features: np.ndarray, dim_context: int, seed: int,
     Raises:
         PolicyError: an unknown name, or a parameter the policy does not know or accept.
     """
-    if name not in _REGISTRY:
-        raise PolicyError(f"policy {name!r}: unknown; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name][0](action_features=action_features, dim_context=dim_context,
+    return policy_class(name)(action_features=action_features, dim_context=dim_context,
                               seed=seed, **params)

@@ -1,0 +1,100 @@
+"""The product end to end, as CI runs it: quickstart, its report, and the regression check.
+
+`nbasim run experiments/configs/quickstart.toml` must reproduce the committed baseline
+(results/baselines/quickstart.json): a change that makes a policy worse turns this red.
+Regenerate the baseline deliberately after an intended change of the world or a policy:
+
+    nbasim run experiments/configs/quickstart.toml --out /tmp/q
+    nbasim check /tmp/q --baseline results/baselines/quickstart.json --update
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASELINE = Path("results/baselines/quickstart.json")
+
+
+def nbasim(*args: str) -> subprocess.CompletedProcess:
+    """Run the command line in a fresh process, as a user would."""
+    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory) -> Path:
+    """One quickstart run on 2 workers, shared by the tests of this file."""
+    out = tmp_path_factory.mktemp("quickstart") / "run"
+    done = nbasim("run", "experiments/configs/quickstart.toml", "--out", str(out),
+                  "--workers", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == str(out)  # the run directory comes last
+    return out
+
+
+def test_quickstart_writes_every_file(quickstart):
+    """summary, tables, plots and a self-contained report."""
+    for name in ("config.toml", "summary.json", "daily.parquet", "decisions.parquet",
+                 "migration.parquet", "segments.parquet", "report.html"):
+        assert (quickstart / name).stat().st_size > 0, name
+    html = (quickstart / "report.html").read_text()
+    assert "data:image/png;base64" in html and "http://" not in html
+    assert len(list((quickstart / "plots").glob("*.png"))) >= 5
+
+
+def test_check_passes_on_the_committed_baseline(quickstart):
+    """The run reproduces the committed baseline: exit 0."""
+    done = nbasim("check", str(quickstart), "--baseline", str(BASELINE))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_check_fails_on_a_doctored_baseline(quickstart, tmp_path):
+    """Every number of the baseline moved up (as the acceptance check does): exit 1."""
+    def bump(o):
+        if isinstance(o, dict):
+            return {k: bump(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [bump(v) for v in o]
+        if isinstance(o, float):
+            return o * 1.5 + 1.0 if o >= 0 else o * 0.5 + 1.0
+        return o
+
+    doctored = tmp_path / "doctored.json"
+    doctored.write_text(json.dumps(bump(json.loads(BASELINE.read_text()))))
+    done = nbasim("check", str(quickstart), "--baseline", str(doctored))
+    assert done.returncode == 1 and "regression(s) against" in done.stderr
+
+
+def test_report_rebuilds_from_files_alone(quickstart):
+    """Deleting the plots and the report, `nbasim report` rebuilds the same page."""
+    before = (quickstart / "report.html").read_text()
+    for png in (quickstart / "plots").glob("*.png"):
+        png.unlink()
+    (quickstart / "report.html").unlink()
+    done = nbasim("report", str(quickstart))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (quickstart / "report.html").read_text() == before
+
+
+def test_compare_ranks_the_policies(quickstart):
+    """`nbasim compare RUN` lists every policy of the run."""
+    done = nbasim("compare", str(quickstart))
+    assert done.returncode == 0, done.stderr[-2000:]
+    for label in ("oracle", "blanket", "linucb", "rfm_playbook", "no_action"):
+        assert label in done.stdout
+
+
+def test_bad_config_and_bad_check_input_exit_2_and_write_nothing(tmp_path):
+    """A bad config or a missing baseline: exit 2 with a named error, no run directory."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ncustomers = -3\n[[policies]]\nlabel = "random"\n')
+    out = tmp_path / "never"
+    done = nbasim("run", str(bad), "--out", str(out))
+    assert done.returncode == 2 and "customers" in done.stderr and not out.exists()
+    done = nbasim("check", str(tmp_path), "--baseline", str(tmp_path / "none.json"))
+    assert done.returncode == 2 and "summary.json" in done.stderr
