@@ -467,7 +467,8 @@ def _codes(table: pa.Table, name: str) -> tuple[np.ndarray, list[str]]:
 
 def draw(run: Run) -> dict[str, bytes]:
     """Every figure the run's files allow, as PNG bytes by name (without `.png`)."""
-    colors = rp.group_colors(run.groups)
+    by_policy = rp.group_colors(list(dict.fromkeys(run.policy_of[g] for g in run.groups)))
+    colors = {g: by_policy[run.policy_of[g]] for g in run.groups}  # one per policy
     out: dict[str, bytes] = {}
     if run.rank_metric:
         values, diffs = {}, {}

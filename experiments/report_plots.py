@@ -38,7 +38,7 @@ def png(fig: Figure) -> bytes:
 
 
 def group_colors(groups: Sequence[str]) -> dict[str, tuple[float, ...]]:
-    """A stable colour per group, in the summary's group order."""
+    """A stable colour per name (group or policy), in the order given."""
     cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
     return {g: cmap(i % cmap.N) for i, g in enumerate(groups)}
 

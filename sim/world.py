@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import behaviour, lifecycle, response, rfm
+from sim import behaviour, draws, lifecycle, response, rfm
 from sim.actions import ActionCatalog
 from sim.catalog import Catalog
 from sim.geography import City
@@ -131,6 +131,7 @@ class World:
         self._e = np.empty(n, dtype=np.float32)
         self._x = np.empty(n, dtype=np.float32)
         self._mask = np.empty(n, dtype=bool)
+        self._gamma = behaviour.GammaQuantile(params.gg_p)
         self._renewal_groups = self._group_by_renewal_day() \
             if params.purchase_process == "renewal" else None
         self.update_rfm(-1)
@@ -146,8 +147,10 @@ class World:
         lo, hi = self.n_present, max(self.n_present, pop.n_present(d))
         demand = self.demand[d] * self.mods.rate[d]
 
-        # 1. One exponential draw per customer; only those below their bound act today.
+        # 1. One exponential draw per customer; only those below their bound act today. The
+        # day's key then gives each customer their own further draws (`sim.draws`).
         cand, e = self._candidates(lo, demand, d)
+        self._key = int(self.rng.integers(2**63))
         x_buy = pop.purchase_rate[cand] * demand
         x_session = self._session[cand] * demand
         buyers = cand[e < x_buy]
@@ -172,7 +175,7 @@ class World:
         # 2. Purchases: repeat buyers, then today's newcomers' first purchases.
         tx = self._purchase(d, buyers, np.arange(lo, hi))
         dead_after_purchase = at_risk_of_dropout[
-            self.rng.random(at_risk_of_dropout.size) < pop.dropout[at_risk_of_dropout]]
+            self._uniforms(at_risk_of_dropout, draws.DROPOUT) < pop.dropout[at_risk_of_dropout]]
 
         # 3. Online sessions that end in an abandoned cart.
         cart_hours = self._abandon_carts(d, carts)
@@ -208,6 +211,10 @@ class World:
         return np.random.default_rng(np.random.SeedSequence(root.entropy,
                                                             spawn_key=(*root.spawn_key, day)))
 
+    def _uniforms(self, rows: np.ndarray, use: int) -> np.ndarray:
+        """Today's uniforms of customers `rows` for one use (see `sim.draws`)."""
+        return draws.uniforms(self._key, rows, use)
+
     def _candidates(self, lo: int, demand: float, d: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows (alive) whose draw falls below session intensity plus the churn bound.
 
@@ -226,21 +233,25 @@ class World:
 
     def _purchase(self, d: int, repeat: np.ndarray, newcomers: np.ndarray) -> Transactions:
         """Draw hour, store, category and spend of each purchase and update the buyers."""
-        pop, p, rng = self.pop, self.params, self.rng
+        pop, p = self.pop, self.params
         rows = np.concatenate([repeat, newcomers])
         first = np.zeros(rows.size, dtype=bool)
         first[repeat.size:] = True
         weekend = bool(self.weekday[d] >= 5)
-        hours = behaviour.visit_hours(pop.visit_hour[rows], weekend, p, rng)
+        hours = behaviour.visit_hours(pop.visit_hour[rows], weekend, p,
+                                      self._uniforms(rows, draws.HOUR))
         zones = behaviour.visit_zones(pop.home_zone[rows], pop.work_zone[rows], hours, weekend)
-        store = self.city.choose_stores(zones, rng.random(rows.size))
+        store = self.city.choose_stores(zones, self._uniforms(rows, draws.STORE))
         if self.has_online:
-            store[rng.random(rows.size) < pop.online_share[rows]] = self.city.n_stores
+            online = self._uniforms(rows, draws.ONLINE) < pop.online_share[rows]
+            store[online] = self.city.n_stores
         recency = (d - pop.last_purchase_day[rows]).astype(np.float64)
         category = self.catalog.choose(pop.category_affinity[rows], pop.last_category[rows],
-                                       recency, self.mods.category_weight[d], rng.random(rows.size))
+                                       recency, self.mods.category_weight[d],
+                                       self._uniforms(rows, draws.CATEGORY))
         amount = behaviour.basket_values(pop.spend_rate[rows], self.catalog.price_level[category],
-                                         self.mods.spend[d], p, rng)
+                                         self.mods.spend[d], p, self._gamma,
+                                         self._uniforms(rows, draws.AMOUNT))
         margin = amount * self.catalog.margin[category]
 
         pop.frequency[rows] += 1
@@ -261,11 +272,12 @@ class World:
         pop = self.pop
         price = (pop.category_affinity[rows] * self.catalog.price_level).sum(axis=1)
         value = behaviour.basket_values(pop.spend_rate[rows], price, self.mods.spend[d],
-                                        self.params, self.rng)
+                                        self.params, self._gamma,
+                                        self._uniforms(rows, draws.CART_AMOUNT))
         pop.cart_value[rows] = value.astype(np.float32)
         pop.cart_day[rows] = d
         return behaviour.visit_hours(pop.visit_hour[rows], bool(self.weekday[d] >= 5),
-                                     self.params, self.rng)
+                                     self.params, self._uniforms(rows, draws.CART_HOUR))
 
     def _decay_fatigue(self) -> None:
         if self.max_fatigue > 0:

@@ -219,3 +219,27 @@ def test_oracle_beats_random_and_blanket_in_expectation():
     oracle = pick(c.oracle(rows))
     assert oracle > pick(rng.integers(0, c.actions.n_actions, rows.size))
     assert oracle > pick(np.full(rows.size, blanket)) and oracle > 0
+
+
+def test_customers_no_action_reached_buy_exactly_the_same():
+    """Common random numbers: actions for some customers leave everyone else's draws alone.
+
+    Two worlds on one seed; in one, half the base gets a discount every day. Customers never
+    sent anything (the holdout, and the other half) make the same purchases, with the same
+    hour, store, category and amount, on every day, whatever the treated half did.
+    """
+    (w0, _), (w1, c1) = make(n=4000, days=12, seed=5), make(n=4000, days=12, seed=5)
+    action = np.flatnonzero((c1.actions.offer == OFFERS.index("discount_30"))
+                            & (c1.actions.channel == 0))[0]
+    touched = np.zeros(w1.pop.n_customers, dtype=bool)
+    changed = 0
+    for _ in range(10):
+        rows = np.arange(0, w1.n_present, 2)
+        dec = c1.act(rows, np.full(rows.size, action))
+        touched[dec.rows[dec.sent]] = True
+        a, b = w0.step().transactions, w1.step().transactions
+        keep_a, keep_b = ~touched[a.customer], ~touched[b.customer]
+        for field in ("customer", "amount", "store", "category", "hour"):
+            np.testing.assert_array_equal(getattr(a, field)[keep_a], getattr(b, field)[keep_b])
+        changed += int((keep_b.size - keep_b.sum()) != (keep_a.size - keep_a.sum()))
+    assert touched.sum() > 1000 and changed > 0  # the treated half did buy differently
