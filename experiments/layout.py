@@ -26,6 +26,10 @@ only, never live objects).
   `DECISION_COLUMNS`, then the context as `x_<feature name>` float32 columns.
 - `migration.parquet`: (scenario, policy, seed, from_segment, to_segment, customers): the RFM
   segment of each treated customer present at the start against their segment at the end.
+- `segments.parquet`: (scenario, policy, seed, segment, treated_customers, treated_margin,
+  holdout_customers, holdout_margin, sent, cost, uplift): per RFM segment at the start, the
+  run's margin of treated and holdout customers and the uplift of the treated over the
+  holdout's rate (`experiments.cell._segments`).
 - `plots/*.png` and `report.html` (rebuilt by `nbasim report RUN_DIR` from the files above).
 - `cells/<scenario>/<policy>/seed-<k>/`: each cell's own files, kept so that a rerun of an
   interrupted sweep skips finished cells.

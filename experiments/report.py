@@ -161,10 +161,8 @@ def build_report(run_dir: Path) -> Path:
     with atomic.staged_dir(run_dir / "plots") as stage:
         for name, data in figures.items():
             (stage / f"{name}.png").write_bytes(data)
-        stage.chmod(0o755)  # readable like any other result, not the 0700 of a temporary
     target = run_dir / "report.html"
     atomic.write_text(target, page)
-    target.chmod(0o644)
     return target
 
 
