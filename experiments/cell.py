@@ -93,12 +93,14 @@ def make_policy(spec: PolicySpec, env: CampaignDayEnv, seed: int, days: int) -> 
 def action_cost_bounds(env: CampaignDayEnv) -> np.ndarray:
     """An upper bound of each action's cost, for pacing.
 
-    The channel's price plus the discount of the largest expected basket in the base.
+    The channel's price plus the discount of the largest expected basket of any customer of
+    the run (newcomers included) on the day of the highest spend level.
     """
-    c = env.campaign
-    rows = np.arange(env.world.n_present)
-    top = float(env.world.basket(rows).max()) if rows.size else 0.0
-    price = np.where(c.actions.channel >= 0, np.asarray(env.world.params.response.channel_price)[
+    w, c = env.world, env.campaign
+    spend = w.mods.spend
+    top = float(w.basket(np.arange(w.pop.n_customers)).max()) * float(
+        spend.max() / spend[w.today])
+    price = np.where(c.actions.channel >= 0, np.asarray(w.params.response.channel_price)[
         np.maximum(c.actions.channel, 0)], 0.0)
     return price + c.actions.discount * top
 

@@ -40,7 +40,7 @@ class NoAction(Policy):
         return np.zeros(n, dtype=np.int64), np.ones(n)
 
 
-@register("random", "uniform over each row's eligible actions, no action included")
+@register("random", "uniform over each row's eligible actions (no action among them)")
 class Random(Policy):
     """An action drawn uniformly among each row's eligible actions (action 0 included).
 

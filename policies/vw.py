@@ -28,9 +28,10 @@ epsilon-greedy every label is reused; the learn call swaps it into the example l
 duration of `learn_multi`. Nothing needs `finish_example`: no example comes from VW's pool.
 
 Batches: `act` keeps each row's shared example (up to `_POOL` rows) and its candidate list;
-`update` with the same contexts (compared byte for byte) sets the labels and learns on them;
-with other contexts (or a batch larger than the pool) it rewrites the shared examples from
-the contexts it is given. An `act` that no `update` follows is simply dropped by the next
+`update` with the same contexts (compared byte for byte) sets the labels and learns on them,
+over each row's candidate list and slate from `act`; for a batch larger than the pool it
+rewrites the shared examples from the contexts first, and with other contexts it learns over
+the whole catalog. An `act` that no `update` follows is simply dropped by the next
 `act`: there is nothing to finish.
 
 Top-k (`top_k=k > 1`, e.g. five offers in a loyalty app): the interface is unchanged,
@@ -458,11 +459,13 @@ class VWPolicy(Policy):
                 pscores: np.ndarray, costs: np.ndarray | None) -> None:
         n = x.shape[0]
         pend, self._pending = self._pending, None
-        same = (pend is not None and pend.n == n and n <= _POOL
-                and pend.xbytes == x.tobytes())
+        # The rows `act` saw: their candidate lists and slates still apply; their shared
+        # examples still hold the contexts only when the batch fitted in the pool.
+        match = pend is not None and pend.n == n and pend.xbytes == x.tobytes()
+        same = match and n <= _POOL
         rows = None if same else x.tolist()
-        cands = pend.cands if same else None
-        slates = pend.slates if same else None
+        cands = pend.cands if match else None
+        slates = pend.slates if match else None
         acts = self._acts
         pool = self._pool
         for i, (a, r, p) in enumerate(zip(actions.tolist(), rewards.tolist(),
