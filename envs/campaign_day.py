@@ -10,14 +10,19 @@ gives the actions each may receive; the env itself builds no feature matrix, so 
 cheap however large the base. Action: one action index per customer (actions of ineligible
 customers are ignored). Reward: the day's attributed margin minus cost (objective `margin`),
 plus the change in expected customer value (objective `ltv`); `info["customers"]`,
-`info["customer_rewards"]` and `info["customer_costs"]` give it per decided customer, and
-`info["decisions"]` (the fields of `sim.campaign.Decisions`, truth and outcome of what was sent
-as dicts of arrays) and `info["outcome"]` (the next day's purchases and deaths) hold the full
-detail. The horizon ends the episode as `truncated`.
+`info["customer_rewards"]` and `info["customer_costs"]` give it per decided customer. With
+objective `window` a decision's reward is the margin of everything the customer buys in the
+attribution window after it, minus its cost, contacted or not: it is known when the window
+closes, and `info["matured"]` lists the days whose windows closed at this step (the step's
+reward is their sum; the horizon closes the rest, shorter). `info["decisions"]` (the fields of
+`sim.campaign.Decisions`, truth and outcome of what was sent as dicts of arrays) and
+`info["outcome"]` (the next day's purchases and deaths) hold the full detail.
+The horizon ends the episode as `truncated`.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import gymnasium as gym
@@ -67,6 +72,8 @@ class CampaignDayEnv(gym.Env):
         super().reset(seed=seed)
         self.world, self.campaign = setup.build(self.options,
                                                 int(self.np_random.integers(2**63 - 1)))
+        self._margin = np.zeros(self.options.customers)  # each customer's margin so far
+        self._windows: deque[dict] = deque()  # decisions whose window is open (objective window)
         return self._observe(), self._with_truth({"day": self.world.today})
 
     def step(self, action):
@@ -85,13 +92,17 @@ class CampaignDayEnv(gym.Env):
             to = rows[dec.sent]
             revived = real.incremental & ~w.pop.alive[to]
             rewards[dec.sent] += setup.value_change(c, to, revived, real.churned)
+        window = self.options.objective == "window"
+        if window:
+            self._windows.append({"day": w.today, "customers": rows, "costs": costs,
+                                  "start": self._margin[rows].copy()})
         info = {"day": w.today, "sent": int(dec.sent.sum()),
                 "true_uplift": float(dec.truth.uplift.sum()),
                 "true_incremental_margin": float(dec.truth.incremental_margin.sum()),
                 "cost": float((real.price + real.discount_cost).sum()),
                 "rejected": {REASONS[k]: int(v) for k, v in
                              enumerate(np.bincount(dec.reason, minlength=len(REASONS))) if k and v},
-                "customers": rows, "customer_rewards": rewards, "customer_costs": costs,
+                "customers": rows, "customer_costs": costs,
                 "decisions": {"actions": dec.actions, "reason": dec.reason, "sent": dec.sent,
                               "truth": vars(dec.truth), "realized": vars(real)}}
         out = w.step()
@@ -103,7 +114,31 @@ class CampaignDayEnv(gym.Env):
                     outcome={"day": out.day, "transactions": vars(out.transactions),
                              "churned": out.churned, "n_present": out.n_present})
         truncated = w.day >= w.days
-        return self._observe(), float(rewards.sum()), False, truncated, self._with_truth(info)
+        np.add.at(self._margin, out.transactions.customer, out.transactions.margin)
+        if window:
+            info["matured"] = self._close_windows(truncated)
+            reward = float(sum(m["rewards"].sum() for m in info["matured"]))
+        else:
+            info["customer_rewards"] = rewards
+            reward = float(rewards.sum())
+        return self._observe(), reward, False, truncated, self._with_truth(info)
+
+    def _close_windows(self, truncated: bool) -> list[dict]:
+        """Decisions whose attribution window closed today (all of them at the horizon).
+
+        Each: {"day", "customers", "rewards", "costs", "days"}, rewards being the margin the
+        customer made in the window minus the decision's cost; "days" is the window's length
+        (shorter than the attribution window for those the horizon cut).
+        """
+        today, span = self.world.today, self.world.params.response.attribution_days
+        done = []
+        while self._windows and (truncated or today - self._windows[0]["day"] >= span):
+            d = self._windows.popleft()
+            rows = d["customers"]
+            done.append({"day": d["day"], "customers": rows, "costs": d["costs"],
+                         "rewards": self._margin[rows] - d["start"] - d["costs"],
+                         "days": min(today - d["day"], span)})
+        return done
 
     def contexts(self, obs: dict[str, np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
         """Feature vectors (named by `feature_names`) of customers `rows` of an observation.

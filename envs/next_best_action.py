@@ -43,6 +43,9 @@ class NextBestActionEnv(gym.Env):
 
     def __init__(self, **options: Any):
         self.options = setup.parse_options({**DEFAULTS, **options})
+        if self.options.objective == "window":
+            raise ParameterError("objective = 'window': available in CampaignDay-v0 only; "
+                                 "here 'margin' or 'ltv'")
         params = get_scenario(self.options.scenario, self.options.overrides)
         catalog = build_catalog(tuple(params.offers), tuple(params.channels))
         self.feature_names = context.feature_names(tuple(s.name for s in params.stores)) + tuple(

@@ -14,7 +14,7 @@ from sim.scenarios import get_scenario
 from sim.shocks import parse_shock
 from sim.world import World
 
-OBJECTIVES = ("margin", "ltv")
+OBJECTIVES = ("margin", "ltv", "window")
 
 
 class EnvOptions(FrozenModel):
@@ -45,7 +45,10 @@ class EnvOptions(FrozenModel):
     oracle policy and regret): the next decision's (n_actions,) in NextBestAction-v0, the
     eligible customers' (n_eligible, n_actions) in CampaignDay-v0."""
     objective: Literal[OBJECTIVES] = "margin"
-    """'margin': attributed margin minus cost; 'ltv': that plus the change in expected value."""
+    """'margin': attributed margin minus cost; 'ltv': that plus the change in expected value;
+    'window' (CampaignDay-v0): the margin of everything the customer buys in the attribution
+    window after the decision, minus cost, for every decided customer, contacted or not, known
+    when the window closes (so a learner sees what no action earns and can learn uplift)."""
 
 
 def parse_options(kwargs: dict) -> EnvOptions:

@@ -124,6 +124,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     cat = c.actions
     offer_names = np.array(env.action_table["offer"])
     channel_names = np.array(env.action_table["channel"])
+    waiting: dict[int, tuple] = {}  # objective window: decisions whose reward is not known yet
     for _ in range(cfg.days - 1):
         rows = np.flatnonzero(obs["eligible"])
         x = env.contexts(obs, rows)
@@ -135,22 +136,31 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
         action = np.zeros(n, dtype=np.int64)
         action[rows] = actions
         budget = c.budget()
-        obs, _, _, _, info = env.step(action)
-        t = time.perf_counter()
-        policy.update(x, actions, info["customer_rewards"], pscores,
-                      costs=info["customer_costs"])
-        policy_s += time.perf_counter() - t
+        obs, reward, _, _, info = env.step(action)
         dec, out = info["decisions"], info["outcome"]
-        daily.append(_day_row(info, dec, out, c, acc, rows, budget, cat))
+        entry = {"day": np.full(rows.size, info["day"], dtype=np.int64),
+                 "customer": rows, "segment": segment, "action": actions, "pscore": pscores,
+                 "sent": dec["sent"], "reason": dec["reason"],
+                 "reward": info.get("customer_rewards", np.full(rows.size, np.nan)),
+                 "true_incremental_margin": _on_sent(dec["sent"],
+                                                     dec["truth"]["incremental_margin"])}
+        if cfg.decision_log == "full":
+            entry["x"] = x
+        # Learn from what is known: today's rewards, or the windows that closed today.
+        learn = [(x, actions, entry["reward"], pscores, info["customer_costs"])]
+        if "matured" in info:
+            waiting[info["day"]] = (x, actions, pscores, entry)
+            learn = []
+            for m in info["matured"]:
+                x_m, a_m, p_m, e_m = waiting.pop(m["day"])
+                e_m["reward"] = m["rewards"]
+                learn.append((x_m, a_m, m["rewards"], p_m, m["costs"]))
+        t = time.perf_counter()
+        for x_l, a_l, r_l, p_l, c_l in learn:
+            policy.update(x_l, a_l, r_l, p_l, costs=c_l)
+        policy_s += time.perf_counter() - t
+        daily.append(_day_row(info, reward, dec, out, c, acc, rows, budget, cat))
         if cfg.decision_log != "none":
-            entry = {"day": np.full(rows.size, info["day"], dtype=np.int64),
-                     "customer": rows, "segment": segment, "action": actions,
-                     "pscore": pscores, "sent": dec["sent"], "reason": dec["reason"],
-                     "reward": info["customer_rewards"],
-                     "true_incremental_margin": _on_sent(dec["sent"],
-                                                               dec["truth"]["incremental_margin"])}
-            if cfg.decision_log == "full":
-                entry["x"] = x
             log.append(entry)
     total_s = time.perf_counter() - start
     treated = ~c.holdout[:w.n_present]
@@ -180,7 +190,7 @@ def _on_sent(sent: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _day_row(info: dict, dec, out, c, acc: _Accumulators, rows: np.ndarray,
+def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: np.ndarray,
              budget: float | None, cat) -> dict:
     """The daily figures of one step (see `experiments.layout.DAILY_COLUMNS`)."""
     w = c.world
@@ -209,7 +219,7 @@ def _day_row(info: dict, dec, out, c, acc: _Accumulators, rows: np.ndarray,
     died = out["churned"][~c.holdout[out["churned"]]]
     alive = w.pop.alive[:here] & ~c.holdout[:here]
     row = {"day": info["day"], "eligible": rows.size, "sent": info["sent"], "cost": cost,
-           "reward": float(info["customer_rewards"].sum()),
+           "reward": reward,
            "true_incremental_margin": info["true_incremental_margin"],
            "n_treated": treated_n, "n_holdout": holdout_n,
            "purchases": int((~held).sum()), "revenue": float(tx["amount"][~held].sum()),

@@ -48,7 +48,7 @@ class ScenarioVariant(FrozenModel):
     """Scenario field overrides."""
     shocks: tuple[str, ...] = ()
     """Shocks, NAME or NAME:key=value,..."""
-    objective: Literal["margin", "ltv"] | None = None
+    objective: Literal["margin", "ltv", "window"] | None = None
     """Reward objective in this variant (default: the config's)."""
 
 
@@ -91,8 +91,10 @@ class ExperimentConfig(FrozenModel):
     """Contact policy: at most this many contact days in 7."""
     min_gap_days: Annotated[int, Field(ge=0, le=30)] = 2
     """Contact policy: days between two contacts."""
-    objective: Literal["margin", "ltv"] = "margin"
-    """Reward the policies learn from: 'margin' or 'ltv' (margin plus value change)."""
+    objective: Literal["margin", "ltv", "window"] = "margin"
+    """Reward the policies learn from: 'margin' (attributed margin minus cost), 'ltv' (plus
+    the change in expected value) or 'window' (the customer's margin over the attribution
+    window minus cost, contacted or not, learned when the window closes)."""
     epochs: Literal["daily"] = "daily"
     """Decision epochs: 'daily' (one campaign batch a day, the CampaignDay environment)."""
     decision_log: Literal["full", "actions", "none"] = "full"

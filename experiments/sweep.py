@@ -154,24 +154,37 @@ def gather(cfg: ExperimentConfig, run_dir: Path) -> dict:
     with tempfile.TemporaryDirectory(dir=run_dir, prefix=".gather-") as tmp:
         stage = Path(tmp)
         for name in TABLES:
-            parts = []
-            for cell in all_cells:
-                path = run_dir / cell.path() / f"{name}.parquet"
-                if path.exists():
-                    table = pq.read_table(path)
-                    n = table.num_rows
-                    keys = {"scenario": pa.array([cell.scenario.label] * n),
-                            "policy": pa.array([cell.policy.label] * n),
-                            "seed": pa.array(np.full(n, cell.seed, dtype=np.int64))}
-                    for j, (k, v) in enumerate(keys.items()):
-                        table = table.add_column(j, k, v)
-                    parts.append(table)
-            if parts:
-                pq.write_table(pa.concat_tables(parts), stage / f"{name}.parquet")
+            _concatenate(run_dir, all_cells, name, stage / f"{name}.parquet")
         atomic.write_json(stage / "summary.json", summary)
         for path in sorted(stage.iterdir()):
             os.replace(path, run_dir / path.name)
     return summary
+
+
+def _concatenate(run_dir: Path, all_cells: list[Cell], name: str, target: Path) -> None:
+    """Write one table of every cell's `name`.parquet, the cell's keys in front.
+
+    Written cell by cell (a row group each), so memory holds one cell at a time.
+    """
+    writer = None
+    try:
+        for cell in all_cells:
+            path = run_dir / cell.path() / f"{name}.parquet"
+            if not path.exists():
+                continue
+            table = pq.read_table(path)
+            n = table.num_rows
+            keys = {"scenario": pa.array([cell.scenario.label] * n, pa.string()),
+                    "policy": pa.array([cell.policy.label] * n, pa.string()),
+                    "seed": pa.array(np.full(n, cell.seed, dtype=np.int64))}
+            for j, (k, v) in enumerate(keys.items()):
+                table = table.add_column(j, k, v)
+            if writer is None:
+                writer = pq.ParquetWriter(target, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def summarize(cfg: ExperimentConfig, all_cells: list[Cell], infos: list[dict],

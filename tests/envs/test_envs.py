@@ -208,3 +208,38 @@ def test_campaign_day_hands_over_true_margins_of_eligible_customers():
     obs, info = env.reset(seed=1)
     assert info["true_margins"].shape == (int(obs["eligible"].sum()), 433)
     assert (info["true_margins"][:, 0] == 0).all()
+
+
+def test_window_objective_pays_each_decision_once_when_its_window_closes():
+    """Objective window: every day's decisions mature once, 7 days later or at the horizon.
+
+    A decision's reward is the customer's margin in the window minus its cost, so with no
+    action it is the margin the customer made anyway: the matured rewards of a no-action day
+    add up to the purchases those customers made in the window.
+    """
+    env = gymnasium.make("nbasim/CampaignDay-v0", customers=1500, days=12, objective="window")
+    obs, _ = env.reset(seed=6)
+    u = env.unwrapped
+    span = u.world.params.response.attribution_days
+    decided, matured, bought = {}, [], np.zeros(1500)
+    truncated = False
+    while not truncated:
+        rows = np.flatnonzero(obs["eligible"])
+        decided[u.world.today] = rows
+        obs, reward, _, truncated, info = env.step(np.zeros(1500, dtype=np.int64))
+        tx = info["outcome"]["transactions"]
+        np.add.at(bought, tx["customer"], tx["margin"])
+        assert "customer_rewards" not in info
+        assert reward == pytest.approx(sum(m["rewards"].sum() for m in info["matured"]))
+        for m in info["matured"]:
+            np.testing.assert_array_equal(m["customers"], decided[m["day"]])
+            assert m["days"] == span or truncated
+            matured.append(m["day"])
+    assert sorted(matured) == sorted(decided)  # each day once
+    assert bought.sum() > 0
+
+
+def test_window_objective_is_refused_by_next_best_action():
+    """Per-decision windows are not available one decision at a time: a named error."""
+    with pytest.raises(ParameterError, match="objective = 'window': available in CampaignDay"):
+        gymnasium.make("nbasim/NextBestAction-v0", objective="window")
