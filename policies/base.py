@@ -91,7 +91,15 @@ class Policy:
 
     def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                pscores: np.ndarray, *, costs: np.ndarray | None = None) -> None:
-        """Learn from a batch: the contexts, the actions taken, their rewards and pscores."""
+        """Learn from a batch: the contexts, the actions taken, their rewards and pscores.
+
+        Args:
+            contexts: (n, dim_context) as given to `act`.
+            actions: (n,) the actions taken.
+            rewards: (n,) their rewards.
+            pscores: (n,) the probabilities with which they were chosen, in (0, 1].
+            costs: (n,) money each action spent (budget pacing reads it), or None.
+        """
         x = self._contexts(contexts)
         n = x.shape[0]
         a = np.asarray(actions)
@@ -148,7 +156,9 @@ class Policy:
 
 
 def sample(rng: np.random.Generator, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Draw one action per row from `dist` (n, n_actions), rows summing to 1.
+    """Draw one action per row from `dist` (n, n_actions), in proportion to its entries.
+
+    Rows are meant to sum to 1; a rounding remainder is absorbed by each row's sum.
 
     Returns:
         actions (n,) int64 and their probabilities (n,).
