@@ -203,6 +203,8 @@ def compare_runs(
     by: Annotated[str, typer.Option(help="Metric to rank by.")] = "incremental_margin",
     metric: Annotated[list[str] | None, typer.Option(
         help="Metric to show (repeatable; default: the main ones).")] = None,
+    markdown: Annotated[bool, typer.Option(
+        help="Print the ranking of one run as a Markdown table.")] = False,
 ) -> None:
     """A table of policies with 95 % intervals, and their differences."""
     from experiments import check as check_mod
@@ -213,8 +215,11 @@ def compare_runs(
     try:
         runs = [check_mod.load_summary(d) for d in run_dirs]
         if len(runs) == 1:
-            out_console.print(compare.render_ranking(compare.rank(runs[0], by=by,
-                                                                  metrics=metric or None)))
+            ranking = compare.rank(runs[0], by=by, metrics=metric or None)
+            if markdown:
+                print(compare.markdown_ranking(ranking))
+            else:
+                out_console.print(compare.render_ranking(ranking))
         else:
             out_console.print(compare.render_diff(compare.diff_runs(
                 *runs, metrics=metric or None, a_name=str(run_dirs[0]),

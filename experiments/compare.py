@@ -249,6 +249,27 @@ def _estimate_text(est: Estimate | None) -> str:
     return f"{format_value(est.mean)} {format_ci((est.lo, est.hi))}"
 
 
+def markdown_ranking(ranking: Ranking) -> str:
+    """The ranking as a Markdown table, for a README or a paper.
+
+    Each cell is the mean ± the half-width of its 95 % interval; the last column is the
+    paired difference against the baseline.
+    """
+    def cell(e: Estimate | None) -> str:
+        if e is None:
+            return "-"
+        return f"{format_value(e.mean)} ± {format_value((e.hi - e.lo) / 2)}"
+
+    head = ["policy", *ranking.metrics,
+            f"{ranking.by} vs {ranking.baseline or 'baseline'} (paired)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for row in ranking.rows:
+        diff = "(baseline)" if row.is_baseline else cell(row.vs_baseline)
+        lines.append("| " + " | ".join([row.group, *(cell(row.metrics[m])
+                                                     for m in ranking.metrics), diff]) + " |")
+    return "\n".join(lines)
+
+
 def render_ranking(ranking: Ranking) -> Table:
     """A table of a ranking: rank, group, each metric's mean ± 95 % CI, difference vs baseline.
 
