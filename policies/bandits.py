@@ -113,6 +113,7 @@ class _LinearBandit(Policy):
         actions = np.empty(n, dtype=np.int64)
         pscores = np.empty(n)
         xt = self._augment(x)
+        self._last = (x, xt)  # `update` with the same contexts reuses them
         self._prepare()
         explore = self._explore()
         width = max(self.n_actions * max(self._n_samples, xt.shape[1]), 1)
@@ -143,7 +144,10 @@ class _LinearBandit(Policy):
     def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                 pscores: np.ndarray, costs: np.ndarray | None) -> None:
         if x.shape[0]:
-            self._model.add(self._augment(x), actions, rewards)
+            last = getattr(self, "_last", None)
+            xt = last[1] if last is not None and last[0] is x else self._augment(x)
+            self._last = None
+            self._model.add(xt, actions, rewards)
 
     def _augment(self, x: np.ndarray) -> np.ndarray:
         if not self.params.intercept:
@@ -246,7 +250,9 @@ class _PerAction:
         self.moment = np.zeros((n_actions, dim))                     # (K, d)
         self.root_t = np.tile(np.eye(dim) / np.sqrt(lam), (n_actions, 1, 1))  # R_a' (K, d, d)
         self.theta = np.zeros((n_actions, dim))                      # (K, d)
-        self._root_t32 = _f32(self.root_t)
+        self._root_cat32 = _concat_roots(self.root_t)
+        self._blocks = np.kron(np.eye(n_actions, dtype=np.float32),
+                               np.ones((dim, 1), dtype=np.float32))  # (K d, K)
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Accumulate a batch, then refresh the touched actions' roots and means."""
@@ -257,7 +263,7 @@ class _PerAction:
         self.root_t[touched] = root_t
         half = np.matmul(self.moment[touched, None, :], root_t)            # (R b)'
         self.theta[touched] = np.matmul(half, root_t.transpose(0, 2, 1))[:, 0]
-        self._root_t32 = _f32(self.root_t)
+        self._root_cat32 = _concat_roots(self.root_t)
 
     def mean(self, xt: np.ndarray) -> np.ndarray:
         """(n, K) estimated rewards."""
@@ -265,9 +271,9 @@ class _PerAction:
 
     def var(self, xt: np.ndarray) -> np.ndarray:
         """(n, K) x~' A_a^-1 x~ = |R_a x~|^2."""
-        x32 = xt.astype(np.float32)
-        y = np.matmul(x32, self._root_t32)                                 # (K, n, d)
-        return np.einsum("knd,knd->nk", y, y).astype(np.float64)
+        y = xt.astype(np.float32) @ self._root_cat32                       # (n, K d): R_a x~
+        y *= y
+        return (y @ self._blocks).astype(np.float64)   # each action's block of squares summed
 
     def draw(self, rng: np.random.Generator, sigma: float, n_samples: int) -> np.ndarray:
         """(d, S K) weights, S samples per action from N(theta_a, sigma^2 A_a^-1)."""
@@ -387,6 +393,12 @@ def _grouped_stats(xt: np.ndarray, actions: np.ndarray,
         moments[i] = prod[:, d]
         start = end
     return touched, grams, moments
+
+
+def _concat_roots(root_t: np.ndarray) -> np.ndarray:
+    """The roots R_a' side by side, (d, K d) float32: one product gives every R_a x~ at once."""
+    k, d, _ = root_t.shape
+    return _f32(root_t.transpose(1, 0, 2).reshape(d, k * d))
 
 
 def _f32(stack: np.ndarray) -> np.ndarray:
