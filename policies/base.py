@@ -176,27 +176,39 @@ def sample(rng: np.random.Generator, dist: np.ndarray) -> tuple[np.ndarray, np.n
     return a.astype(np.int64), p
 
 
-def greedy_dist(scores: np.ndarray, eligible: np.ndarray | None,
-                explore: float) -> np.ndarray:
-    """(1 - explore) on each row's best eligible score, `explore` uniform over eligible actions.
+def epsilon_greedy(rng: np.random.Generator, scores: np.ndarray, eligible: np.ndarray | None,
+                   explore: float) -> tuple[np.ndarray, np.ndarray]:
+    """The best eligible score with probability 1 - `explore`, else uniform over eligible.
+
+    A share `explore` of rows gets a uniformly random eligible action, the others their best
+    eligible score (ties to the lowest index); pscore = (1 - explore) x 1{best} +
+    explore / n_eligible, exactly. One pass over `scores`; no (n, n_actions) distribution is
+    built.
 
     Args:
-        scores: (n, n_actions) higher is better.
+        rng: the policy's generator.
+        scores: (n, n_actions), higher is better.
         eligible: None or (n, n_actions) bool.
         explore: share of uniform exploration in [0, 1].
 
     Returns:
-        (n, n_actions) action_dist; ties go to the lowest index.
+        actions (n,) int64 and pscores (n,).
     """
     n, k = scores.shape
-    if eligible is not None:
-        scores = np.where(eligible, scores, -np.inf)
-    dist = np.zeros((n, k))
-    dist[np.arange(n), scores.argmax(axis=1)] = 1.0 - explore
+    best = (scores if eligible is None else np.where(eligible, scores, -np.inf)).argmax(axis=1)
+    actions = best.astype(np.int64)
+    n_eligible = np.full(n, k) if eligible is None else eligible.sum(axis=1)
     if explore > 0:
-        allowed = np.ones((n, k), dtype=bool) if eligible is None else eligible
-        dist += explore * allowed / allowed.sum(axis=1, keepdims=True)
-    return dist
+        rows = np.flatnonzero(rng.random(n) < explore)
+        pick = np.minimum((rng.random(rows.size) * n_eligible[rows]).astype(np.int64),
+                          n_eligible[rows] - 1)
+        if eligible is None:
+            actions[rows] = pick
+        else:  # the pick-th eligible action of each exploring row
+            rank = np.cumsum(eligible[rows], axis=1)
+            actions[rows] = (rank <= pick[:, None]).sum(axis=1)
+    pscores = (1.0 - explore) * (actions == best) + explore / n_eligible
+    return actions, pscores
 
 
 # Below this many values, checks run on a Python list: at batch size 1 numpy's per-call

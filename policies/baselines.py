@@ -20,8 +20,8 @@ from pydantic import Field
 
 from policies import playbook  # also registers rfm_playbook and segment_greedy
 from policies.base import Params as BaseParams
-from policies.base import Policy, PolicyError, sample
-from policies.models import Logistic, Ridge, with_intercept
+from policies.base import Policy, PolicyError, epsilon_greedy, sample
+from policies.models import Logistic, Ridge, sigmoid, with_intercept
 from policies.playbook import ActionSpec, ActionTable, Catalog
 from policies.registry import register
 
@@ -246,34 +246,6 @@ class UpliftTwoModel(Targeting):
         self.control.update(design[control], rewards[control])
 
 
-def epsilon_greedy(rng: np.random.Generator, scores: np.ndarray, eligible: np.ndarray | None,
-                   explore: float) -> tuple[np.ndarray, np.ndarray]:
-    """Draw from `base.greedy_dist(scores, eligible, explore)` without building it.
-
-    A share `explore` of rows gets a uniformly random eligible action, the others their best
-    eligible score (ties to the lowest index); pscore = (1 - explore) x 1{best} +
-    explore / n_eligible, exactly. Costs one pass over `scores` (n, n_actions).
-
-    Returns:
-        actions (n,) int64 and pscores (n,).
-    """
-    n, k = scores.shape
-    best = (scores if eligible is None else np.where(eligible, scores, -np.inf)).argmax(axis=1)
-    actions = best.astype(np.int64)
-    n_eligible = np.full(n, k) if eligible is None else eligible.sum(axis=1)
-    if explore > 0:
-        rows = np.flatnonzero(rng.random(n) < explore)
-        pick = np.minimum((rng.random(rows.size) * n_eligible[rows]).astype(np.int64),
-                          n_eligible[rows] - 1)
-        if eligible is None:
-            actions[rows] = pick
-        else:  # the pick-th eligible action of each exploring row
-            rank = np.cumsum(eligible[rows], axis=1)
-            actions[rows] = (rank <= pick[:, None]).sum(axis=1)
-    pscores = (1.0 - explore) * (actions == best) + explore / n_eligible
-    return actions, pscores
-
-
 # Expected margin of one accepted offer, for a basket of about 35 at a 40% margin (the
 # default world's Gamma-Gamma mean p x gamma / (q - 1) = 6.25 x 15.44 / 2.74 = 35.2):
 # 35 x 0.4 = 14, less the discount's share of the basket (35 x depth; win-back gives 15%),
@@ -361,7 +333,7 @@ class Arbitration(Policy):
         bias = np.einsum("ij,ij->i", self.variant[1:], w[codes, d:])
         z = (with_intercept(x) @ w[:, :d].T)[:, codes] + bias
         out = np.zeros((x.shape[0], self.n_actions))
-        out[:, 1:] = 0.5 * (1.0 + np.tanh(0.5 * z))
+        out[:, 1:] = sigmoid(z)
         return out
 
     def _priorities(self, x: np.ndarray) -> np.ndarray:

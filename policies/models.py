@@ -28,7 +28,6 @@ class Ridge:
     def __init__(self, dim: int, l2: float):
         self.gram = l2 * np.eye(dim)
         self.xty = np.zeros(dim)
-        self.n_seen = 0
         self._weights: np.ndarray | None = np.zeros(dim)
 
     def update(self, design: np.ndarray, y: np.ndarray) -> None:
@@ -37,7 +36,6 @@ class Ridge:
             return
         self.gram += design.T @ design
         self.xty += design.T @ y
-        self.n_seen += design.shape[0]
         self._weights = None
 
     @property
@@ -70,7 +68,6 @@ class Logistic:
         self.weights = np.zeros(dim)
         self.precision = l2 * np.eye(dim)
         self.max_iter = max_iter
-        self.n_seen = 0
 
     def update(self, design: np.ndarray, y: np.ndarray) -> None:
         """Add a batch: `design` (n, dim), `y` (n,) in {0, 1}."""
@@ -79,22 +76,22 @@ class Logistic:
         prior_mean, prior_prec = self.weights, self.precision
         w = prior_mean.copy()
         for _ in range(self.max_iter):
-            p = _sigmoid(design @ w)
+            p = sigmoid(design @ w)
             grad = prior_prec @ (w - prior_mean) + design.T @ (p - y)
             hess = prior_prec + (design.T * (p * (1 - p))) @ design
             step = np.linalg.solve(hess, grad)
             w -= step
             if np.abs(step).max() < 1e-6:
                 break
-        p = _sigmoid(design @ w)
+        p = sigmoid(design @ w)
         self.weights = w
         self.precision = prior_prec + (design.T * (p * (1 - p))) @ design
-        self.n_seen += design.shape[0]
 
     def predict(self, design: np.ndarray) -> np.ndarray:
         """(n,) probabilities for `design` (n, dim), at the posterior mean."""
-        return _sigmoid(design @ self.weights)
+        return sigmoid(design @ self.weights)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow."""
     return 0.5 * (1.0 + np.tanh(0.5 * z))

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from policies.base import Params as BaseParams
-from policies.base import Policy, PolicyError, greedy_dist, sample
+from policies.base import Policy, PolicyError, epsilon_greedy, sample
 from policies.registry import register
 
 ActionTable = dict[str, tuple[str, ...]]
@@ -301,8 +301,7 @@ class SegmentGreedy(Policy):
                 allowed = allowed & eligible
             return sample(self.rng, allowed / allowed.sum(axis=1, keepdims=True))
         scores = self.scores[self.segments.codes(x)]
-        actions = greedy_dist(scores, eligible, 0.0).argmax(axis=1)
-        return actions.astype(np.int64), np.ones(n)
+        return epsilon_greedy(self.rng, scores, eligible, 0.0)
 
     def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                 pscores: np.ndarray, costs: np.ndarray | None) -> None:
