@@ -46,7 +46,8 @@ DAILY_COLUMNS = {
     "eligible": "customers a message could reach today",
     "sent": "messages sent",
     "cost": "money spent: message prices plus discounts redeemed",
-    "reward": "sum of the decisions' rewards (attributed margin minus cost)",
+    "reward": "the step's reward under the objective (margin, ltv; window: the windows that "
+              "closed today)",
     "true_incremental_margin": "true expected incremental margin of what was sent",
     "n_treated": "present customers outside the holdout",
     "n_holdout": "present customers in the holdout",
@@ -75,7 +76,8 @@ DECISION_COLUMNS = {
     "action": "action index", "offer": "offer name", "channel": "channel name (none)",
     "pscore": "probability with which the policy chose the action",
     "sent": "the action went out", "rejected": "rule that stopped it ('' if none)",
-    "reward": "attributed margin minus cost (plus value change with objective ltv)",
+    "reward": "attributed margin minus cost (plus value change with objective ltv; with "
+              "objective window, the customer's margin over the window minus cost)",
     "true_incremental_margin": "true expected incremental margin (0 if not sent)",
 }
 """decisions.parquet columns (then `x_<feature>` context columns) and what each holds."""
