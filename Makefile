@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_envs.py
 	$(PY) benchmarks/bench_policies.py
 	$(PY) benchmarks/bench_vw.py
+	$(PY) benchmarks/bench_calibrate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -18,7 +18,7 @@ import numpy as np
 
 import policies
 from envs.campaign_day import CampaignDayEnv
-from experiments.config import ExperimentConfig, PolicySpec, ScenarioVariant
+from experiments.config import ExperimentConfig, PolicySpec, ScenarioVariant, variant_world
 from sim import lifecycle, rfm
 from sim.params import CHANNELS
 
@@ -62,12 +62,13 @@ def policy_seed(seed: int, label: str) -> int:
 
 def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool) -> CampaignDayEnv:
     """The CampaignDay env of a variant with the config's population, rules and objective."""
+    overrides, calibrated = variant_world(variant, cfg.days)
     return CampaignDayEnv(
-        scenario=variant.scenario, overrides=dict(variant.overrides), shocks=variant.shocks,
-        customers=cfg.customers, days=cfg.days, holdout=cfg.holdout, budget=cfg.budget,
-        budget_period_days=cfg.budget_period_days, max_per_7_days=cfg.max_per_7_days,
-        min_gap_days=cfg.min_gap_days, objective=variant.objective or cfg.objective,
-        truth=truth)
+        scenario=variant.scenario, overrides=overrides, shocks=variant.shocks,
+        customers=calibrated or cfg.customers, days=cfg.days, holdout=cfg.holdout,
+        budget=cfg.budget, budget_period_days=cfg.budget_period_days,
+        max_per_7_days=cfg.max_per_7_days, min_gap_days=cfg.min_gap_days,
+        objective=variant.objective or cfg.objective, truth=truth)
 
 
 def make_policy(spec: PolicySpec, env: CampaignDayEnv, seed: int, days: int) -> policies.Policy:
@@ -113,7 +114,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     obs, info = env.reset(seed=cell.seed)
     w, c = env.world, env.campaign
     policy = make_policy(cell.policy, env, policy_seed(cell.seed, cell.policy.label), cfg.days)
-    n = cfg.customers
+    n = env.options.customers
     start_rows = np.arange(w.n_present)
     start_segment = w.pop.segment[start_rows].copy()
     alive_at_start = w.pop.alive[start_rows].copy()

@@ -45,8 +45,9 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
 def simulate(
     scenario: Annotated[str, typer.Option(help="Scenario name (see `nbasim scenarios`).")] =
     "dry_cleaning_chain",
-    customers: Annotated[int, typer.Option(help="Customers in all: the day-0 base plus "
-                                                "newcomers.")] = 100_000,
+    customers: Annotated[int | None, typer.Option(
+        help="Customers in all: the day-0 base plus newcomers \\[default: 100,000, or with "
+             "--calibration the log's base plus its newcomers].", show_default=False)] = None,
     days: Annotated[int, typer.Option(help="Days to simulate.")] = 365,
     seed: Annotated[int, typer.Option(help="Root seed; the same seed gives the same run.")] = 0,
     shock: Annotated[list[str] | None, typer.Option(
@@ -60,19 +61,32 @@ def simulate(
              "is replaced.")] = None,
     transactions: Annotated[bool, typer.Option(
         help="Also write every purchase to transactions.parquet.")] = False,
+    calibration: Annotated[Path | None, typer.Option(
+        help="A calibration.json from `nbasim calibrate`: the base's BG/NBD and Gamma-Gamma "
+             "parameters, size and age structure, on the --scenario's stores and catalog.")]
+    = None,
 ) -> None:
     """Simulate organic behaviour (no marketing actions) and write daily series and plots."""
     from experiments import simulate as sim_run
+    from experiments.translog import DataError
 
     start = time.perf_counter()
     try:
-        spec = sim_run.SimulationSpec(scenario, customers, days, seed, tuple(shock or ()),
-                                      parse_overrides(set_ or []), transactions)
+        if calibration is not None:
+            from experiments.calibrate import simulation_spec
+
+            spec = simulation_spec(calibration, scenario, days, seed, customers,
+                                   tuple(shock or ()), parse_overrides(set_ or []),
+                                   transactions)
+        else:
+            spec = sim_run.SimulationSpec(scenario, 100_000 if customers is None else customers,
+                                          days, seed, tuple(shock or ()),
+                                          parse_overrides(set_ or []), transactions)
         target = out or Path("results") / "simulate" / spec.run_id()
         sim_run.check_target(target)
-        with err_console.status(f"building {customers:,} customers"):
+        with err_console.status(f"building {spec.customers:,} customers"):
             world = sim_run.build_world(spec)
-    except ParameterError as err:
+    except (ParameterError, DataError) as err:
         raise fail(str(err)) from None
     with _progress("simulating") as progress:
         task = progress.add_task("days", total=days)
@@ -240,6 +254,92 @@ def report_run(
     except ValueError as err:
         raise fail(str(err)) from None
     out_console.print(f"report: {path}")
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    file: Annotated[Path, typer.Argument(help="A transaction log (CSV, or Parquet by suffix).")],
+    customer_col: Annotated[str, typer.Option(help="Column of the customer id.")],
+    date_col: Annotated[str, typer.Option(help="Column of the purchase date.")],
+    amount_col: Annotated[str, typer.Option(help="Column of the amount spent.")],
+    date_format: Annotated[str | None, typer.Option(
+        help="strptime format of the dates, e.g. %d/%m/%Y \\[default: ISO dates].")] = None,
+    end: Annotated[str | None, typer.Option(
+        help="Last day of the calibration period (ISO); later purchases are the holdout the "
+             "checks compare against \\[default: the log's last date].")] = None,
+    time_unit: Annotated[str, typer.Option(help="Time unit of the fit: day or week.")] = "week",
+    sep: Annotated[str, typer.Option(help="CSV separator.")] = ",",
+    out: Annotated[Path | None, typer.Option(
+        help="Results directory \\[default: results/calibrate/<file stem>].")] = None,
+) -> None:
+    """Fit BG/NBD and Gamma-Gamma to a transaction log by maximum likelihood."""
+    from experiments import calibrate as cal
+    from experiments.translog import DataError
+
+    try:
+        with err_console.status(f"reading {file} and fitting"):
+            result, out_dir = cal.calibrate(file, customer_col, date_col, amount_col,
+                                            date_format=date_format, end=end,
+                                            time_unit=time_unit, sep=sep, out=out)
+    except (DataError, ParameterError) as err:
+        raise fail(str(err)) from None
+    out_console.print(cal.table(result))
+    out_console.print(f"results in {out_dir / 'calibration.json'}")
+
+
+@app.command("calibrate-campaign")
+def calibrate_campaign_cmd(
+    file: Annotated[Path, typer.Argument(help="A past randomized test, one row per customer "
+                                              "(CSV, or Parquet by suffix).")],
+    arm_col: Annotated[str, typer.Option(help="Column of the arm each customer was in.")],
+    control: Annotated[str, typer.Option(help="The arm that got nothing.")],
+    outcome_col: Annotated[str, typer.Option(help="Column of the 0/1 outcome (bought within "
+                                                  "the window).")],
+    spend_col: Annotated[str | None, typer.Option(help="Column of spend in the window.")] = None,
+    arm: Annotated[list[str] | None, typer.Option(
+        help="NAME=offer:channel for an arm whose name is not offer:channel (repeatable).")]
+    = None,
+    scenario: Annotated[str, typer.Option(help="World whose offer effects are fitted.")] =
+    "dry_cleaning_chain",
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Scenario override KEY=VALUE (repeatable).")] = None,
+    customers: Annotated[int, typer.Option(help="Size of the simulated base the fit uses.")]
+    = 50_000,
+    seed: Annotated[int, typer.Option(help="Seed of that base.")] = 0,
+    window_days: Annotated[int | None, typer.Option(
+        help="Days the test's outcome window lasted (default: the world's attribution "
+             "window).")] = None,
+    sep: Annotated[str, typer.Option(help="CSV separator.")] = ",",
+    out: Annotated[Path | None, typer.Option(
+        help="Results directory \\[default: results/calibrate-campaign/<file stem>].")] = None,
+) -> None:
+    """Lift of each arm of a past test over control, and the world's offer effects fitted to it."""
+    from experiments import campaign_test as ct
+    from experiments.translog import DataError
+
+    try:
+        with err_console.status("measuring lifts and fitting offer effects"):
+            result, out_dir = ct.calibrate_campaign(
+                file, arm_col, control, outcome_col, spend_col=spend_col, sep=sep, out=out,
+                arms=ct.parse_arm_map(arm or []), scenario=scenario,
+                overrides=parse_overrides(set_ or []), customers=customers, seed=seed,
+                window_days=window_days)
+    except (DataError, ParameterError) as err:
+        raise fail(str(err)) from None
+    table = Table("arm", "n", "lift", "95 % interval", "spend lift", "action", "offer effect",
+                  "world lift", "reproduced", title=f"Campaign test {file.name}")
+    for name, a in result["arms"].items():
+        table.add_row(name, f"{a['n']:,}", f"{a['lift']:.4f}",
+                      f"[{a['ci'][0]:.4f}, {a['ci'][1]:.4f}]",
+                      "-" if a.get("spend_lift") is None else f"{a['spend_lift']:.3f}",
+                      str(a.get("action", "")), _fmt(a.get("offer_effect")),
+                      _fmt(a.get("world_lift")), str(a.get("reproduced", "")))
+    out_console.print(table)
+    out_console.print(f"results in {out_dir / 'campaign.json'}")
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else ("-" if value is None else str(value))
 
 
 @app.command("policies")

@@ -50,6 +50,10 @@ class ScenarioVariant(FrozenModel):
     """Shocks, NAME or NAME:key=value,..."""
     objective: Literal["margin", "ltv", "window"] | None = None
     """Reward objective in this variant (default: the config's)."""
+    calibration: Path | None = None
+    """A calibration.json (`nbasim calibrate`): the base's BG/NBD and Gamma-Gamma parameters,
+    size and age structure on this scenario's stores and catalog (its size replaces
+    `customers`; `overrides` still apply on top)."""
 
 
 class PolicySpec(FrozenModel):
@@ -131,6 +135,19 @@ class ExperimentConfig(FrozenModel):
         return self.baseline or self.policies[0].label
 
 
+def variant_world(variant: ScenarioVariant, days: int) -> tuple[dict, int | None]:
+    """A variant's scenario overrides (its calibration's under them) and the base's size.
+
+    The size is the calibrated base's, or None without a calibration.
+    """
+    if variant.calibration is None:
+        return dict(variant.overrides), None
+    from experiments.calibrate import scenario_from_calibration
+
+    overrides, customers = scenario_from_calibration(variant.calibration, variant.scenario, days)
+    return {**overrides, **variant.overrides}, customers
+
+
 def load(path: Path) -> ExperimentConfig:
     """Read and validate a config file; every scenario, shock and policy name is checked.
 
@@ -153,7 +170,7 @@ def parse(raw: dict, where: str = "config") -> ExperimentConfig:
 
     cfg = validate(ExperimentConfig, raw, where)
     for s in cfg.scenarios:
-        get_scenario(s.scenario, s.overrides)
+        get_scenario(s.scenario, variant_world(s, cfg.days)[0])
         for shock in s.shocks:
             parse_shock(shock)
     known = policies.available()

@@ -141,6 +141,11 @@ class ScenarioParams(FrozenModel):
     """Newcomers per day, as a share of the day-0 base."""
     burn_in_days: Annotated[int, Field(ge=1, le=3650)] = 730
     """The day-0 base joined over this many days before day 0 (BG/NBD history)."""
+    burn_in_profile: tuple[NonNegative, ...] = ()
+    """Relative numbers of the day-0 base by join age, youngest first, in equal bins over
+    burn_in_days (bin i: ages round(i D / k) + 1 to round((i + 1) D / k) days, D = burn_in_days,
+    k bins); empty: joins spread evenly. A calibration fills it from a transaction log.
+    """
 
     # Geography.
     city_size: Annotated[int, Field(ge=2, le=180)] = 20
@@ -252,6 +257,12 @@ class ScenarioParams(FrozenModel):
             raise ValueError("lifecycle thresholds must satisfy at_risk_days < lapsed_days < "
                              f"churned_days, got {self.at_risk_days}, {self.lapsed_days}, "
                              f"{self.churned_days}")
+        if self.burn_in_profile and (len(self.burn_in_profile) > self.burn_in_days
+                                     or sum(self.burn_in_profile) <= 0):
+            raise ValueError(f"burn_in_profile must have at most burn_in_days = "
+                             f"{self.burn_in_days} bins and a positive sum, got "
+                             f"{len(self.burn_in_profile)} bins summing to "
+                             f"{sum(self.burn_in_profile)}")
         if sum(self.visit_hour_weekday) <= 0 or sum(self.visit_hour_weekend) <= 0:
             raise ValueError("visit hour patterns need at least one positive hour")
         return self

@@ -157,11 +157,11 @@ def build_population(params: ScenarioParams, n_customers: int, days: int, city: 
     """Draw a population: traits, join days and the burn-in history of the day-0 base.
 
     The base present at day 0 joined uniformly over the `burn_in_days` before it (days -1 back
-    to -burn_in_days); its history (repeat purchases, dropout, last purchase, spend) is drawn
-    exactly from BG/NBD and Gamma-Gamma. The rest arrives during the run at `acquisition_rate`
-    (a share of the initial base per day), following the demand seasonality. Traits are drawn
-    `CHUNK` rows at a time straight into the final columns, so the build needs little memory
-    beyond the state itself.
+    to -burn_in_days), or by the `burn_in_profile` histogram of join ages; its history (repeat
+    purchases, dropout, last purchase, spend) is drawn exactly from BG/NBD and Gamma-Gamma.
+    The rest arrives during the run at `acquisition_rate` (a share of the initial base per
+    day), following the demand seasonality. Traits are drawn `CHUNK` rows at a time straight
+    into the final columns, so the build needs little memory beyond the state itself.
 
     Args:
         params: scenario.
@@ -175,7 +175,7 @@ def build_population(params: ScenarioParams, n_customers: int, days: int, city: 
     growth = params.acquisition_rate * days
     n_new = int(round(n * growth / (1 + growth))) if n > 1 else 0
     join = np.empty(n, dtype=np.int16)
-    join[: n - n_new] = np.sort(-rng.integers(1, params.burn_in_days + 1, n - n_new))
+    join[: n - n_new] = np.sort(-_join_ages(params, n - n_new, rng))
     if n_new:
         season = daily_multiplier(params, days)
         join[n - n_new:] = np.sort(rng.choice(days, size=n_new, p=season / season.sum()))
@@ -187,6 +187,21 @@ def build_population(params: ScenarioParams, n_customers: int, days: int, city: 
     for lo in range(0, n, CHUNK):
         _draw_chunk(pop, lo, min(n, lo + CHUNK), params, city, catalog, rng)
     return pop
+
+
+def _join_ages(params: ScenarioParams, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Join ages of the day-0 base, in days before day 0 (1 to burn_in_days).
+
+    Uniform, or by the `burn_in_profile` histogram and uniform within each bin.
+    """
+    if not params.burn_in_profile:
+        return rng.integers(1, params.burn_in_days + 1, n)
+    weights = np.asarray(params.burn_in_profile, dtype=np.float64)
+    k = weights.size
+    edges = np.round(np.linspace(0, params.burn_in_days, k + 1)).astype(np.int64)
+    bins = rng.choice(k, size=n, p=weights / weights.sum())
+    width = edges[bins + 1] - edges[bins]
+    return edges[bins] + 1 + np.floor(rng.random(n) * width).astype(np.int64)
 
 
 def _draw_chunk(pop: Population, lo: int, hi: int, params: ScenarioParams, city: City,
