@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_policies.py
 	$(PY) benchmarks/bench_vw.py
 	$(PY) benchmarks/bench_calibrate.py
+	$(PY) benchmarks/bench_ope.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

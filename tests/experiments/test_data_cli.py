@@ -70,3 +70,25 @@ def test_calibrate_then_simulate_and_run_a_calibrated_world(tmp_path):
     bad = nbasim("calibrate", str(log), "--customer-col", "who", "--date-col", "date",
                  "--amount-col", "amount", "--out", str(tmp_path / "never"))
     assert bad.returncode == 2 and "who" in bad.stderr and not (tmp_path / "never").exists()
+
+
+def test_ope_from_the_command_line_and_a_zero_propensity_exits_2(tmp_path):
+    """`nbasim ope` on a uniform-random log of a known bandit; a pscore of 0 exits 2."""
+    rng = np.random.default_rng(2)
+    n, k = 4000, 3
+    action = rng.integers(0, k, n)
+    reward = (rng.random(n) < np.array([0.1, 0.3, 0.5])[action]).astype(float)
+    log = tmp_path / "log.csv"
+    log.write_text("a,r,p\n" + "".join(f"{a},{r},{1 / k}\n" for a, r in zip(action, reward,
+                                                                            strict=True)))
+    out = tmp_path / "ope"
+    done = nbasim("ope", str(log), "--action-col", "a", "--reward-col", "r", "--pscore-col", "p",
+                  "--target", "action:2", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    est = json.loads((out / "ope.json").read_text())["estimates"]
+    assert est["ips"]["ci"][0] < 0.5 < est["ips"]["ci"][1]  # the truth of action 2 is 0.5
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,r,p\n0,1,0\n1,0,0.5\n")
+    done = nbasim("ope", str(bad), "--action-col", "a", "--reward-col", "r", "--pscore-col",
+                  "p", "--out", str(tmp_path / "never"))
+    assert done.returncode == 2 and not (tmp_path / "never").exists()
