@@ -74,6 +74,19 @@ class PolicySpec(FrozenModel):
         return self.policy or self.label
 
 
+class OPESpec(FrozenModel):
+    """`nbasim ope-validate`: estimate targets from the behaviour policy's log."""
+
+    behaviour: str
+    """Label of the logging policy (it should explore: e.g. random, or a floor)."""
+    targets: tuple[str, ...] = Field(min_length=1)
+    """Labels of the policies whose value is estimated from the log (run on-policy too)."""
+    estimators: tuple[str, ...] = ("dm", "ips", "snips", "dr", "sndr", "switch_dr")
+    """Estimators to validate."""
+    n_bootstrap: Annotated[int, Field(ge=10, le=10_000)] = 200
+    """Bootstrap resamples of each interval."""
+
+
 class ExperimentConfig(FrozenModel):
     """A whole experiment: worlds x policies x seeds."""
 
@@ -111,6 +124,8 @@ class ExperimentConfig(FrozenModel):
     """World variants (at least one)."""
     policies: tuple[PolicySpec, ...] = Field(min_length=1)
     """Policies to run (at least one)."""
+    ope: OPESpec | None = None
+    """Off-policy validation (`nbasim ope-validate`): behaviour and target policies."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
@@ -124,6 +139,11 @@ class ExperimentConfig(FrozenModel):
                                  "start with '.'")
         if len(set(self.seeds)) != len(self.seeds) or not self.seeds:
             raise ValueError(f"seeds = {list(self.seeds)}: at least one, no repeats")
+        labels = [p.label for p in self.policies]
+        if self.ope is not None:
+            for name in (self.ope.behaviour, *self.ope.targets):
+                if name not in labels:
+                    raise ValueError(f"ope: {name!r} is not a policy label; labels: {labels}")
         if self.baseline is not None and self.baseline not in [p.label for p in self.policies]:
             raise ValueError(f"baseline = {self.baseline!r}: must be one of the policy labels "
                              f"{[p.label for p in self.policies]}")

@@ -142,7 +142,7 @@ def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "
     models = None
     if any(e in ope.MODEL_BASED for e in names):
         models = ope.cross_fit(x, a, r, k, folds=folds, seed=seed, lam=lam)
-    terms, unseen = _reduce(x, a, r, p, dist_fn, models, k)
+    terms, unseen = reduce_terms(x, a, r, p, dist_fn, models, k)
     body = ope.evaluate_terms(terms, names, clip=clip, tau=tau, n_bootstrap=n_bootstrap,
                               seed=seed, unseen_mass=unseen)
     result = {"log": str(log), "target": target, "n_actions": k, **body,
@@ -156,7 +156,7 @@ def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "
               "split": split_info}
     out_dir = Path(out) if out is not None else \
         Path(results_root) / "ope" / f"{_slug(log.stem)}-{_slug(target)}"
-    result = _json_safe(result)
+    result = json_safe(result)
     _write(out_dir, result)
     return result, out_dir
 
@@ -520,7 +520,7 @@ def policy_action_dist(policy: object, contexts: np.ndarray, draws: int = 32) ->
 # --- reduction, output ------------------------------------------------------------------------
 
 
-def _reduce(x: np.ndarray, a: np.ndarray, r: np.ndarray, p: np.ndarray, dist_fn: DistFn,
+def reduce_terms(x: np.ndarray, a: np.ndarray, r: np.ndarray, p: np.ndarray, dist_fn: DistFn,
             models: tuple[list, np.ndarray] | None, k: int) -> tuple[ope.Terms, float]:
     """Per-row terms and the mean unseen target mass, chunk by chunk over the rows."""
     n = a.size
@@ -580,12 +580,12 @@ def _write(out_dir: Path, result: dict) -> None:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _json_safe(obj: object) -> object:
+def json_safe(obj: object) -> object:
     """The result with NaN and infinite floats as None (JSON has neither)."""
     if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, float | np.floating) and not math.isfinite(obj):
         return None
     return obj
