@@ -92,3 +92,21 @@ def test_ope_from_the_command_line_and_a_zero_propensity_exits_2(tmp_path):
     done = nbasim("ope", str(bad), "--action-col", "a", "--reward-col", "r", "--pscore-col",
                   "p", "--out", str(tmp_path / "never"))
     assert done.returncode == 2 and not (tmp_path / "never").exists()
+
+
+def test_rfm_exports_segments_and_refuses_a_date_before_every_purchase(tmp_path):
+    """`nbasim rfm`: one CSV row per customer with a segment; a too-early --as-of exits 2."""
+    rows = ["id,date,amount"] + [f"c{c},2024-0{1 + d % 6}-1{d % 9},{10 + c + d}"
+                                 for c in range(60) for d in range(c % 5 + 1)]
+    log = tmp_path / "log.csv"
+    log.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "rfm"
+    done = nbasim("rfm", str(log), "--customer-col", "id", "--date-col", "date", "--amount-col",
+                  "amount", "--as-of", "2024-06-30", "--compare", "2024-03-31", "--k", "3",
+                  "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    export = (out / "customers.csv").read_text().strip().splitlines()
+    assert export[0].startswith('"customer_id"') and len(export) == 61
+    done = nbasim("rfm", str(log), "--customer-col", "id", "--date-col", "date", "--amount-col",
+                  "amount", "--as-of", "2020-01-01", "--out", str(tmp_path / "never"))
+    assert done.returncode == 2 and not (tmp_path / "never").exists()
