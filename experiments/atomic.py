@@ -55,8 +55,25 @@ def _arrow(values: np.ndarray) -> pa.Array:
 
 
 def write_json(path: Path, data: object) -> None:
-    """Write JSON, with numpy scalars and arrays turned into plain numbers and lists."""
-    path.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
+    """Write strict JSON: numpy scalars and arrays as plain numbers and lists, NaN as null."""
+    path.write_text(json_text(data))
+
+
+def json_text(data: object) -> str:
+    """`data` as strict JSON text (see `write_json`)."""
+    plain = json.loads(json.dumps(data, default=_plain))
+    return json.dumps(json_safe(plain), indent=2, allow_nan=False) + "\n"
+
+
+def json_safe(obj: object) -> object:
+    """`obj` with NaN and infinite floats as None (JSON has neither)."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, float | np.floating) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def write_text(path: Path, text: str) -> None:

@@ -48,7 +48,7 @@ import pyarrow.csv as pv
 import pyarrow.parquet as pq
 
 from experiments import ope
-from experiments.atomic import staged_dir, write_json
+from experiments.atomic import json_safe, staged_dir, write_json
 from experiments.ope import OPEError
 
 RUN_LOG_COLUMNS = ("scenario", "policy", "seed", "day", "customer")
@@ -578,17 +578,6 @@ def _write(out_dir: Path, result: dict) -> None:
             os.replace(stage / name, out_dir / name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-
-
-def json_safe(obj: object) -> object:
-    """The result with NaN and infinite floats as None (JSON has neither)."""
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, float | np.floating) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def plot(result: dict, path: Path) -> Path:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from experiments import atomic, ope, ope_cmd, sweep
-from experiments.cell import make_env, make_policy
+from experiments.cell import make_env, make_policy, policy_seed
 from experiments.config import ExperimentConfig
 from sim.params import CHANNELS, ParameterError
 
@@ -33,8 +33,8 @@ def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> 
     """Run the config's cells, estimate each target from the behaviour log, score the estimates.
 
     Raises:
-        ParameterError: the config has no `[ope]` table, no `no_action` policy, or keeps no
-            contexts in its decision log.
+        ParameterError: the config has no `[ope]` table, no `no_action` policy, several
+            scenario variants, targets that learn, or keeps no contexts in its decision log.
     """
     spec = cfg.ope
     if spec is None:
@@ -44,6 +44,18 @@ def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> 
     if not control:
         raise ParameterError("ope-validate: the config needs a no_action policy (the long-term "
                              "value is measured against it)")
+    if len(cfg.scenarios) != 1:
+        raise ParameterError(f"ope-validate: the config has {len(cfg.scenarios)} scenario "
+                             "variants; it validates one at a time")
+    import policies
+
+    learners = [t for t in spec.targets
+                if policies.policy_class(_spec(cfg, t).name)._update
+                is not policies.Policy._update]
+    if learners:
+        raise ParameterError(f"ope-validate: targets {learners} learn as they run, so the policy "
+                             "run on-policy is not the one the log can evaluate; use targets "
+                             "that do not learn (blanket, rfm_playbook, no_action, random...)")
     if cfg.decision_log != "full":
         raise ParameterError("ope-validate: decision_log must be 'full' (the estimators need the "
                              "contexts)")
@@ -64,7 +76,8 @@ def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> 
         mask = _consent_mask(x, cols, env)
         models = ope.cross_fit(x, a, r, env.n_actions, folds=1, seed=seed)
         for target in spec.targets:
-            policy = make_policy(labels[target], env, seed, cfg.days)
+            policy = make_policy(labels[target], env,
+                                 policy_seed(seed, labels[target].label), cfg.days)
 
             def dist(idx, xs, policy=policy, mask=mask):
                 return ope_cmd.policy_action_dist(_Masked(policy, mask[idx]), xs)
@@ -81,9 +94,13 @@ def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> 
     result = {"behaviour": spec.behaviour, "seeds": list(cfg.seeds),
               "targets": {t: _score(runs, spec.estimators) for t, runs in rows.items()},
               "runs": rows}
-    atomic.write_text(run_dir / "ope_validate.json", _dumps(result))
+    atomic.write_text(run_dir / "ope_validate.json", atomic.json_text(result))
     _plot(result, run_dir / "plots" / "ope_validate.png")
     return result
+
+
+def _spec(cfg: ExperimentConfig, label: str):
+    return next(p for p in cfg.policies if p.label == label)
 
 
 class _Masked:
@@ -131,12 +148,6 @@ def _score(runs: list[dict], estimators) -> dict:
                           "coverage": float(((ci[:, 0] <= t) & (t <= ci[:, 1])).mean())}
         out["estimators"][name] = row
     return out
-
-
-def _dumps(result: dict) -> str:
-    import json
-
-    return json.dumps(ope_cmd.json_safe(result), indent=2) + "\n"
 
 
 def _plot(result: dict, path) -> None:

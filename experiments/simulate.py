@@ -135,9 +135,11 @@ def check_target(out: Path) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ParameterError(f"out = '{out}': is a file; give a directory for the results")
-    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").is_file():
-        raise ParameterError(f"out = '{out}': holds files that are not an nbasim run; "
-                             "give a new or empty directory (an earlier run is replaced)")
+    earlier = (out / "summary.json").is_file() and not (out / "cells").exists()
+    if out.is_dir() and any(out.iterdir()) and not earlier:
+        raise ParameterError(f"out = '{out}': holds files that are not an earlier "
+                             "`nbasim simulate` run; give a new or empty directory (an earlier "
+                             "simulation there is replaced)")
 
 
 def write(result: SimulationResult, out: Path, summary_: dict | None = None) -> Path:

@@ -251,8 +251,10 @@ class _PerAction:
         self.root_t = np.tile(np.eye(dim) / np.sqrt(lam), (n_actions, 1, 1))  # R_a' (K, d, d)
         self.theta = np.zeros((n_actions, dim))                      # (K, d)
         self._root_cat32 = _concat_roots(self.root_t)
-        self._blocks = np.kron(np.eye(n_actions, dtype=np.float32),
-                               np.ones((dim, 1), dtype=np.float32))  # (K d, K)
+        # Summing each action's block of squares by a product with a block indicator beats a
+        # reshaped sum for a few actions; its cost grows with K^2, so not for large catalogs.
+        self._blocks = np.kron(np.eye(n_actions, dtype=np.float32), np.ones(
+            (dim, 1), dtype=np.float32)) if n_actions <= _BLOCK_PRODUCT_MAX else None
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Accumulate a batch, then refresh the touched actions' roots and means."""
@@ -273,7 +275,9 @@ class _PerAction:
         """(n, K) x~' A_a^-1 x~ = |R_a x~|^2."""
         y = xt.astype(np.float32) @ self._root_cat32                       # (n, K d): R_a x~
         y *= y
-        return (y @ self._blocks).astype(np.float64)   # each action's block of squares summed
+        if self._blocks is not None:  # few actions: the block sums as one small product
+            return (y @ self._blocks).astype(np.float64)
+        return y.reshape(-1, self.n_actions, self.dim).sum(axis=2, dtype=np.float64)
 
     def draw(self, rng: np.random.Generator, sigma: float, n_samples: int) -> np.ndarray:
         """(d, S K) weights, S samples per action from N(theta_a, sigma^2 A_a^-1)."""
@@ -393,6 +397,10 @@ def _grouped_stats(xt: np.ndarray, actions: np.ndarray,
         moments[i] = prod[:, d]
         start = end
     return touched, grams, moments
+
+
+_BLOCK_PRODUCT_MAX = 32
+"""Largest number of actions whose confidence widths are summed by a block product."""
 
 
 def _concat_roots(root_t: np.ndarray) -> np.ndarray:

@@ -80,6 +80,8 @@ class MomentQueue:
         Raises:
             IndexError: `j` is not a position of the moment.
         """
+        if not 0 <= j < self.rows.size:
+            raise IndexError(f"position {j}: the moment has {self.rows.size} customers")
         if action == 0:
             return NOT_SENT
         offer, ch, slot, wording, discount = self._codes[action]

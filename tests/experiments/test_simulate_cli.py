@@ -154,8 +154,15 @@ def test_out_never_replaces_foreign_files(tmp_path):
     """--out refuses a file, and a directory holding files that are not an nbasim run."""
     (tmp_path / "thesis.txt").write_text("precious")
     result = run("simulate", "--customers", "500", "--days", "5", "--out", str(tmp_path))
-    assert result.exit_code == 2 and "not an nbasim run" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "not an earlier `nbasim simulate` run" in " ".join(
+        result.output.split())
     assert [p.name for p in tmp_path.iterdir()] == ["thesis.txt"]
+    # An experiment run (it has a summary.json too, and its cells) is never replaced.
+    exp = tmp_path / "exp"
+    (exp / "cells").mkdir(parents=True)
+    (exp / "summary.json").write_text("{}")
+    result = run("simulate", "--customers", "500", "--days", "5", "--out", str(exp))
+    assert result.exit_code == 2 and (exp / "cells").is_dir()
     result = run("simulate", "--customers", "500", "--days", "5", "--out",
                  str(tmp_path / "thesis.txt"))
     assert result.exit_code == 2 and "is a file" in result.output
