@@ -165,7 +165,8 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
             log.append(entry)
     total_s = time.perf_counter() - start
     treated = ~c.holdout[:w.n_present]
-    figures = _figures(daily, acc, env, treated, start_rows, alive_at_start)
+    figures = _figures(daily, acc, env, treated, start_rows, alive_at_start,
+                       cell.policy.budget)
     decisions = _decision_table(log, env, offer_names, channel_names)
     return CellResult(
         daily=_columns(daily), decisions=decisions,
@@ -242,8 +243,13 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
 
 
 def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated: np.ndarray,
-             start_rows: np.ndarray, alive_at_start: np.ndarray) -> dict[str, float]:
-    """Run-level figures of the cell (the metrics of `experiments.metrics`)."""
+             start_rows: np.ndarray, alive_at_start: np.ndarray,
+             paced_budget: float | None) -> dict[str, float]:
+    """Run-level figures of the cell (the metrics of `experiments.metrics`).
+
+    Budget used is spend over the policy's own pacing budget when it has one, else over the
+    world's budget for all the run's periods.
+    """
     w, c = env.world, env.campaign
     total = {k: float(sum(d[k] for d in daily)) for k in (
         "uplift", "true_incremental_margin", "cost", "purchases", "revenue", "sent", "opens",
@@ -274,7 +280,9 @@ def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated
     }
     if total["cost"] > 0:
         figures["roi"] = total["uplift"] / total["cost"]
-    if budget is not None:
+    if paced_budget is not None:
+        figures["budget_used"] = total["cost"] / paced_budget if paced_budget else 0.0
+    elif budget is not None:
         periods = -(-(env.options.days - 1) // env.options.budget_period_days)
         figures["budget_used"] = total["cost"] / (budget * periods) if budget else 0.0
     if second.any():
