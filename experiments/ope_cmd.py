@@ -364,8 +364,9 @@ def _catalog_features(log: Path, table: pa.Table) -> np.ndarray:
             kinds = {(tuple(p.offers), tuple(p.channels))
                      for p in (get_scenario(v.scenario, variant_world(v, cfg.days)[0])
                                for v in cfg.scenarios if v.label in labels)}
-        except Exception:  # an unreadable config: fall back to the full catalog
-            kinds = set()
+        except (ValueError, OSError) as err:  # a config the catalog cannot be read from
+            raise OPEError(f"log {log}: its run's {config} cannot be read ({err}); fix it, or "
+                           "move the log away from it to use the full catalog") from None
         if len(kinds) > 1:
             raise OPEError(f"log {log}: its scenarios {sorted(labels)} have different action "
                            "catalogs; choose one with the scenario filter")
