@@ -34,19 +34,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pv
-import pyarrow.parquet as pq
 from scipy import stats
 
 from experiments import atomic
-from experiments.translog import DataError
+from experiments.translog import DataError, Where, read_columns
 from sim import effects
 from sim.actions import SLOTS, build_catalog
 from sim.params import CHANNELS, OFFERS, WORDINGS, ParameterError, ScenarioParams, validate
 from sim.scenarios import get_scenario
 from sim.world import World
 
-PARQUET_SUFFIXES = (".parquet", ".pq")
 LEVEL = 0.95
 RESULT_FILE = "campaign.json"
 DEFAULT_SCENARIO = "dry_cleaning_chain"
@@ -102,97 +99,39 @@ def read_test(path: str | Path, arm_col: str, outcome_col: str, spend_col: str |
             NaN or not 0/1, or a spend that is empty, NaN, infinite or negative (the message
             shows the row).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file" if not path.exists() else
-                        f"{path}: not a file (a CSV or Parquet file of a test is expected)")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty (a header row and one row per customer "
-                        "expected)")
     wanted = {"arm": arm_col, "outcome": outcome_col}
     if spend_col is not None:
         wanted["spend"] = spend_col
-    for role, name in wanted.items():
-        if not isinstance(name, str) or not name:
-            raise DataError(f"the {role} column name must be a non-empty string, got {name!r}")
-    parquet = path.suffix.lower() in PARQUET_SUFFIXES
-    table = _read_parquet(path, wanted) if parquet else _read_csv(path, wanted, sep)
-    if table.num_rows == 0:
-        raise DataError(f"{path}: no rows (the file has a header but no customers)")
-    first_line = None if parquet else 2
-    arm = _arms(table.column(arm_col), arm_col, path, first_line)
-    outcome = _numbers(table.column(outcome_col), f"outcome column {outcome_col!r}", path,
-                       first_line, binary=True)
+    table, where = read_columns(path, wanted, sep, text=("arm",), kind="file of a test",
+                                rows="one row per customer")
+    arm = _arms(table.column(arm_col), arm_col, where)
+    outcome = _numbers(table.column(outcome_col), f"outcome column {outcome_col!r}", where,
+                       binary=True)
     spend = None if spend_col is None else _numbers(
-        table.column(spend_col), f"spend column {spend_col!r}", path, first_line, binary=False)
+        table.column(spend_col), f"spend column {spend_col!r}", where, binary=False)
     return TestData(arm, outcome, spend)
-
-
-def _row(path: Path, i: int, first_line: int | None) -> str:
-    return f"{path}: row {i + 1}" + (f" (line {i + first_line})" if first_line else "")
-
-
-def _missing(path: Path, wanted: Mapping[str, str], found: Sequence[str]) -> None:
-    for role, name in wanted.items():
-        if name not in found:
-            raise DataError(f"{path}: no {role} column {name!r}; the columns found are "
-                            f"{', '.join(repr(f) for f in found) or '(none)'}")
-
-
-def _read_csv(path: Path, wanted: Mapping[str, str], sep: str) -> pa.Table:
-    if not isinstance(sep, str) or len(sep) != 1 or sep in '\r\n"':
-        raise DataError(f"separator must be one character other than a quote or newline, "
-                        f"got {sep!r}")
-    parse = pv.ParseOptions(delimiter=sep)
-    try:
-        with pv.open_csv(path, parse_options=parse) as reader:
-            found = list(reader.schema.names)
-    except pa.ArrowInvalid as err:
-        if "Empty CSV file" in str(err):
-            raise DataError(f"{path}: the file is empty (a header row expected)") from None
-        raise DataError(f"{path}: not a readable CSV file with separator {sep!r}: {err}") \
-            from None
-    _missing(path, wanted, found)
-    convert = pv.ConvertOptions(include_columns=list(dict.fromkeys(wanted.values())),
-                                column_types={wanted["arm"]: pa.string()},
-                                strings_can_be_null=False)
-    try:
-        return pv.read_csv(path, parse_options=parse, convert_options=convert)
-    except pa.ArrowInvalid as err:
-        raise DataError(f"{path}: not a readable CSV file with separator {sep!r}: {err}") \
-            from None
-
-
-def _read_parquet(path: Path, wanted: Mapping[str, str]) -> pa.Table:
-    try:
-        found = list(pq.read_schema(path).names)
-    except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{path}: not a readable Parquet file: {err}") from None
-    _missing(path, wanted, found)
-    return pq.read_table(path, columns=list(dict.fromkeys(wanted.values())))
 
 
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _arms(col: pa.ChunkedArray, name: str, path: Path, first_line: int | None) -> np.ndarray:
+def _arms(col: pa.ChunkedArray, name: str, where: Where) -> np.ndarray:
     text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
     values = text.to_numpy(zero_copy_only=False).astype(object)
     empty = np.array([v is None or not str(v).strip() for v in values])
     if empty.any():
-        raise DataError(f"{_row(path, _first(empty), first_line)}: arm column {name!r} is empty "
+        raise DataError(f"{where.row(_first(empty))}: arm column {name!r} is empty "
                         "(every customer needs the arm they were randomized to)")
     return np.array([str(v).strip() for v in values], dtype=object)
 
 
-def _numbers(col: pa.ChunkedArray, what: str, path: Path, first_line: int | None,
-             binary: bool) -> np.ndarray:
+def _numbers(col: pa.ChunkedArray, what: str, where: Where, binary: bool) -> np.ndarray:
     allowed = "0 or 1 (bought within the window or not; amounts belong in the spend column)" \
         if binary else "a number >= 0 (write 0 for customers who spent nothing)"
     if col.null_count:
         i = _first(np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False)))
-        raise DataError(f"{_row(path, i, first_line)}: {what} is empty or NaN; allowed: {allowed}")
+        raise DataError(f"{where.row(i)}: {what} is empty or NaN; allowed: {allowed}")
     if pa.types.is_boolean(col.type):
         col = pc.cast(col, pa.float64())
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
@@ -201,14 +140,14 @@ def _numbers(col: pa.ChunkedArray, what: str, path: Path, first_line: int | None
             try:
                 float(v)
             except (TypeError, ValueError):
-                raise DataError(f"{_row(path, i, first_line)}: {what} has {v!r}, which is not a "
+                raise DataError(f"{where.row(i)}: {what} has {v!r}, which is not a "
                                 f"number; allowed: {allowed}") from None
         col = pc.cast(col, pa.float64())
     x = col.to_numpy().astype(np.float64)
     bad = ~np.isin(x, (0.0, 1.0)) if binary else ~np.isfinite(x) | (x < 0)
     if bad.any():
         i = _first(bad)
-        raise DataError(f"{_row(path, i, first_line)}: {what} has {float(x[i])!r}; allowed: "
+        raise DataError(f"{where.row(i)}: {what} has {float(x[i])!r}; allowed: "
                         f"{allowed} ({int(bad.sum())} such rows)")
     return x
 

@@ -73,45 +73,72 @@ def read_log(
             message shows the row and the value) or a missing, negative, infinite or NaN
             amount (the message shows the row), or a missing customer id.
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if not path.is_file():
-        raise DataError(f"{path}: not a file (a CSV or Parquet transaction log is expected)")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty (a header row and transactions expected)")
     wanted = {"customer": customer_col, "date": date_col, "amount": amount_col}
-    for role, name in wanted.items():
-        if not isinstance(name, str) or not name:
-            raise DataError(f"the {role} column name must be a non-empty string, got {name!r}")
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        table, first_row_line = _read_parquet(path, wanted), None
-    else:
-        table, first_row_line = _read_csv(path, wanted, sep), 2
-    if table.num_rows == 0:
-        raise DataError(f"{path}: no rows (the file has a header but no transactions)")
-    where = _Where(path, first_row_line)
+    table, where = read_columns(path, wanted, sep, text=("date",), kind="transaction log",
+                                rows="transactions")
     customer = _customers(table.column(customer_col), customer_col, where)
     day = _days(table.column(date_col), date_col, date_format, where)
     amount = _amounts(table.column(amount_col), amount_col, where)
     return TransactionLog(customer=customer, day=day, amount=amount)
 
 
+def read_columns(path: str | Path, wanted: dict[str, str], sep: str = ",",
+                 text: tuple[str, ...] = (), kind: str = "table",
+                 rows: str = "rows") -> tuple[pa.Table, Where]:
+    """Read the `wanted` columns of a CSV or Parquet file, checked, for any tabular input.
+
+    Args:
+        path: a CSV file (any suffix but Parquet's; compressed ones are decompressed) or a
+            Parquet file (`.parquet`, `.pq`).
+        wanted: role -> column name (roles name the column in messages, e.g. "customer").
+        sep: the CSV field separator, one character.
+        text: roles whose columns are read as text, never typed by pyarrow.
+        kind: what the file is, for messages ("transaction log").
+        rows: what its rows are, for messages ("transactions").
+
+    Returns:
+        The table (rows in file order) and how to name its rows in messages.
+
+    Raises:
+        DataError: the file is missing, empty or unreadable, a column name is empty, a column
+            is missing (the message lists the columns found), or there are no rows.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if not path.is_file():
+        raise DataError(f"{path}: not a file (a CSV or Parquet {kind} is expected)")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (a header row and {rows} expected)")
+    for role, name in wanted.items():
+        if not isinstance(name, str) or not name:
+            raise DataError(f"the {role} column name must be a non-empty string, got {name!r}")
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        table, where = _read_parquet(path, wanted), Where(path, None)
+    else:
+        table, where = _read_csv(path, wanted, sep, text), Where(path, 2)
+    if table.num_rows == 0:
+        raise DataError(f"{path}: no rows (the file has a header but no {rows})")
+    return table, where
+
+
 @dataclass(frozen=True)
-class _Where:
+class Where:
     """How to name a row in messages: the data row number and, for CSV, the file line."""
 
     path: Path
     first_row_line: int | None
 
     def row(self, i: int) -> str:
+        """"<file>: row N (line L)" for the i-th data row (from 0)."""
         text = f"{self.path}: row {i + 1}"
         if self.first_row_line is not None:
             text += f" (line {i + self.first_row_line})"
         return text
 
 
-def _read_csv(path: Path, wanted: dict[str, str], sep: str) -> pa.Table:
+def _read_csv(path: Path, wanted: dict[str, str], sep: str,
+              text: tuple[str, ...]) -> pa.Table:
     if not isinstance(sep, str) or len(sep) != 1 or sep in '\r\n"':
         raise DataError(
             f"separator must be one character other than a quote or newline, got {sep!r}"
@@ -120,7 +147,7 @@ def _read_csv(path: Path, wanted: dict[str, str], sep: str) -> pa.Table:
     parse = pv.ParseOptions(delimiter=sep)
     convert = pv.ConvertOptions(
         include_columns=columns,
-        column_types={wanted["date"]: pa.string()},
+        column_types={wanted[role]: pa.string() for role in text},
         strings_can_be_null=False,
     )
     try:
@@ -166,7 +193,7 @@ def _first_true(mask: pa.ChunkedArray | pa.Array) -> int:
     return int(np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False)))[0])
 
 
-def _customers(col: pa.ChunkedArray, name: str, where: _Where) -> np.ndarray:
+def _customers(col: pa.ChunkedArray, name: str, where: Where) -> np.ndarray:
     if col.null_count:
         i = _first_true(pc.is_null(col))
         raise DataError(f"{where.row(i)}: customer column {name!r} is empty (an id is required)")
@@ -184,7 +211,7 @@ def _customers(col: pa.ChunkedArray, name: str, where: _Where) -> np.ndarray:
     return text.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
 
-def _days(col: pa.ChunkedArray, name: str, fmt: str | None, where: _Where) -> np.ndarray:
+def _days(col: pa.ChunkedArray, name: str, fmt: str | None, where: Where) -> np.ndarray:
     if pa.types.is_date(col.type) or pa.types.is_timestamp(col.type):
         if col.null_count:
             i = _first_true(pc.is_null(col))
@@ -251,7 +278,7 @@ def _to_days(col: pa.ChunkedArray) -> np.ndarray:
     return values.astype("datetime64[D]")
 
 
-def _amounts(col: pa.ChunkedArray, name: str, where: _Where) -> np.ndarray:
+def _amounts(col: pa.ChunkedArray, name: str, where: Where) -> np.ndarray:
     if col.null_count:
         i = _first_true(pc.is_null(col))
         raise DataError(
