@@ -33,6 +33,8 @@ except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import policies
 
+from anchor_task import Task  # noqa: E402  (benchmarks/ is the script's folder)
+
 EXPLORATION_ARGS = {
     "epsilon": "--cb_explore_adf --epsilon 0.1",
     "squarecb": "--cb_explore_adf --squarecb",
@@ -46,38 +48,6 @@ OURS_PARAMS = {
 TARGET = 0.8
 
 
-class AnchorTask:
-    """The anchor task: K = 10 offers, M = 6 action features, D = 20 context features.
-
-    Args:
-        seed: seed of the task's generator.
-        n_rounds: contexts (and reward draws) to build.
-    """
-
-    K, D, M = 10, 20, 6
-
-    def __init__(self, seed: int = 0, n_rounds: int = 100_000):
-        rng = np.random.default_rng(seed)
-        self.n = n_rounds
-        self.A = rng.standard_normal((self.K, self.M))
-        self.Theta = rng.standard_normal((self.D, self.M)) / np.sqrt(self.D * self.M) * 1.5
-        self.bias = rng.normal(-2.0, 0.3, size=self.K)
-        self.X = rng.standard_normal((n_rounds, self.D))
-        self.P = 1.0 / (1.0 + np.exp(-(self.X @ self.Theta @ self.A.T + self.bias)))
-        self.U = rng.random(n_rounds)
-        self.R = (self.U[:, None] < self.P).astype(np.float64)  # (n, K) reward table
-
-    @property
-    def oracle_mean(self) -> float:
-        """Mean reward of always choosing the best action."""
-        return float(self.P.max(axis=1).mean())
-
-    @property
-    def uniform_mean(self) -> float:
-        """Mean reward of a uniformly random choice."""
-        return float(self.P.mean())
-
-
 def _sample(pmf: list[float], u: float) -> int:
     c = 0.0
     for i, p in enumerate(pmf):
@@ -87,7 +57,7 @@ def _sample(pmf: list[float], u: float) -> int:
     return len(pmf) - 1
 
 
-def run_raw(task: AnchorTask, args: str, n: int) -> tuple[float, float]:
+def run_raw(task: Task, args: str, n: int) -> tuple[float, float]:
     """The reference loop over pylibvw; returns (decisions/s, mean reward)."""
     vw = vowpalwabbit.Workspace(args + " -q ca --quiet")
     acts = "\n".join(f"|a a{k} " + " ".join(f"f{j}:{task.A[k, j]:.5f}" for j in range(task.M))
@@ -116,7 +86,7 @@ def run_raw(task: AnchorTask, args: str, n: int) -> tuple[float, float]:
     return rate, total / n
 
 
-def run_ours(task: AnchorTask, params: dict, n: int, batch: int) -> tuple[float, float]:
+def run_ours(task: Task, params: dict, n: int, batch: int) -> tuple[float, float]:
     """`policies.make("vw")` through act and update; returns (decisions/s, mean reward)."""
     policy = policies.make("vw", action_features=task.A, dim_context=task.D, seed=0, **params)
     total = 0.0
@@ -139,7 +109,7 @@ def main() -> None:
                     help="decisions per run (default 30,000, as the acceptance check)")
     ap.add_argument("--reps", type=int, default=3, help="runs per row; the best is kept")
     args = ap.parse_args()
-    task = AnchorTask(seed=0, n_rounds=max(args.rounds, 100_000))
+    task = Task(seed=0, n_rounds=max(args.rounds, 100_000))
     n = args.rounds
     rows = {
         "raw pylibvw, epsilon 0.1, batch 1": lambda: run_raw(task, EXPLORATION_ARGS["epsilon"],

@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
 
+from sim.params import ParameterError
+
 
 @contextlib.contextmanager
 def staged_dir(final: Path) -> Iterator[Path]:
@@ -39,6 +41,34 @@ def staged_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+
+
+def check_target(out: Path, marker: str, what: str, replaced: str = "an earlier result",
+                 error: type[Exception] = ParameterError,
+                 foreign: tuple[str, ...] = ()) -> None:
+    """Refuse an output directory that a command must not replace whole.
+
+    A file is refused; so is a non-empty directory that does not hold `marker` (what the
+    command writes) or that holds one of `foreign` (what another command writes there).
+
+    Args:
+        out: the output directory.
+        marker: a file the command writes in every result.
+        what: the result, for the message ("an nbasim calibration").
+        replaced: what a rerun replaces, for the message.
+        error: the exception to raise (the command's bad-input error).
+        foreign: names that mark another command's result.
+
+    Raises:
+        error: naming the path and why.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise error(f"out = '{out}': is a file; give a directory for the results")
+    earlier = (out / marker).is_file() and not any((out / f).exists() for f in foreign)
+    if out.is_dir() and any(out.iterdir()) and not earlier:
+        raise error(f"out = '{out}': holds files that are not {what}; give a new or empty "
+                    f"directory ({replaced} is replaced)")
 
 
 def write_parquet(path: Path, columns: Mapping[str, np.ndarray]) -> None:

@@ -79,16 +79,9 @@ def calibrate(path: str | Path, customer_col: str, date_col: str, amount_col: st
 
 
 def check_target(out: Path) -> None:
-    """Refuse an `out` that is a file, or a non-empty directory that is not a calibration.
-
-    Raises:
-        DataError: naming the path and why.
-    """
-    if out.exists() and not out.is_dir():
-        raise DataError(f"out = '{out}': is a file; give a directory for the results")
-    if out.is_dir() and any(out.iterdir()) and not (out / "calibration.json").is_file():
-        raise DataError(f"out = '{out}': holds files that are not an nbasim calibration; give "
-                        "a new or empty directory (an earlier calibration is replaced)")
+    """Refuse an `out` that is a file, or a non-empty directory that is not a calibration."""
+    atomic.check_target(out, "calibration.json", "an nbasim calibration",
+                        "an earlier calibration", error=DataError)
 
 
 def _parse_end(end: str | dt.date | None) -> np.datetime64 | None:

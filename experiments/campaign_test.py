@@ -328,18 +328,8 @@ def default_out(path: str | Path) -> Path:
 
 
 def check_target(out: Path) -> None:
-    """Refuse an `out` that is a file, or a non-empty directory not written by this command.
-
-    Raises:
-        ParameterError: naming the path and why.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ParameterError(f"out = '{out}': is a file; give a directory for the results")
-    if out.is_dir() and any(out.iterdir()) and not (out / RESULT_FILE).is_file():
-        raise ParameterError(f"out = '{out}': holds files that are not a calibrate-campaign "
-                             "result; give a new or empty directory (an earlier result is "
-                             "replaced)")
+    """Refuse an `out` that is a file, or a non-empty directory not written by this command."""
+    atomic.check_target(out, RESULT_FILE, "a calibrate-campaign result")
 
 
 def calibrate_campaign(

@@ -97,17 +97,8 @@ def parse_date(option: str, value: str | date | np.datetime64,
 
 
 def check_out(out: Path) -> None:
-    """Refuse an output that is a file, or a non-empty directory that is not an earlier result.
-
-    Raises:
-        ParameterError: naming the path and why.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ParameterError(f"out = '{out}': is a file; give a directory for the results")
-    if out.is_dir() and any(out.iterdir()) and not (out / SEGMENTS_JSON).is_file():
-        raise ParameterError(f"out = '{out}': holds files that are not an `nbasim rfm` result; "
-                             "give a new or empty directory (an earlier result is replaced)")
+    """Refuse an output that is a file, or a non-empty directory that is not an earlier result."""
+    atomic.check_target(out, SEGMENTS_JSON, "an `nbasim rfm` result")
 
 
 def default_out(path: str | Path, as_of: np.datetime64) -> Path:

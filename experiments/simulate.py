@@ -18,7 +18,6 @@ from experiments import atomic, plots, versions
 from sim import lifecycle, rfm
 from sim.calendar import Calendar
 from sim.daily import DailySeries
-from sim.params import ParameterError
 from sim.scenarios import get_scenario
 from sim.shocks import parse_shock
 from sim.world import DayOutcome, World
@@ -127,19 +126,12 @@ def summary(result: SimulationResult) -> dict[str, object]:
 
 
 def check_target(out: Path) -> None:
-    """Refuse an `--out` that is a file, or a non-empty directory that is not an earlier run.
+    """Refuse an `--out` that is a file, or a non-empty directory not an earlier simulation.
 
-    Raises:
-        ParameterError: naming the path and why.
+    An experiment run (it has cells) is never replaced.
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ParameterError(f"out = '{out}': is a file; give a directory for the results")
-    earlier = (out / "summary.json").is_file() and not (out / "cells").exists()
-    if out.is_dir() and any(out.iterdir()) and not earlier:
-        raise ParameterError(f"out = '{out}': holds files that are not an earlier "
-                             "`nbasim simulate` run; give a new or empty directory (an earlier "
-                             "simulation there is replaced)")
+    atomic.check_target(out, "summary.json", "an earlier `nbasim simulate` run",
+                        "an earlier simulation there", foreign=("cells",))
 
 
 def write(result: SimulationResult, out: Path, summary_: dict | None = None) -> Path:
