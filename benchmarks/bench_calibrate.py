@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,12 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pv
 
-try:
-    import experiments  # noqa: F401  (installed, or run from the repo root)
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from experiments.calibrate import calibrate
+from nbasim.experiments.calibrate import calibrate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_calibrate.jsonl"
 N_CUSTOMERS, N_ROWS, SPAN_DAYS, SEED = 100_000, 1_000_000, 730, 1

@@ -14,22 +14,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
-
-import numpy as np
-
-try:
-    import envs  # noqa: F401  (registers the environments)
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import envs  # noqa: F401
 
 import gymnasium
+import numpy as np
 
-from sim.scenarios import get_scenario
-from sim.world import World
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.world import World
 
 
 def campaign_day_ratio(customers: int, days: int = 5) -> tuple[float, float, float]:

@@ -17,18 +17,12 @@ import datetime as dt
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-try:
-    import experiments  # noqa: F401  (installed, or run from the repo root)
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from experiments import ope
+from nbasim.experiments import ope
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_ope.jsonl"
 N_ROUNDS, N_ACTIONS, SEED = 10_000_000, 5, 0

@@ -22,17 +22,11 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
-
-try:
-    import policies
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import policies
-
 from anchor_task import D, K, M, Task  # noqa: E402  (benchmarks/ is the script's folder)
+
+from nbasim import policies
 
 BATCH = 1000
 

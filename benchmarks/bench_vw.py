@@ -19,21 +19,14 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pylibvw
 import vowpalwabbit
-
-try:
-    import policies
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import policies
-
 from anchor_task import Task  # noqa: E402  (benchmarks/ is the script's folder)
+
+from nbasim import policies
 
 EXPLORATION_ARGS = {
     "epsilon": "--cb_explore_adf --epsilon 0.1",

@@ -31,15 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import sim  # noqa: F401  (installed, or run from the repo root)
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from sim.calendar import Calendar
-from sim.daily import DailySeries
-from sim.scenarios import get_scenario
-from sim.world import World
+from nbasim.sim.calendar import Calendar
+from nbasim.sim.daily import DailySeries
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.world import World
 
 SCENARIO, SEED = "dry_cleaning_chain", 1
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_world.jsonl"

@@ -6,7 +6,7 @@
 
 from gymnasium.envs.registration import register, registry
 
-for _id, _entry in (("nbasim/CampaignDay-v0", "envs.campaign_day:CampaignDayEnv"),
-                    ("nbasim/NextBestAction-v0", "envs.next_best_action:NextBestActionEnv")):
+for _id, _entry in (("nbasim/CampaignDay-v0", "nbasim.envs.campaign_day:CampaignDayEnv"),
+                    ("nbasim/NextBestAction-v0", "nbasim.envs.next_best_action:NextBestActionEnv")):
     if _id not in registry:
         register(id=_id, entry_point=_entry)

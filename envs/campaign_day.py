@@ -29,13 +29,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs import context, setup
-from sim import constraints
-from sim.actions import build_catalog
-from sim.constraints import REASONS
-from sim.params import CHANNELS, ParameterError
-from sim.population import column_layout
-from sim.scenarios import get_scenario
+from nbasim.envs import context, setup
+from nbasim.sim import constraints
+from nbasim.sim.actions import build_catalog
+from nbasim.sim.constraints import REASONS
+from nbasim.sim.params import CHANNELS, ParameterError
+from nbasim.sim.population import column_layout
+from nbasim.sim.scenarios import get_scenario
 
 
 class CampaignDayEnv(gym.Env):

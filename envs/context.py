@@ -10,10 +10,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from sim import lifecycle, rfm
-from sim.campaign import Campaign
-from sim.constraints import contacts_last_7_days
-from sim.params import CHANNELS
+from nbasim.sim import lifecycle, rfm
+from nbasim.sim.campaign import Campaign
+from nbasim.sim.constraints import contacts_last_7_days
+from nbasim.sim.params import CHANNELS
 
 CLIP = 10.0
 

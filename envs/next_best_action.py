@@ -21,13 +21,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs import context, setup
-from sim.actions import build_catalog
-from sim.calendar import KINDS, Calendar
-from sim.constraints import REASONS
-from sim.moment_queue import BLOCK, MomentQueue
-from sim.params import ParameterError
-from sim.scenarios import get_scenario
+from nbasim.envs import context, setup
+from nbasim.sim.actions import build_catalog
+from nbasim.sim.calendar import KINDS, Calendar
+from nbasim.sim.constraints import REASONS
+from nbasim.sim.moment_queue import BLOCK, MomentQueue
+from nbasim.sim.params import ParameterError
+from nbasim.sim.scenarios import get_scenario
 
 DEFAULTS = {"customers": 2_000, "days": 30}
 

@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from sim.campaign import Campaign
-from sim.constraints import ContactRules
-from sim.params import FrozenModel, NonNegative, validate
-from sim.scenarios import get_scenario
-from sim.shocks import parse_shock
-from sim.world import World
+from nbasim.sim.campaign import Campaign
+from nbasim.sim.constraints import ContactRules
+from nbasim.sim.params import FrozenModel, NonNegative, validate
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.shocks import parse_shock
+from nbasim.sim.world import World
 
 OBJECTIVES = ("margin", "ltv", "window")
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
 
-from sim.params import ParameterError
+from nbasim.sim.params import ParameterError
 
 
 @contextlib.contextmanager

@@ -27,9 +27,9 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from experiments import atomic  # noqa: E402
-from experiments.translog import DataError, TransactionLog, read_log  # noqa: E402
-from sim import calibration as cal  # noqa: E402
+from nbasim.experiments import atomic  # noqa: E402
+from nbasim.experiments.translog import DataError, TransactionLog, read_log  # noqa: E402
+from nbasim.sim import calibration as cal  # noqa: E402
 
 RESULTS = Path("results") / "calibrate"
 AGE_BINS = 120  # bins of the join-age histogram (fewer when the log spans fewer days)
@@ -396,8 +396,8 @@ def scenario_from_calibration(path_or_dict: str | Path | dict,
             spend is infinite); the message names the value.
         ParameterError: an unknown base scenario (from `get_scenario`).
     """
-    from sim.catalog import Catalog
-    from sim.scenarios import get_scenario
+    from nbasim.sim.catalog import Catalog
+    from nbasim.sim.scenarios import get_scenario
 
     data = load_calibration(path_or_dict)
     unit = cal.TIME_UNITS.get(data["time_unit"])
@@ -450,7 +450,7 @@ def simulation_spec(calibration: str | Path | dict, scenario: str = "retail_chai
     Returns:
         An `experiments.simulate.SimulationSpec`.
     """
-    from experiments.simulate import SimulationSpec
+    from nbasim.experiments.simulate import SimulationSpec
 
     calibrated, n = scenario_from_calibration(calibration, scenario, days)
     return SimulationSpec(scenario=scenario, customers=n if customers is None else customers,

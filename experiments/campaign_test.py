@@ -36,13 +36,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import stats
 
-from experiments import atomic
-from experiments.translog import DataError, Where, read_columns
-from sim import effects
-from sim.actions import SLOTS, build_catalog
-from sim.params import CHANNELS, OFFERS, WORDINGS, ParameterError, ScenarioParams, validate
-from sim.scenarios import get_scenario
-from sim.world import World
+from nbasim.experiments import atomic
+from nbasim.experiments.translog import DataError, Where, read_columns
+from nbasim.sim import effects
+from nbasim.sim.actions import SLOTS, build_catalog
+from nbasim.sim.params import CHANNELS, OFFERS, WORDINGS, ParameterError, ScenarioParams, validate
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.world import World
 
 LEVEL = 0.95
 RESULT_FILE = "campaign.json"

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import policies
-from envs.campaign_day import CampaignDayEnv
-from experiments.config import ExperimentConfig, PolicySpec, ScenarioVariant, variant_world
-from sim import lifecycle, rfm
-from sim.params import CHANNELS
+from nbasim import policies
+from nbasim.envs.campaign_day import CampaignDayEnv
+from nbasim.experiments.config import ExperimentConfig, PolicySpec, ScenarioVariant, variant_world
+from nbasim.sim import lifecycle, rfm
+from nbasim.sim.params import CHANNELS
 
 ACTIVE_STAGES = (lifecycle.NEW, lifecycle.ACTIVE, lifecycle.REACTIVATED)
 
@@ -300,7 +300,7 @@ def _decision_table(log: list[dict], env: CampaignDayEnv, offer_names: np.ndarra
     """The decision log as columns (see `experiments.layout.DECISION_COLUMNS`)."""
     if not log:
         return {}
-    from sim.constraints import REASONS
+    from nbasim.sim.constraints import REASONS
 
     cat = {k: np.concatenate([e[k] for e in log]) for k in log[0] if k != "x"}
     out = {"day": cat["day"], "customer": cat["customer"],

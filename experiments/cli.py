@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sim import scenarios, shocks
-from sim.params import ParameterError, ScenarioParams
+from nbasim.sim import scenarios, shocks
+from nbasim.sim.params import ParameterError, ScenarioParams
 
 app = typer.Typer(
     help="nbasim: a simulator for Next Best Action marketing.",
@@ -67,13 +67,13 @@ def simulate(
     = None,
 ) -> None:
     """Simulate organic behaviour (no marketing actions) and write daily series and plots."""
-    from experiments import simulate as sim_run
-    from experiments.translog import DataError
+    from nbasim.experiments import simulate as sim_run
+    from nbasim.experiments.translog import DataError
 
     start = time.perf_counter()
     try:
         if calibration is not None:
-            from experiments.calibrate import simulation_spec
+            from nbasim.experiments.calibrate import simulation_spec
 
             spec = simulation_spec(calibration, scenario, days, seed, customers,
                                    tuple(shock or ()), parse_overrides(set_ or []),
@@ -138,8 +138,8 @@ def run_experiment(
         help="Ray cluster address (with --executor ray; default: start a local Ray).")] = None,
 ) -> None:
     """Run every (scenario, policy, seed) cell of an experiment; write results and report."""
-    from experiments import config as config_mod
-    from experiments import sweep
+    from nbasim.experiments import config as config_mod
+    from nbasim.experiments import sweep
 
     try:
         cfg = config_mod.load(config)
@@ -184,8 +184,8 @@ def check_run(
     = False,
 ) -> None:
     """Exit 1 when a policy's metric fell below its baseline beyond tolerance, 0 otherwise."""
-    from experiments import atomic
-    from experiments import check as check_mod
+    from nbasim.experiments import atomic
+    from nbasim.experiments import check as check_mod
 
     if update:
         try:
@@ -221,8 +221,8 @@ def compare_runs(
         help="Print the ranking of one run as a Markdown table.")] = False,
 ) -> None:
     """A table of policies with 95 % intervals, and their differences."""
-    from experiments import check as check_mod
-    from experiments import compare
+    from nbasim.experiments import check as check_mod
+    from nbasim.experiments import compare
 
     if len(run_dirs) not in (1, 2):
         raise fail(f"compare takes one or two run directories, got {len(run_dirs)}")
@@ -247,7 +247,7 @@ def report_run(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `nbasim run`.")],
 ) -> None:
     """Rebuild a run's plots and report.html from its files alone."""
-    from experiments.report import build_report
+    from nbasim.experiments.report import build_report
 
     try:
         path = build_report(run_dir)
@@ -273,8 +273,8 @@ def calibrate_cmd(
         help="Results directory \\[default: results/calibrate/<file stem>].")] = None,
 ) -> None:
     """Fit BG/NBD and Gamma-Gamma to a transaction log by maximum likelihood."""
-    from experiments import calibrate as cal
-    from experiments.translog import DataError
+    from nbasim.experiments import calibrate as cal
+    from nbasim.experiments.translog import DataError
 
     try:
         with err_console.status(f"reading {file} and fitting"):
@@ -314,8 +314,8 @@ def calibrate_campaign_cmd(
         help="Results directory \\[default: results/calibrate-campaign/<file stem>].")] = None,
 ) -> None:
     """Lift of each arm of a past test over control, and the world's offer effects fitted to it."""
-    from experiments import campaign_test as ct
-    from experiments.translog import DataError
+    from nbasim.experiments import campaign_test as ct
+    from nbasim.experiments.translog import DataError
 
     try:
         with err_console.status("measuring lifts and fitting offer effects"):
@@ -373,7 +373,7 @@ def ope_cmd(
         help="Results directory \\[default: results/ope/<log stem>-<target>].")] = None,
 ) -> None:
     """Estimate a policy's value from logged decisions (DM, IPS, SNIPS, DR, SNDR, switch-DR)."""
-    from experiments import ope_cmd as ope_mod
+    from nbasim.experiments import ope_cmd as ope_mod
 
     names = [e for item in estimators or () for e in item.split(",") if e] or None
     try:
@@ -398,8 +398,8 @@ def ope_validate_cmd(
     workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
 ) -> None:
     """Estimators from a behaviour policy's log, against the targets' on-policy truth."""
-    from experiments import config as config_mod
-    from experiments import ope_validate, sweep
+    from nbasim.experiments import config as config_mod
+    from nbasim.experiments import ope_validate, sweep
 
     try:
         cfg = config_mod.load(config)
@@ -447,7 +447,7 @@ def rfm_command(
              "result there is replaced.")] = None,
 ) -> None:
     """RFM scores and segments of a transaction log, migration, clusters, and a CSV export."""
-    from experiments import rfm_cmd
+    from nbasim.experiments import rfm_cmd
 
     try:
         result, out_dir = rfm_cmd.rfm_report(file, customer_col, date_col, amount_col, as_of,
@@ -462,7 +462,7 @@ def rfm_command(
 @app.command("policies")
 def list_policies() -> None:
     """List the policies with a line each (use their names in experiment configs)."""
-    import policies
+    from nbasim import policies
 
     table = Table("policy", "description", title="Policies")
     for key, desc in policies.available().items():

@@ -17,8 +17,8 @@ from typing import Any, NamedTuple
 from rich.table import Table
 from rich.text import Text
 
-from experiments import stats
-from experiments.check import ARROWS, ResultsError, format_ci, format_value, validate_summary
+from nbasim.experiments import stats
+from nbasim.experiments.check import ARROWS, ResultsError, format_ci, format_value, validate_summary
 
 DEFAULT_BY = "incremental_margin"
 """Metric that `rank` orders groups by unless told otherwise."""

@@ -32,9 +32,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from sim.params import FrozenModel, NonNegative, ParameterError, validate
-from sim.scenarios import get_scenario
-from sim.shocks import parse_shock
+from nbasim.sim.params import FrozenModel, NonNegative, ParameterError, validate
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.shocks import parse_shock
 
 
 class ScenarioVariant(FrozenModel):
@@ -162,7 +162,7 @@ def variant_world(variant: ScenarioVariant, days: int) -> tuple[dict, int | None
     """
     if variant.calibration is None:
         return dict(variant.overrides), None
-    from experiments.calibrate import scenario_from_calibration
+    from nbasim.experiments.calibrate import scenario_from_calibration
 
     overrides, customers = scenario_from_calibration(variant.calibration, variant.scenario, days)
     return {**overrides, **variant.overrides}, customers
@@ -186,7 +186,7 @@ def load(path: Path) -> ExperimentConfig:
 
 def parse(raw: dict, where: str = "config") -> ExperimentConfig:
     """Validate a config given as a dict (see `load`)."""
-    import policies
+    from nbasim import policies
 
     cfg = validate(ExperimentConfig, raw, where)
     for s in cfg.scenarios:

@@ -47,9 +47,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
 
-from experiments import ope
-from experiments.atomic import json_safe, staged_dir, write_json
-from experiments.ope import OPEError
+from nbasim.experiments import ope
+from nbasim.experiments.atomic import json_safe, staged_dir, write_json
+from nbasim.experiments.ope import OPEError
 
 RUN_LOG_COLUMNS = ("scenario", "policy", "seed", "day", "customer")
 """Columns that mark a run's decisions.parquet."""
@@ -209,7 +209,7 @@ def parse_target(target: str) -> tuple[str, object]:
     if kind == "file" and rest:
         return "file", Path(rest)
     if kind == "policy" and rest:
-        from sim.scenarios import parse_value
+        from nbasim.sim.scenarios import parse_value
 
         name, _, text = rest.partition(":")
         params = {}
@@ -350,14 +350,14 @@ def _n_actions(n_actions: int | None, action: np.ndarray,
 
 def _catalog_features(log: Path, table: pa.Table) -> np.ndarray:
     """(n_actions, dim_action) features of a run log's catalog (see the module docstring)."""
-    from sim.actions import build_catalog
+    from nbasim.sim.actions import build_catalog
 
     config = next((d / "config.toml" for d in [log.parent, *list(log.parent.parents)[:4]]
                    if (d / "config.toml").is_file()), None)
     if config is not None:
         try:
-            from experiments.config import load, variant_world
-            from sim.scenarios import get_scenario
+            from nbasim.experiments.config import load, variant_world
+            from nbasim.sim.scenarios import get_scenario
 
             cfg = load(config)
             labels = {str(s) for s in pc.unique(table.column("scenario")).to_pylist()}
@@ -466,7 +466,7 @@ def _split(table: pa.Table, split: str, n: int) -> tuple[np.ndarray, np.ndarray]
 def _policy_dist(spec: tuple[str, dict], k: int, catalog: np.ndarray | None,
                  contexts: np.ndarray, action: np.ndarray, reward: np.ndarray,
                  pscore: np.ndarray, train: np.ndarray, seed: int, draws: int) -> DistFn:
-    import policies
+    from nbasim import policies
 
     name, params = spec
     if k < 2:

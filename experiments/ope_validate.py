@@ -23,10 +23,10 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from experiments import atomic, ope, ope_cmd, sweep
-from experiments.cell import make_env, make_policy, policy_seed
-from experiments.config import ExperimentConfig
-from sim.params import CHANNELS, ParameterError
+from nbasim.experiments import atomic, ope, ope_cmd, sweep
+from nbasim.experiments.cell import make_env, make_policy, policy_seed
+from nbasim.experiments.config import ExperimentConfig
+from nbasim.sim.params import CHANNELS, ParameterError
 
 
 def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> dict:
@@ -47,7 +47,7 @@ def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> 
     if len(cfg.scenarios) != 1:
         raise ParameterError(f"ope-validate: the config has {len(cfg.scenarios)} scenario "
                              "variants; it validates one at a time")
-    import policies
+    from nbasim import policies
 
     learners = [t for t in spec.targets
                 if policies.policy_class(_spec(cfg, t).name)._update

@@ -27,11 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from experiments import atomic
-from experiments import report_plots as rp
-from experiments.check import ResultsError
-from sim.params import CHANNELS, OFFERS
-from sim.rfm import SEGMENTS
+from nbasim.experiments import atomic
+from nbasim.experiments import report_plots as rp
+from nbasim.experiments.check import ResultsError
+from nbasim.sim.params import CHANNELS, OFFERS
+from nbasim.sim.rfm import SEGMENTS
 
 RANK_METRICS = ("incremental_margin", "uplift")
 """summary.json metric names of the incremental margin over the holdout, the ranking metric

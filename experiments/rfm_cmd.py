@@ -35,10 +35,10 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.csv as pv  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from experiments import atomic  # noqa: E402
-from experiments.translog import read_log  # noqa: E402
-from sim import rfm  # noqa: E402
-from sim.params import ParameterError  # noqa: E402
+from nbasim.experiments import atomic  # noqa: E402
+from nbasim.experiments.translog import read_log  # noqa: E402
+from nbasim.sim import rfm  # noqa: E402
+from nbasim.sim.params import ParameterError  # noqa: E402
 
 SEGMENTS_JSON = "segments.json"
 CUSTOMERS_CSV = "customers.csv"

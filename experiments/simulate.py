@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import atomic, plots, versions
-from sim import lifecycle, rfm
-from sim.calendar import Calendar
-from sim.daily import DailySeries
-from sim.scenarios import get_scenario
-from sim.shocks import parse_shock
-from sim.world import DayOutcome, World
+from nbasim.experiments import atomic, plots, versions
+from nbasim.sim import lifecycle, rfm
+from nbasim.sim.calendar import Calendar
+from nbasim.sim.daily import DailySeries
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.shocks import parse_shock
+from nbasim.sim.world import DayOutcome, World
 
 
 @dataclass(frozen=True)

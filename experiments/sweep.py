@@ -23,11 +23,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from experiments import atomic, stats, versions
-from experiments.cell import Cell, CellResult, run_cell
-from experiments.config import ExperimentConfig
-from experiments.metrics import METRICS
-from sim.params import ParameterError
+from nbasim.experiments import atomic, stats, versions
+from nbasim.experiments.cell import Cell, CellResult, run_cell
+from nbasim.experiments.config import ExperimentConfig
+from nbasim.experiments.metrics import METRICS
+from nbasim.sim.params import ParameterError
 
 TABLES = ("daily", "decisions", "migration", "segments")
 EXECUTORS = ("local", "ray")
@@ -93,7 +93,7 @@ def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = 
         if on_cell is not None:
             on_cell(cell, result)
     gather(cfg, run_dir)
-    from experiments.report import build_report
+    from nbasim.experiments.report import build_report
 
     build_report(run_dir)
     return run_dir

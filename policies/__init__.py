@@ -5,9 +5,9 @@
 `envs`.
 """
 
-from policies import bandits, baselines, oracle, vw  # noqa: F401  (they register themselves)
-from policies.base import Policy, PolicyError
-from policies.pacing import paced
-from policies.registry import available, make, policy_class, register
+from nbasim.policies import bandits, baselines, oracle, vw  # noqa: F401  (they register themselves)
+from nbasim.policies.base import Policy, PolicyError
+from nbasim.policies.pacing import paced
+from nbasim.policies.registry import available, make, policy_class, register
 
 __all__ = ["Policy", "PolicyError", "available", "make", "paced", "policy_class", "register"]

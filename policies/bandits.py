@@ -36,8 +36,8 @@ import numpy as np
 from pydantic import Field
 from scipy.linalg import lapack
 
-from policies.base import Params, Policy, sample
-from policies.registry import register
+from nbasim.policies.base import Params, Policy, sample
+from nbasim.policies.registry import register
 
 # Rows per chunk in `act` are chosen so that no temporary holds more than about this many
 # floats (16 MB), whatever the number of customers in a call.

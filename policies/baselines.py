@@ -18,12 +18,12 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from policies import playbook  # also registers rfm_playbook and segment_greedy
-from policies.base import Params as BaseParams
-from policies.base import Policy, PolicyError, epsilon_greedy, sample
-from policies.models import Logistic, Ridge, sigmoid, with_intercept
-from policies.playbook import ActionSpec, ActionTable, Catalog
-from policies.registry import register
+from nbasim.policies import playbook  # also registers rfm_playbook and segment_greedy
+from nbasim.policies.base import Params as BaseParams
+from nbasim.policies.base import Policy, PolicyError, epsilon_greedy, sample
+from nbasim.policies.models import Logistic, Ridge, sigmoid, with_intercept
+from nbasim.policies.playbook import ActionSpec, ActionTable, Catalog
+from nbasim.policies.registry import register
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.base import Policy, PolicyError
-from policies.registry import register
+from nbasim.policies.base import Policy, PolicyError
+from nbasim.policies.registry import register
 
 
 @register("oracle", "the eligible action of highest true incremental margin, if positive")

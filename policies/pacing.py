@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from policies.base import Params, Policy, PolicyError
+from nbasim.policies.base import Params, Policy, PolicyError
 
 
 class PacedParams(Params):

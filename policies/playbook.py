@@ -13,9 +13,9 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from policies.base import Params as BaseParams
-from policies.base import Policy, PolicyError, epsilon_greedy, sample
-from policies.registry import register
+from nbasim.policies.base import Params as BaseParams
+from nbasim.policies.base import Policy, PolicyError, epsilon_greedy, sample
+from nbasim.policies.registry import register
 
 ActionTable = dict[str, tuple[str, ...]]
 KEYS = ("offer", "channel", "slot", "wording")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from policies.base import Policy, PolicyError
+from nbasim.policies.base import Policy, PolicyError
 
 _REGISTRY: dict[str, tuple[Callable[..., Policy], str]] = {}
 

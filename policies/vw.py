@@ -64,8 +64,8 @@ import pylibvw
 import vowpalwabbit
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from policies.base import Params, Policy, PolicyError
-from policies.registry import register
+from nbasim.policies.base import Params, Policy, PolicyError
+from nbasim.policies.registry import register
 
 _CB = int(pylibvw.vw.lContextualBandit)
 _NS_CONTEXT, _NS_ACTION = "c", "a"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.params import CHANNELS, OFFERS, WORDINGS, ParameterError
+from nbasim.sim.params import CHANNELS, OFFERS, WORDINGS, ParameterError
 
 SLOTS = ("morning", "midday", "evening")
 SLOT_HOURS = (8, 12, 19)

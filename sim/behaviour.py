@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from sim.params import ScenarioParams
+from nbasim.sim.params import ScenarioParams
 
 
 def churn_hazard(recency: np.ndarray, fatigue_total: np.ndarray | None, params: ScenarioParams,

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim import lifecycle
-from sim.params import ParameterError
-from sim.world import DayOutcome, World
+from nbasim.sim import lifecycle
+from nbasim.sim.params import ParameterError
+from nbasim.sim.world import DayOutcome, World
 
 KINDS = ("at_risk", "campaign", "checkout", "cart_abandoned")
 HOURS_PER_DAY = 24

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import constraints, response
-from sim.actions import ActionCatalog, build_catalog
-from sim.constraints import ContactRules, Ledger
-from sim.params import ParameterError
-from sim.world import World
+from nbasim.sim import constraints, response
+from nbasim.sim.actions import ActionCatalog, build_catalog
+from nbasim.sim.constraints import ContactRules, Ledger
+from nbasim.sim.params import ParameterError
+from nbasim.sim.world import World
 
 LTV_HORIZON_DAYS = 365
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.params import ScenarioParams
+from nbasim.sim.params import ScenarioParams
 
 
 class Catalog:

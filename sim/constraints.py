@@ -13,7 +13,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from sim.params import FrozenModel, NonNegative
+from nbasim.sim.params import FrozenModel, NonNegative
 
 REASONS = ("sent", "holdout", "no_consent", "contact_limit", "min_gap", "capacity", "budget")
 SENT, HOLDOUT, NO_CONSENT, CONTACT_LIMIT, MIN_GAP, CAPACITY, BUDGET = range(len(REASONS))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import lifecycle, rfm
-from sim.world import DayOutcome, World
+from nbasim.sim import lifecycle, rfm
+from nbasim.sim.world import DayOutcome, World
 
 _ACTIVE_STAGES = np.array([lifecycle.NEW, lifecycle.ACTIVE, lifecycle.REACTIVATED])
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from sim import response
-from sim.actions import SLOTS, ActionCatalog
-from sim.params import CHANNELS, OFFERS, WORDINGS, ResponseParams
+from nbasim.sim import response
+from nbasim.sim.actions import SLOTS, ActionCatalog
+from nbasim.sim.params import CHANNELS, OFFERS, WORDINGS, ResponseParams
 
 MAX_OFFER_EFFECT = 1e3
 """Largest offer effect tried: beyond it tau is clipped at 1 for any customer it reaches."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.params import ScenarioParams
+from nbasim.sim.params import ScenarioParams
 
 STAGES = ("new", "active", "at_risk", "lapsed", "churned", "reactivated")
 NEW, ACTIVE, AT_RISK, LAPSED, CHURNED, REACTIVATED = range(len(STAGES))

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import constraints, response
-from sim.campaign import Campaign
+from nbasim.sim import constraints, response
+from nbasim.sim.campaign import Campaign
 
 BLOCK = 256
 

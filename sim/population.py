@@ -10,11 +10,11 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from sim import lifecycle
-from sim.catalog import Catalog
-from sim.geography import City, store_dtype
-from sim.params import CHANNELS, WORDINGS, ScenarioParams
-from sim.seasonality import daily_multiplier
+from nbasim.sim import lifecycle
+from nbasim.sim.catalog import Catalog
+from nbasim.sim.geography import City, store_dtype
+from nbasim.sim.params import CHANNELS, WORDINGS, ScenarioParams
+from nbasim.sim.seasonality import daily_multiplier
 
 NO_DAY = np.iinfo(np.int16).min  # "never" in day columns
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import lifecycle
-from sim.actions import OFFERS, SLOT_HOURS, ActionCatalog
-from sim.params import WORDINGS, ResponseParams
+from nbasim.sim import lifecycle
+from nbasim.sim.actions import OFFERS, SLOT_HOURS, ActionCatalog
+from nbasim.sim.params import WORDINGS, ResponseParams
 
 
 @dataclass

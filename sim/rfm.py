@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from sim.params import ParameterError
+from nbasim.sim.params import ParameterError
 
 SEGMENTS = ("champions", "loyal", "potential_loyalists", "new", "promising", "need_attention",
             "at_risk", "cannot_lose", "hibernating", "lost")

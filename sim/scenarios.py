@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-from sim.params import CategorySpec, ParameterError, ScenarioParams, StoreSpec, validate
+from nbasim.sim.params import CategorySpec, ParameterError, ScenarioParams, StoreSpec, validate
 
 
 def _dry_cleaning_chain() -> dict:

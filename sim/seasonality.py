@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.params import ScenarioParams
+from nbasim.sim.params import ScenarioParams
 
 
 def yearly_profile(params: ScenarioParams) -> np.ndarray:

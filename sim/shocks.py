@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from sim.params import CHANNELS, FrozenModel, ParameterError, Positive, Probability, validate
-from sim.scenarios import parse_value
+from nbasim.sim.params import CHANNELS, FrozenModel, ParameterError, Positive, Probability, validate
+from nbasim.sim.scenarios import parse_value
 
 Channel = Literal["email", "sms", "push", "phone"]
 

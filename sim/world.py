@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import behaviour, draws, lifecycle, response, rfm
-from sim.actions import ActionCatalog
-from sim.catalog import Catalog
-from sim.geography import City
-from sim.params import ParameterError, ScenarioParams
-from sim.population import build_population
-from sim.seasonality import daily_multiplier, weekdays
-from sim.shocks import Shock, day_modifiers
+from nbasim.sim import behaviour, draws, lifecycle, response, rfm
+from nbasim.sim.actions import ActionCatalog
+from nbasim.sim.catalog import Catalog
+from nbasim.sim.geography import City
+from nbasim.sim.params import ParameterError, ScenarioParams
+from nbasim.sim.population import build_population
+from nbasim.sim.seasonality import daily_multiplier, weekdays
+from nbasim.sim.shocks import Shock, day_modifiers
 
 STREAMS = ("population", "organic", "response", "calendar", "holdout")
 MAX_DAYS = 20_000

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy import special
 
-from sim.population import Population
-from sim.scenarios import get_scenario
-from sim.shocks import Shock
-from sim.world import DayOutcome, World
+from nbasim.sim.population import Population
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.shocks import Shock
+from nbasim.sim.world import DayOutcome, World
 
 # Overrides that leave a pure BG/NBD purchase process: no churn hazard, flat demand, no
 # newcomers, no online shop, every customer's first purchase on day -1.

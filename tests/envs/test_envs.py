@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401  (registers the environments)
-from sim.params import ParameterError
+from nbasim import envs  # noqa: F401  (registers the environments)
+from nbasim.sim.params import ParameterError
 
 SMALL = {"nbasim/CampaignDay-v0": {"customers": 3000, "days": 12},
          "nbasim/NextBestAction-v0": {"customers": 1500, "days": 6}}
@@ -188,7 +188,7 @@ def test_next_best_action_hands_over_true_margins_with_option_truth():
 
 def test_campaign_day_contexts_match_the_world_and_masks_follow_consent():
     """Features derived from the observation equal those derived from the live population."""
-    from envs import context
+    from nbasim.envs import context
 
     env = gymnasium.make("nbasim/CampaignDay-v0", customers=2000, days=5)
     obs, _ = env.reset(seed=3)

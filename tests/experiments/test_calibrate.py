@@ -17,18 +17,18 @@ import pyarrow.csv as pv
 import pyarrow.parquet as pq
 import pytest
 
-from experiments.calibrate import (
+from nbasim.experiments.calibrate import (
     calibrate,
     load_calibration,
     scenario_from_calibration,
     simulation_spec,
     table,
 )
-from experiments.simulate import simulate
-from experiments.translog import DataError, read_log
-from sim import calibration as cal
-from sim.scenarios import get_scenario
-from sim.world import World
+from nbasim.experiments.simulate import simulate
+from nbasim.experiments.translog import DataError, read_log
+from nbasim.sim import calibration as cal
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.world import World
 from tests.conftest import PURE_BGNBD
 
 TRUTH = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426,  # per week

@@ -10,14 +10,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from experiments import campaign_test as ct
-from experiments.translog import DataError
-from sim import effects
-from sim.actions import build_catalog
-from sim.campaign import Campaign
-from sim.params import OFFERS, ParameterError
-from sim.scenarios import get_scenario
-from sim.world import World
+from nbasim.experiments import campaign_test as ct
+from nbasim.experiments.translog import DataError
+from nbasim.sim import effects
+from nbasim.sim.actions import build_catalog
+from nbasim.sim.campaign import Campaign
+from nbasim.sim.params import OFFERS, ParameterError
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.world import World
 
 SMALL = {"customers": 3000, "seed": 1}  # a small base for the fit when its size does not matter
 

@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from experiments import stats
-from experiments.check import (
+from nbasim.experiments import stats
+from nbasim.experiments.check import (
     CheckResult,
     ResultsError,
     check,

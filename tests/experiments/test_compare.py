@@ -9,9 +9,9 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from experiments import stats
-from experiments.check import ResultsError, trim_baseline
-from experiments.compare import (
+from nbasim.experiments import stats
+from nbasim.experiments.check import ResultsError, trim_baseline
+from nbasim.experiments.compare import (
     Estimate,
     diff_runs,
     main_metrics,

@@ -11,7 +11,8 @@ import numpy as np
 
 def nbasim(*args: str) -> subprocess.CompletedProcess:
     """Run the command line in a fresh process."""
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "nbasim.experiments.cli", *args],
+                          capture_output=True,
                           text=True, timeout=600)
 
 

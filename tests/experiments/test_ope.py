@@ -11,9 +11,9 @@ import pyarrow.csv as pv
 import pyarrow.parquet as pq
 import pytest
 
-from experiments import ope
-from experiments.ope import OPEError
-from experiments.ope_cmd import ope_command, parse_target, policy_action_dist, render
+from nbasim.experiments import ope
+from nbasim.experiments.ope import OPEError
+from nbasim.experiments.ope_cmd import ope_command, parse_target, policy_action_dist, render
 
 # --- a tiny log, every value by hand -----------------------------------------------------------
 #
@@ -222,7 +222,7 @@ def test_reward_model_recovers_a_linear_truth():
 
 def test_policy_action_dist_is_exact_for_epsilon_greedy():
     """epsilon-greedy's distribution from draws: 1 - eps + eps/K on the best, eps/K elsewhere."""
-    import policies
+    from nbasim import policies
 
     pol = policies.make("epsilon_greedy", action_features=np.eye(4), dim_context=1, seed=0,
                         epsilon=0.2)

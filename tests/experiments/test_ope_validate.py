@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from experiments import config, ope_validate
-from sim.params import ParameterError
+from nbasim.experiments import config, ope_validate
+from nbasim.sim.params import ParameterError
 
 SMALL = {"name": "opev", "customers": 500, "days": 8, "seeds": [0, 1], "baseline": "no_action",
          "policies": [{"label": "random"}, {"label": "no_action"},

@@ -22,7 +22,8 @@ BASELINE = Path("results/baselines/quickstart.json")
 
 def nbasim(*args: str) -> subprocess.CompletedProcess:
     """Run the command line in a fresh process, as a user would."""
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "nbasim.experiments.cli", *args],
+                          capture_output=True,
                           text=True, timeout=600)
 
 

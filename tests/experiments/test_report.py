@@ -13,13 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 import tomli_w
 
-from experiments.check import ResultsError
-from experiments.layout import DAILY_COLUMNS, DECISION_COLUMNS
-from experiments.metrics import METRICS
-from experiments.report import _cumulative_budget, build_report
-from experiments.report_plots import mean_band
-from sim.params import CHANNELS, OFFERS
-from sim.rfm import SEGMENTS
+from nbasim.experiments.check import ResultsError
+from nbasim.experiments.layout import DAILY_COLUMNS, DECISION_COLUMNS
+from nbasim.experiments.metrics import METRICS
+from nbasim.experiments.report import _cumulative_budget, build_report
+from nbasim.experiments.report_plots import mean_band
+from nbasim.sim.params import CHANNELS, OFFERS
+from nbasim.sim.rfm import SEGMENTS
 
 # Incremental margin per policy: the ranking is oracle, linucb, blanket, random.
 MARGIN = {"blanket": 300.0, "linucb": 500.0, "random": -40.0, "oracle": 900.0}

@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 from rich.table import Table
 
-from experiments import rfm_cmd
-from experiments.translog import DataError
-from sim.params import ParameterError
+from nbasim.experiments import rfm_cmd
+from nbasim.experiments.translog import DataError
+from nbasim.sim.params import ParameterError
 
 # Five customers; C also buys after the as-of date and A buys twice on 2024-01-30.
 LOG = """customer,date,amount

@@ -7,9 +7,9 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from experiments import config, sweep
-from experiments.cell import Cell, run_cell
-from sim.params import ParameterError
+from nbasim.experiments import config, sweep
+from nbasim.experiments.cell import Cell, run_cell
+from nbasim.sim.params import ParameterError
 
 TINY = {"name": "tiny", "customers": 400, "days": 8, "seeds": [0, 1], "baseline": "blanket",
         "policies": [{"label": "no_action"},
@@ -83,7 +83,7 @@ def test_same_cell_twice_is_identical_and_policies_share_the_world():
 
 def test_runs_with_one_and_two_workers_are_identical(tmp_path, monkeypatch):
     """Every table and the summary's numbers agree whatever the number of workers."""
-    monkeypatch.setattr("experiments.report.build_report", lambda run_dir: run_dir)
+    monkeypatch.setattr("nbasim.experiments.report.build_report", lambda run_dir: run_dir)
     cfg = tiny()
     one = sweep.run(cfg, tmp_path / "w1", workers=1)
     two = sweep.run(cfg, tmp_path / "w2", workers=2)
@@ -99,7 +99,7 @@ def test_runs_with_one_and_two_workers_are_identical(tmp_path, monkeypatch):
 
 def test_interrupted_sweep_resumes_and_a_foreign_directory_is_refused(tmp_path, monkeypatch):
     """Finished cells are skipped on a rerun; another config's directory is not touched."""
-    monkeypatch.setattr("experiments.report.build_report", lambda run_dir: run_dir)
+    monkeypatch.setattr("nbasim.experiments.report.build_report", lambda run_dir: run_dir)
     cfg = tiny()
     run_dir = tmp_path / "run"
     todo = sweep.prepare(cfg, run_dir)
@@ -122,7 +122,7 @@ def test_interrupted_sweep_resumes_and_a_foreign_directory_is_refused(tmp_path, 
 
 def test_summary_has_intervals_regret_and_paired_differences(tmp_path, monkeypatch):
     """Means lie in their intervals; the oracle has no regret; the baseline has no difference."""
-    monkeypatch.setattr("experiments.report.build_report", lambda run_dir: run_dir)
+    monkeypatch.setattr("nbasim.experiments.report.build_report", lambda run_dir: run_dir)
     run_dir = sweep.run(tiny(), tmp_path / "run")
     s = json.loads((run_dir / "summary.json").read_text())
     assert s["baseline"] == "blanket" and set(s["groups"]) == {"no_action", "blanket", "eg",
@@ -140,7 +140,7 @@ def test_ray_executor_gives_the_same_results_as_local(tmp_path, monkeypatch):
     """Cells run on a local Ray started here give the tables the local executor gives."""
     import ray  # installed with the dev extra (pyproject.toml)
 
-    monkeypatch.setattr("experiments.report.build_report", lambda run_dir: run_dir)
+    monkeypatch.setattr("nbasim.experiments.report.build_report", lambda run_dir: run_dir)
     cfg = tiny(seeds=[0], policies=TINY["policies"][:2])
     local = sweep.run(cfg, tmp_path / "local")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

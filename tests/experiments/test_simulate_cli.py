@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from experiments import atomic
-from experiments.cli import app
+from nbasim.experiments import atomic
+from nbasim.experiments.cli import app
 
 runner = CliRunner()
 SMALL = ["--scenario", "retail_chain", "--customers", "3000", "--days", "20"]
@@ -180,7 +180,7 @@ def test_rerun_replaces_an_earlier_run(tmp_path):
 
 def test_run_id_tells_overrides_apart():
     """Runs that differ only in overrides or shock parameters get different directories."""
-    from experiments.simulate import SimulationSpec
+    from nbasim.experiments.simulate import SimulationSpec
 
     ids = {SimulationSpec("retail_chain", 10, 5, 1, shocks, overrides).run_id()
            for shocks, overrides in (((), {}), ((), {"churn_base": 0.001}),

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments import stats
+from nbasim.experiments import stats
 
 
 def test_mean_ci_matches_hand_values():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import policies
-from policies import PolicyError, bandits
+from nbasim import policies
+from nbasim.policies import PolicyError, bandits
 
 NAMES = ("epsilon_greedy", "linucb", "lints")
 MODELS = ("per_action", "shared")

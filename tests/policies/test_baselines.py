@@ -8,10 +8,10 @@ import pickle
 import numpy as np
 import pytest
 
-import policies
-from envs.context import feature_names
-from policies import PolicyError
-from sim.actions import build_catalog
+from nbasim import policies
+from nbasim.envs.context import feature_names
+from nbasim.policies import PolicyError
+from nbasim.sim.actions import build_catalog
 
 CATALOG = build_catalog()
 TABLE = CATALOG.table()

@@ -16,8 +16,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers the environments)
-import policies
+from nbasim import (
+    envs,  # noqa: F401  (registers the environments)
+    policies,
+)
 
 CUSTOMERS, DAYS = 1_500, 6                  # CampaignDay: 5 decision days
 NBA_CUSTOMERS, NBA_DAYS, NBA_STEPS = 300, 3, 1_500

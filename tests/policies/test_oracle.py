@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import policies
-from policies import PolicyError
+from nbasim import policies
+from nbasim.policies import PolicyError
 
 
 def oracle(n_actions: int = 4, dim_context: int = 2):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import policies
-from policies import PolicyError
-from policies.pacing import _fit
+from nbasim import policies
+from nbasim.policies import PolicyError
+from nbasim.policies.pacing import _fit
 
 K, D = 4, 5
 COSTS = np.array([0.0, 1.0, 2.0, 0.5])

@@ -11,9 +11,9 @@ import pickle
 import numpy as np
 import pytest
 
-import policies
-from policies import PolicyError
-from policies.vw import VWPolicy
+from nbasim import policies
+from nbasim.policies import PolicyError
+from nbasim.policies.vw import VWPolicy
 
 N_ACTIONS, DIM_ACTION, DIM_CONTEXT = 6, 3, 4
 EXPLORATIONS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.actions import OFFERS, SLOTS, build_catalog
-from sim.params import CHANNELS, WORDINGS, ParameterError
+from nbasim.sim.actions import OFFERS, SLOTS, build_catalog
+from nbasim.sim.params import CHANNELS, WORDINGS, ParameterError
 
 
 def test_full_catalog_has_every_combination_plus_no_action():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import lifecycle
-from sim.calendar import KINDS, Calendar, day_moments
+from nbasim.sim import lifecycle
+from nbasim.sim.calendar import KINDS, Calendar, day_moments
 
 
 def drain(calendar: Calendar) -> list:

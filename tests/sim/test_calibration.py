@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from sim import calibration as cal
-from sim.catalog import Catalog
-from sim.geography import City
-from sim.params import ParameterError
-from sim.population import build_population
-from sim.scenarios import get_scenario
+from nbasim.sim import calibration as cal
+from nbasim.sim.catalog import Catalog
+from nbasim.sim.geography import City
+from nbasim.sim.params import ParameterError
+from nbasim.sim.population import build_population
+from nbasim.sim.scenarios import get_scenario
 
 CDNOW = (0.243, 4.414, 0.793, 2.426)  # FHL 2005, per week
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import constraints
-from sim.actions import OFFERS
-from sim.campaign import Campaign
-from sim.constraints import ContactRules, contacts_last_7_days
-from sim.params import ParameterError
-from sim.scenarios import get_scenario
-from sim.shocks import parse_shock
-from sim.world import World
+from nbasim.sim import constraints
+from nbasim.sim.actions import OFFERS
+from nbasim.sim.campaign import Campaign
+from nbasim.sim.constraints import ContactRules, contacts_last_7_days
+from nbasim.sim.params import ParameterError
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.shocks import parse_shock
+from nbasim.sim.world import World
 
 
 def make(n=6000, days=40, seed=1, scenario="dry_cleaning_chain", rules=None, holdout=0.1,

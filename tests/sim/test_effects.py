@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import effects
-from sim.actions import SLOTS, WORDINGS, build_catalog
-from sim.params import CHANNELS, OFFERS
-from sim.scenarios import get_scenario
-from sim.world import World
+from nbasim.sim import effects
+from nbasim.sim.actions import SLOTS, WORDINGS, build_catalog
+from nbasim.sim.params import CHANNELS, OFFERS
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.world import World
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.geography import City, store_dtype
-from sim.scenarios import SCENARIOS, get_scenario
+from nbasim.sim.geography import City, store_dtype
+from nbasim.sim.scenarios import SCENARIOS, get_scenario
 
 TWO_STORES = {"city_size": 2, "huff_distance_decay": 2.0, "stores": [
     {"name": "a", "x": 0.5, "y": 0.5, "attractiveness": 1.0},

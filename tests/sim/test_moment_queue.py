@@ -7,12 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sim import constraints
-from sim.campaign import Campaign
-from sim.constraints import ContactRules
-from sim.moment_queue import BLOCK, MomentQueue
-from sim.scenarios import get_scenario
-from sim.world import World
+from nbasim.sim import constraints
+from nbasim.sim.campaign import Campaign
+from nbasim.sim.constraints import ContactRules
+from nbasim.sim.moment_queue import BLOCK, MomentQueue
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.world import World
 
 
 def twin(seed=3, n=1500, rules=None):

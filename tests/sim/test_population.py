@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from sim import lifecycle, rfm
-from sim.catalog import Catalog
-from sim.geography import City
-from sim.params import CHANNELS, WORDINGS
-from sim.population import NO_DAY, Population, build_population
-from sim.scenarios import SCENARIOS, get_scenario
+from nbasim.sim import lifecycle, rfm
+from nbasim.sim.catalog import Catalog
+from nbasim.sim.geography import City
+from nbasim.sim.params import CHANNELS, WORDINGS
+from nbasim.sim.population import NO_DAY, Population, build_population
+from nbasim.sim.scenarios import SCENARIOS, get_scenario
 
 SCENARIO_NAMES = sorted(SCENARIOS)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import lifecycle, response
-from sim.actions import OFFERS, build_catalog
-from sim.params import ResponseParams
-from sim.scenarios import get_scenario
-from sim.world import World
+from nbasim.sim import lifecycle, response
+from nbasim.sim.actions import OFFERS, build_catalog
+from nbasim.sim.params import ResponseParams
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.world import World
 
 CATALOG = build_catalog()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import rfm
-from sim.daily import DailySeries
+from nbasim.sim import rfm
+from nbasim.sim.daily import DailySeries
 
 # Ten customers, so a score is 1 + floor(5 x below / 10) = 1 + below // 2, where `below`
 # counts the customers strictly worse (for R: strictly larger recency).

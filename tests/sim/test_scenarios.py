@@ -6,10 +6,10 @@ import numpy as np
 import pydantic
 import pytest
 
-from sim import lifecycle, scenarios, shocks
-from sim.params import CHANNELS, ParameterError, ScenarioParams
-from sim.scenarios import SCENARIOS, get_scenario, parse_value
-from sim.shocks import (
+from nbasim.sim import lifecycle, scenarios, shocks
+from nbasim.sim.params import CHANNELS, ParameterError, ScenarioParams
+from nbasim.sim.scenarios import SCENARIOS, get_scenario, parse_value
+from nbasim.sim.shocks import (
     CompetitorCampaign,
     HolidaySeason,
     PreferenceDrift,
@@ -17,7 +17,7 @@ from sim.shocks import (
     day_modifiers,
     parse_shock,
 )
-from sim.world import World
+from nbasim.sim.world import World
 
 SCENARIO_NAMES = sorted(SCENARIOS)
 

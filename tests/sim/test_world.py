@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from sim import behaviour, lifecycle, rfm
-from sim.catalog import Catalog
-from sim.daily import DailySeries
-from sim.population import Population
-from sim.scenarios import SCENARIOS, get_scenario
-from sim.seasonality import daily_multiplier, weekdays, yearly_profile
-from sim.shocks import CompetitorCampaign, HolidaySeason
-from sim.world import Transactions
+from nbasim.sim import behaviour, lifecycle, rfm
+from nbasim.sim.catalog import Catalog
+from nbasim.sim.daily import DailySeries
+from nbasim.sim.population import Population
+from nbasim.sim.scenarios import SCENARIOS, get_scenario
+from nbasim.sim.seasonality import daily_multiplier, weekdays, yearly_profile
+from nbasim.sim.shocks import CompetitorCampaign, HolidaySeason
+from nbasim.sim.world import Transactions
 
 SCENARIO_NAMES = sorted(SCENARIOS)
 
