@@ -34,7 +34,7 @@ EXPLORATION_ARGS = {
     "cover": "--cb_explore_adf --cover 4",
 }
 OURS_PARAMS = {
-    "epsilon": {"exploration": "epsilon", "epsilon": 0.1},
+    "epsilon": {"exploration": "epsilon", "explore": 0.1},
     "squarecb": {"exploration": "squarecb"},
     "cover": {"exploration": "cover", "cover": 4},
 }

@@ -162,8 +162,7 @@ class CampaignDayEnv(gym.Env):
             rows: (k,) customers; by default the eligible ones, in increasing order.
         """
         rows = np.flatnonzero(obs["eligible"]) if rows is None else np.asarray(rows)
-        consent = obs["consent"][rows].astype(np.int64)[:, None]
-        return (self._channel < 0) | (((consent >> np.maximum(self._channel, 0)) & 1) == 1)
+        return context.consent_mask(obs["consent"][rows], self._channel)
 
     def _check(self, action) -> np.ndarray:
         a = np.asarray(action)

@@ -89,6 +89,17 @@ def contexts(columns: Mapping[str, np.ndarray], rows: np.ndarray, day: int,
     return np.clip(out, 0.0, CLIP, out=out)
 
 
+def consent_mask(consent: np.ndarray, channel: np.ndarray) -> np.ndarray:
+    """Actions each customer may receive, by consent: (k, n_actions) bool, no action always.
+
+    Args:
+        consent: (k,) bit masks, bit j set when the customer consents to channel j.
+        channel: (n_actions,) each action's channel index, -1 for no action.
+    """
+    bits = np.asarray(consent).astype(np.int64)[:, None]
+    return (channel < 0) | (((bits >> np.maximum(channel, 0)) & 1) == 1)
+
+
 def of_campaign(campaign: Campaign, rows: np.ndarray) -> np.ndarray:
     """Context vectors of customers `rows` of a campaign's world as of today."""
     w = campaign.world

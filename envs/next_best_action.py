@@ -26,7 +26,7 @@ from nbasim.sim.actions import build_catalog
 from nbasim.sim.calendar import KINDS, Calendar
 from nbasim.sim.constraints import REASONS
 from nbasim.sim.moment_queue import BLOCK, MomentQueue
-from nbasim.sim.params import ParameterError
+from nbasim.sim.params import CHANNELS, ParameterError
 from nbasim.sim.scenarios import get_scenario
 
 DEFAULTS = {"customers": 2_000, "days": 30}
@@ -53,6 +53,8 @@ class NextBestActionEnv(gym.Env):
         self.action_features = catalog.features
         self.action_table = catalog.table()
         self.n_actions = catalog.n_actions
+        self._channel = catalog.channel.astype(np.int64)
+        self._consent = np.array([self.feature_names.index(f"consent_{c}") for c in CHANNELS])
         self.observation_space = spaces.Box(0.0, context.CLIP, (len(self.feature_names),),
                                             np.float32)
         self.action_space = spaces.Discrete(self.n_actions)
@@ -93,6 +95,16 @@ class NextBestActionEnv(gym.Env):
         if self._i >= len(self._customers):
             self._advance()
         return self._observe(), reward, False, self._queue is None, self._with_truth(info)
+
+    def action_mask(self, obs: np.ndarray | None = None) -> np.ndarray:
+        """Actions the customer may receive, by consent: (n_actions,) bool, no action always.
+
+        Args:
+            obs: an observation of this env; by default the current one.
+        """
+        x = self._observe() if obs is None else np.asarray(obs)
+        bits = (x[self._consent] > 0.5) @ (1 << np.arange(len(CHANNELS)))
+        return context.consent_mask(np.array([bits]), self._channel)[0]
 
     def _check(self, action) -> None:
         """Raise a `ParameterError` naming what is wrong with an action the space rejects."""

@@ -16,7 +16,7 @@ Targets:
 - `uniform`: every action 0..n_actions-1 with probability 1 / n_actions;
 - `action:K`: always action K;
 - `policy:NAME[:k=v,...]`: a policy from the registry (values read as JSON when they parse,
-  e.g. `policy:linucb:alpha=0.5,explore_floor=0.1`), trained with one `update` on the first
+  e.g. `policy:linucb:alpha=0.5,explore=0.1`), trained with one `update` on the first
   half of the log and evaluated on the second half (`split="rows"`: by row order; `"day"`:
   the first half of the distinct days, from the `day` column). A run's log gives the policy
   its catalog's action features; an external log one-hot features (n_actions x n_actions).

@@ -50,8 +50,7 @@ def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> 
     from nbasim import policies
 
     learners = [t for t in spec.targets
-                if policies.policy_class(_spec(cfg, t).name)._update
-                is not policies.Policy._update]
+                if not issubclass(policies.policy_class(_spec(cfg, t).name), policies.Fixed)]
     if learners:
         raise ParameterError(f"ope-validate: targets {learners} learn as they run, so the policy "
                              "run on-policy is not the one the log can evaluate; use targets "

@@ -23,8 +23,8 @@ catalog never builds an (n, n_actions, ...) array at once.
 
 Every choice is exact in probability: for epsilon-greedy and LinUCB ties of the best score
 are split evenly, for LinTS a sample's tie goes to the lowest index; with
-`explore_floor` > 0 the policy's distribution is mixed with the uniform one over the eligible
-actions, so `pscores` are at least explore_floor / n_eligible and the logs serve off-policy
+`explore` > 0 the policy's distribution is mixed with the uniform one over the eligible
+actions, so `pscores` are at least explore / n_eligible and the logs serve off-policy
 evaluation. Action 0 (no action) is an arm like any other.
 """
 
@@ -37,7 +37,6 @@ from pydantic import Field
 from scipy.linalg import lapack
 
 from nbasim.policies.base import Params, Policy, sample
-from nbasim.policies.registry import register
 
 # Rows per chunk in `act` are chosen so that no temporary holds more than about this many
 # floats (16 MB), whatever the number of customers in a call.
@@ -49,22 +48,22 @@ class BanditParams(Params):
 
     Attributes:
         model: "per_action" (one ridge model per action) or "shared" (one over x~ (x) f~_a).
-        lam: ridge penalty, > 0 (the prior precision of every weight).
+        l2: ridge penalty, > 0 (the prior precision of every weight).
         intercept: append a constant 1 to the context (and, in the shared model, to the
             action features).
-        explore_floor: share of uniform exploration over the eligible actions, in [0, 1).
+        explore: share of uniform exploration over the eligible actions, in [0, 1).
     """
 
     model: Literal["per_action", "shared"] = "per_action"
-    lam: float = Field(1.0, gt=0)
+    l2: float = Field(1.0, gt=0)
     intercept: bool = True
-    explore_floor: float = Field(0.0, ge=0, lt=1)
+    explore: float = Field(0.0, ge=0, lt=1)
 
 
 class EpsilonGreedyParams(BanditParams):
-    """Epsilon-greedy: `epsilon` in [0, 1], the share of uniform exploration."""
+    """Epsilon-greedy: `explore` in [0, 1], the share of uniform exploration (0.1)."""
 
-    epsilon: float = Field(0.1, ge=0, le=1)
+    explore: float = Field(0.1, ge=0, le=1)
 
 
 class LinUCBParams(BanditParams):
@@ -103,19 +102,19 @@ class _LinearBandit(Policy):
             feats = np.hstack([feats, np.ones((self.n_actions, 1))])
         dim = self.dim_context + int(p.intercept)
         if p.model == "per_action":
-            self._model: _PerAction | _Shared = _PerAction(dim, self.n_actions, p.lam)
+            self._model: _PerAction | _Shared = _PerAction(dim, self.n_actions, p.l2)
         else:
-            self._model = _Shared(dim, feats, p.lam)
+            self._model = _Shared(dim, feats, p.l2)
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        n = x.shape[0]
+    def act(self, contexts: np.ndarray,
+            eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        n = contexts.shape[0]
         actions = np.empty(n, dtype=np.int64)
         pscores = np.empty(n)
-        xt = self._augment(x)
-        self._last = (x, xt)  # `update` with the same contexts reuses them
+        xt = self._augment(contexts)
+        self._last = (contexts, xt)  # `update` with the same contexts reuses them
         self._prepare()
-        explore = self._explore()
+        explore = self.params.explore
         width = max(self.n_actions * max(self._n_samples, xt.shape[1]), 1)
         step = max(1, _CHUNK_FLOATS // width)
         for s in range(0, n, step):
@@ -141,11 +140,11 @@ class _LinearBandit(Policy):
             actions[rows], pscores[rows] = sample(self.rng, dist)
         return actions, pscores
 
-    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                pscores: np.ndarray, costs: np.ndarray | None) -> None:
-        if x.shape[0]:
+    def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray) -> None:
+        if contexts.shape[0]:
             last = getattr(self, "_last", None)
-            xt = last[1] if last is not None and last[0] is x else self._augment(x)
+            xt = last[1] if last is not None and last[0] is contexts else self._augment(contexts)
             self._last = None
             self._model.add(xt, actions, rewards)
 
@@ -160,38 +159,29 @@ class _LinearBandit(Policy):
     def _prepare(self) -> None:
         """Draw what an `act` call shares across its rows (Thompson samples)."""
 
-    def _explore(self) -> float:
-        """Share of uniform exploration over the eligible actions in each row's distribution."""
-        return self.params.explore_floor
-
     def _scores(self, xt: np.ndarray) -> np.ndarray:
         """(n, S, K) scores of a chunk; each row acts on the argmax of one of its S rows."""
         raise NotImplementedError
 
 
-@register("epsilon_greedy", "epsilon-greedy on ridge estimates (per action or shared features)")
 class EpsilonGreedy(_LinearBandit):
-    """Epsilon-greedy: the best ridge estimate with prob. 1 - epsilon, else uniform.
+    """Epsilon-greedy: the best ridge estimate with prob. 1 - explore, else uniform.
 
-    Params (see `EpsilonGreedyParams`): epsilon=0.1, model="per_action", lam=1.0,
-    intercept=True, explore_floor=0.0.
+    Params (see `EpsilonGreedyParams`): explore=0.1, model="per_action", l2=1.0,
+    intercept=True.
     """
 
     Params = EpsilonGreedyParams
-
-    def _explore(self) -> float:
-        return 1.0 - (1.0 - self.params.epsilon) * (1.0 - self.params.explore_floor)
 
     def _scores(self, xt: np.ndarray) -> np.ndarray:
         return self._model.mean(xt)[:, None, :]
 
 
-@register("linucb", "LinUCB: ridge estimate plus alpha x confidence width (per action or shared)")
 class LinUCB(_LinearBandit):
     """LinUCB (Li et al. 2010): argmax of theta' phi + alpha sqrt(phi' A^-1 phi).
 
-    Params (see `LinUCBParams`): alpha=1.0, model="per_action", lam=1.0, intercept=True,
-    explore_floor=0.0.
+    Params (see `LinUCBParams`): alpha=1.0, model="per_action", l2=1.0, intercept=True,
+    explore=0.0.
     """
 
     Params = LinUCBParams
@@ -204,7 +194,6 @@ class LinUCB(_LinearBandit):
         return scores[:, None, :]
 
 
-@register("lints", "linear Thompson sampling, n_samples posterior draws per call (exact pscores)")
 class LinTS(_LinearBandit):
     """Linear Thompson sampling (Agrawal and Goyal 2013), batched with exact propensities.
 
@@ -213,8 +202,8 @@ class LinTS(_LinearBandit):
     uniformly, so its action_dist is the share of samples whose argmax (over its eligible
     actions) is each action, mixed with the explore floor.
 
-    Params (see `LinTSParams`): sigma=0.5, n_samples=16, model="per_action", lam=1.0,
-    intercept=True, explore_floor=0.0.
+    Params (see `LinTSParams`): sigma=0.5, n_samples=16, model="per_action", l2=1.0,
+    intercept=True, explore=0.0.
     """
 
     Params = LinTSParams
@@ -232,7 +221,7 @@ class LinTS(_LinearBandit):
 
 
 class _PerAction:
-    """A ridge model per action over x~ (dim): A_a = lam I + X_a' X_a, b_a = X_a' r_a.
+    """A ridge model per action over x~ (dim): A_a = l2 I + X_a' X_a, b_a = X_a' r_a.
 
     Keeps the inverse Cholesky root R_a = L_a^-1 (A_a = L_a L_a'), so that
     A_a^-1 = R_a' R_a, theta_a = R_a' R_a b_a, x~' A_a^-1 x~ = |R_a x~|^2 and a posterior draw
@@ -241,14 +230,14 @@ class _PerAction:
     Args:
         dim: length of x~.
         n_actions: number of actions.
-        lam: ridge penalty.
+        l2: ridge penalty.
     """
 
-    def __init__(self, dim: int, n_actions: int, lam: float):
+    def __init__(self, dim: int, n_actions: int, l2: float):
         self.dim, self.n_actions = dim, n_actions
-        self.gram = np.tile(lam * np.eye(dim), (n_actions, 1, 1))   # (K, d, d)
+        self.gram = np.tile(l2 * np.eye(dim), (n_actions, 1, 1))   # (K, d, d)
         self.moment = np.zeros((n_actions, dim))                     # (K, d)
-        self.root_t = np.tile(np.eye(dim) / np.sqrt(lam), (n_actions, 1, 1))  # R_a' (K, d, d)
+        self.root_t = np.tile(np.eye(dim) / np.sqrt(l2), (n_actions, 1, 1))  # R_a' (K, d, d)
         self.theta = np.zeros((n_actions, dim))                      # (K, d)
         self._root_cat32 = _concat_roots(self.root_t)
         # Summing each action's block of squares by a product with a block indicator beats a
@@ -291,25 +280,25 @@ class _PerAction:
 
 
 class _Shared:
-    """One ridge model over phi(x, a) = x~ (x) f~_a (dim d m): A = lam I + Phi' Phi.
+    """One ridge model over phi(x, a) = x~ (x) f~_a (dim d m): A = l2 I + Phi' Phi.
 
     Args:
         dim: length of x~ (d).
         feats: (K, m) action features f~.
-        lam: ridge penalty.
+        l2: ridge penalty.
     """
 
-    def __init__(self, dim: int, feats: np.ndarray, lam: float):
+    def __init__(self, dim: int, feats: np.ndarray, l2: float):
         self.dim = dim
         self.feats = feats
         self.n_actions, self.m = feats.shape
         p = dim * self.m
-        self.gram = lam * np.eye(p)
+        self.gram = l2 * np.eye(p)
         self.moment = np.zeros(p)
-        self.root_t = np.eye(p) / np.sqrt(lam)       # R' with A^-1 = R' R
+        self.root_t = np.eye(p) / np.sqrt(l2)       # R' with A^-1 = R' R
         self.weights = np.zeros((dim, self.m))      # theta as (d, m)
         self._outer = np.einsum("kj,kl->kjl", feats, feats).reshape(self.n_actions, -1)
-        self._stack32 = _f32(self._stack(np.eye(p) / lam))
+        self._stack32 = _f32(self._stack(np.eye(p) / l2))
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Accumulate a batch (grouped by action), then refresh the root and the mean."""

@@ -12,19 +12,27 @@ seed, plus its own parameters, and answers for a batch at once:
 - `update(contexts, actions, rewards, pscores, *, costs=None)`: learn from a batch of
   outcomes; `costs` (n,) is the money each action spent, which budget pacing reads.
 
-Baselines ignore what they do not need, so callers never branch on the kind of policy.
+Baselines ignore what they do not need, so callers never branch on the kind of policy. A
+policy of your own subclasses `Policy` and implements both methods; the base checks every
+input before they run.
 """
 
 from __future__ import annotations
 
+import abc
+import functools
+import inspect
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from nbasim.errors import NbasimError
 
-class PolicyError(ValueError):
+
+class PolicyError(NbasimError):
     """A bad policy name, parameter or input; the message names it and what is allowed."""
 
 
@@ -35,17 +43,22 @@ class Params(BaseModel):
                               arbitrary_types_allowed=True)
 
 
-class Policy:
-    """Base class: stores the catalog, checks inputs, owns the random stream.
+class Policy(abc.ABC):
+    """The interface every policy implements: `act` and `update`, batched.
 
-    Subclasses set `Params` (a `Params` subclass) and implement `_act` and, if they learn,
-    `_update`; inputs reach them validated.
+    A subclass implements `act(contexts, eligible)` and `update(contexts, actions, rewards,
+    pscores)` (either may also take the keyword `truth`, respectively `costs`, if it reads
+    it) and sets `Params` to a `Params` subclass for its parameters. Inputs reach those
+    methods validated: `contexts` a finite (n, dim_context) float64 array, `eligible` None or
+    an (n, n_actions) bool mask with action 0 (no action) always allowed, actions in range,
+    finite rewards and pscores in (0, 1]. Register it with `register_policy` to use it by name
+    in configs.
 
     Args:
         action_features: (n_actions, dim_action) action features; row 0 is no action.
         dim_context: length of a context vector.
-        seed: seed of the policy's generator.
-        **params: validated against the subclass's `Params`.
+        seed: seed of the policy's generator `self.rng`.
+        **params: validated against the subclass's `Params` into `self.params`.
     """
 
     name: ClassVar[str] = ""
@@ -73,6 +86,15 @@ class Policy:
         self.dim_context = int(dim_context)
         self.rng = np.random.default_rng(seed)
 
+    def __init_subclass__(cls, **kwargs: Any):
+        """Wrap the subclass's own `act` and `update` so that they receive checked inputs."""
+        super().__init_subclass__(**kwargs)
+        if "act" in cls.__dict__:
+            cls.act = _checked_act(cls.__dict__["act"])
+        if "update" in cls.__dict__:
+            cls.update = _checked_update(cls.__dict__["update"])
+
+    @abc.abstractmethod
     def act(self, contexts: np.ndarray, eligible: np.ndarray | None = None, *,
             truth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Choose an action per row.
@@ -83,12 +105,11 @@ class Policy:
             truth: (n, n_actions) true incremental margins (read only by the oracle).
 
         Returns:
-            actions (n,) int64 and pscores (n,) float64 in (0, 1].
+            actions (n,) int64 and pscores (n,) float64 in (0, 1], the probability with
+            which each action was chosen.
         """
-        x = self._contexts(contexts)
-        mask = self._eligible(eligible, x.shape[0])
-        return self._act(x, mask, truth)
 
+    @abc.abstractmethod
     def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                pscores: np.ndarray, *, costs: np.ndarray | None = None) -> None:
         """Learn from a batch: the contexts, the actions taken, their rewards and pscores.
@@ -100,31 +121,6 @@ class Policy:
             pscores: (n,) the probabilities with which they were chosen, in (0, 1].
             costs: (n,) money each action spent (budget pacing reads it), or None.
         """
-        x = self._contexts(contexts)
-        n = x.shape[0]
-        a = np.asarray(actions)
-        if a.shape != (n,) or (n and a.dtype.kind not in "iu"):
-            raise PolicyError(f"actions shape {a.shape} dtype {a.dtype}: expected ({n},) "
-                              "integers")
-        lo, hi = _min_max(a) if n else (0, 0)
-        if lo < 0 or hi >= self.n_actions:
-            raise PolicyError(f"action {a[(a < 0) | (a >= self.n_actions)][0]}: allowed 0 to "
-                              f"{self.n_actions - 1}")
-        r = _finite("rewards", rewards, n)
-        p = _finite("pscores", pscores, n)
-        lo, hi = _min_max(p) if n else (1, 1)
-        if lo <= 0 or hi > 1:
-            raise PolicyError(f"pscore {p[(p <= 0) | (p > 1)][0]}: allowed 0 < p <= 1")
-        c = None if costs is None else _finite("costs", costs, n)
-        self._update(x, a.astype(np.int64), r, p, c)
-
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
-
-    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                pscores: np.ndarray, costs: np.ndarray | None) -> None:
-        """Learn from a validated batch; policies that do not learn keep this."""
 
     def _contexts(self, contexts: np.ndarray) -> np.ndarray:
         x = np.asarray(contexts, dtype=np.float64)
@@ -153,6 +149,65 @@ class Policy:
         mask = e.copy()
         mask[:, 0] = True
         return mask
+
+    def _batch(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray, costs: np.ndarray | None) -> tuple:
+        """Checked (contexts, actions int64, rewards, pscores, costs) of an `update` call."""
+        x = self._contexts(contexts)
+        n = x.shape[0]
+        a = np.asarray(actions)
+        if a.shape != (n,) or (n and a.dtype.kind not in "iu"):
+            raise PolicyError(f"actions shape {a.shape} dtype {a.dtype}: expected ({n},) "
+                              "integers")
+        lo, hi = _min_max(a) if n else (0, 0)
+        if lo < 0 or hi >= self.n_actions:
+            raise PolicyError(f"action {a[(a < 0) | (a >= self.n_actions)][0]}: allowed 0 to "
+                              f"{self.n_actions - 1}")
+        r = _finite("rewards", rewards, n)
+        p = _finite("pscores", pscores, n)
+        lo, hi = _min_max(p) if n else (1, 1)
+        if lo <= 0 or hi > 1:
+            raise PolicyError(f"pscore {p[(p <= 0) | (p > 1)][0]}: allowed 0 < p <= 1")
+        c = None if costs is None else _finite("costs", costs, n)
+        return x, a.astype(np.int64), r, p, c
+
+
+def _checked_act(fn: Callable) -> Callable:
+    """`fn(self, contexts, eligible[, truth=])` called with checked contexts and mask."""
+    takes_truth = "truth" in inspect.signature(fn).parameters
+
+    @functools.wraps(fn)
+    def act(self: Policy, contexts: np.ndarray, eligible: np.ndarray | None = None, *,
+            truth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        x = self._contexts(contexts)
+        mask = self._eligible(eligible, x.shape[0])
+        if takes_truth:
+            return fn(self, x, mask, truth=truth)
+        return fn(self, x, mask)
+    return act
+
+
+def _checked_update(fn: Callable) -> Callable:
+    """`fn(self, contexts, actions, rewards, pscores[, costs=])` called with a checked batch."""
+    takes_costs = "costs" in inspect.signature(fn).parameters
+
+    @functools.wraps(fn)
+    def update(self: Policy, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray, *, costs: np.ndarray | None = None) -> None:
+        x, a, r, p, c = self._batch(contexts, actions, rewards, pscores, costs)
+        if takes_costs:
+            fn(self, x, a, r, p, costs=c)
+        else:
+            fn(self, x, a, r, p)
+    return update
+
+
+class Fixed(Policy):
+    """Base of the policies that do not learn: `update` checks its batch and ignores it."""
+
+    def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray) -> None:
+        """Learn nothing (the batch is still checked, so a bad one fails here too)."""
 
 
 def sample(rng: np.random.Generator, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,38 +18,37 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from nbasim.policies import playbook  # also registers rfm_playbook and segment_greedy
+from nbasim.policies import playbook
+from nbasim.policies.base import Fixed, Policy, PolicyError, epsilon_greedy, sample
 from nbasim.policies.base import Params as BaseParams
-from nbasim.policies.base import Policy, PolicyError, epsilon_greedy, sample
 from nbasim.policies.models import Logistic, Ridge, sigmoid, with_intercept
 from nbasim.policies.playbook import ActionSpec, ActionTable, Catalog
-from nbasim.policies.registry import register
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 __all__ = ["Arbitration", "Blanket", "NoAction", "Random", "ResponseModel", "UpliftTwoModel"]
 
 
-@register("no_action", "the control: action 0 (no contact) for everyone")
-class NoAction(Policy):
+class NoAction(Fixed):
     """Action 0 for every row, pscore 1. No params."""
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        n = x.shape[0]
+    def act(self, contexts: np.ndarray,
+            eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Action 0 (no contact) for every row."""
+        n = contexts.shape[0]
         return np.zeros(n, dtype=np.int64), np.ones(n)
 
 
-@register("random", "uniform over each row's eligible actions (no action among them)")
-class Random(Policy):
+class Random(Fixed):
     """An action drawn uniformly among each row's eligible actions (action 0 included).
 
     pscore is 1 / (number of eligible actions of the row). No params.
     """
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        n = x.shape[0]
+    def act(self, contexts: np.ndarray,
+            eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """A uniformly random eligible action per row."""
+        n = contexts.shape[0]
         if eligible is None:
             actions = self.rng.integers(self.n_actions, size=n, dtype=np.int64)
             return actions, np.full(n, 1.0 / self.n_actions)
@@ -78,8 +77,7 @@ def _one_action(policy: Policy) -> int:
         spec, "offer/channel/slot/wording")
 
 
-@register("blanket", "one offer, channel, slot and wording to every eligible row")
-class Blanket(Policy):
+class Blanket(Fixed):
     """The mass mailing: the same action to every row where it is eligible, else action 0.
 
     pscore is 1.
@@ -97,10 +95,11 @@ class Blanket(Policy):
         super().__init__(**kwargs)
         self.action = _one_action(self)
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        actions = np.full(x.shape[0], self.action, dtype=np.int64)
-        return playbook.restrict(actions, eligible), np.ones(x.shape[0])
+    def act(self, contexts: np.ndarray,
+            eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The blanket action wherever it is eligible, else action 0."""
+        actions = np.full(contexts.shape[0], self.action, dtype=np.int64)
+        return playbook.restrict(actions, eligible), np.ones(contexts.shape[0])
 
 
 class TargetingParams(OneActionParams):
@@ -133,19 +132,18 @@ class Targeting(Policy):
     def _target(self, x: np.ndarray, can: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        n = x.shape[0]
+    def act(self, contexts: np.ndarray,
+            eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        n = contexts.shape[0]
         can = np.ones(n, dtype=bool) if eligible is None else eligible[:, self.action]
         e = 1.0 if self.seen < self.params.warmup else self.params.explore
-        target = self._target(x, can) if e < 1 else np.zeros(n, dtype=bool)
+        target = self._target(contexts, can) if e < 1 else np.zeros(n, dtype=bool)
         p_send = np.where(can, (1 - e) * target + e / 2, 0.0)
         send = self.rng.random(n) < p_send
         actions = np.where(send, self.action, 0).astype(np.int64)
         return actions, np.where(send, p_send, 1.0 - p_send)
 
 
-@register("response_model", "one action to the rows of highest predicted response propensity")
 class ResponseModel(Targeting):
     """The response model: target who is likely to respond, not whom the action changes.
 
@@ -190,14 +188,15 @@ class ResponseModel(Targeting):
         target[rows[np.argsort(-p[rows], kind="stable")[:k]]] = True
         return target
 
-    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                pscores: np.ndarray, costs: np.ndarray | None) -> None:
-        self.seen += x.shape[0]
+    def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray) -> None:
+        """Refit the response model on the rows that received the action."""
+        self.seen += contexts.shape[0]
         treated = actions == self.action
-        self.model.update(with_intercept(x[treated]), (rewards[treated] > 0).astype(np.float64))
+        self.model.update(with_intercept(contexts[treated]),
+                          (rewards[treated] > 0).astype(np.float64))
 
 
-@register("uplift_two_model", "one action where a two-model learner predicts uplift > threshold")
 class UpliftTwoModel(Targeting):
     """The two-model uplift learner (T-learner): target whom the action changes.
 
@@ -237,10 +236,11 @@ class UpliftTwoModel(Targeting):
         return self.treated.predict(design) - self.control.predict(design) \
             > self.params.threshold
 
-    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                pscores: np.ndarray, costs: np.ndarray | None) -> None:
-        self.seen += x.shape[0]
-        design = with_intercept(x)
+    def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray) -> None:
+        """Refit the treated and the control model on their rows."""
+        self.seen += contexts.shape[0]
+        design = with_intercept(contexts)
         treated, control = actions == self.action, actions == 0
         self.treated.update(design[treated], rewards[treated])
         self.control.update(design[control], rewards[control])
@@ -257,7 +257,6 @@ DEFAULT_VALUES = {
 }
 
 
-@register("arbitration", "Pega-style: max of propensity x value x lever among eligible actions")
 class Arbitration(Policy):
     """Next-best-action arbitration as in Pega: priority = propensity x value x lever.
 
@@ -342,15 +341,17 @@ class Arbitration(Policy):
         pri[:, 0] = self.params.min_priority
         return pri
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        return epsilon_greedy(self.rng, self._priorities(x), eligible, self.params.explore)
+    def act(self, contexts: np.ndarray,
+            eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Epsilon-greedy on propensity x value x lever among the eligible actions."""
+        return epsilon_greedy(self.rng, self._priorities(contexts), eligible, self.params.explore)
 
-    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                pscores: np.ndarray, costs: np.ndarray | None) -> None:
+    def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray) -> None:
+        """Refit the propensity model of each action on its rows."""
         codes = self.offer_code[actions]
         for j, model in enumerate(self.models):
             rows = codes == j
             if rows.any():
-                design = np.hstack([with_intercept(x[rows]), self.variant[actions[rows]]])
+                design = np.hstack([with_intercept(contexts[rows]), self.variant[actions[rows]]])
                 model.update(design, (rewards[rows] > 0).astype(np.float64))

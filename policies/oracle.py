@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nbasim.policies.base import Policy, PolicyError
-from nbasim.policies.registry import register
+from nbasim.policies.base import Fixed, PolicyError
 
 
-@register("oracle", "the eligible action of highest true incremental margin, if positive")
-class Oracle(Policy):
+class Oracle(Fixed):
     """Pick, per row, the eligible action with the highest true incremental margin.
 
     `truth` (n, n_actions) holds the true expected incremental margin of every action for
@@ -25,9 +23,10 @@ class Oracle(Policy):
 
     needs_truth = True
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        n = x.shape[0]
+    def act(self, contexts: np.ndarray, eligible: np.ndarray | None, *,
+            truth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The eligible action of highest true incremental margin, if it is positive."""
+        n = contexts.shape[0]
         if truth is None:
             raise PolicyError("policy oracle: act() needs truth=(n, n_actions) true incremental "
                               "margins; envs hand it over in info['true_margins'] when built "

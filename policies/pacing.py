@@ -107,16 +107,17 @@ class Paced(Policy):
         path = p.budget * min(1.0, p.path_slack * (self.calls + 1) / p.horizon)
         return max(0.0, min(p.budget, path) - self.spent - self.committed)
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        n = x.shape[0]
+    def act(self, contexts: np.ndarray, eligible: np.ndarray | None, *,
+            truth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The inner policy's actions among those that fit what is left of the budget."""
+        n = contexts.shape[0]
         left = self.remaining
         affordable = self.action_costs <= left                     # action 0 always is
         mask = None
         if eligible is not None or not affordable.all():
             mask = np.broadcast_to(affordable, (n, self.n_actions))
             mask = mask & eligible if eligible is not None else mask.copy()
-        actions, pscores = self.policy.act(x, mask, truth=truth)
+        actions, pscores = self.policy.act(contexts, mask, truth=truth)
         actions = np.asarray(actions, dtype=np.int64).copy()
         pscores = np.asarray(pscores, dtype=np.float64).copy()
         bound = self.action_costs[actions]
@@ -129,11 +130,12 @@ class Paced(Policy):
         self.calls += 1
         return actions, pscores
 
-    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                pscores: np.ndarray, costs: np.ndarray | None) -> None:
+    def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray, costs: np.ndarray | None = None) -> None:
+        """Pass the cost-priced rewards to the inner policy; move the multiplier."""
         bound = self.action_costs[actions]
         paid = bound if costs is None else costs
-        self.policy.update(x, actions, rewards - self.lam * paid, pscores, costs=costs)
+        self.policy.update(contexts, actions, rewards - self.lam * paid, pscores, costs=costs)
         spend = float(paid.sum())
         self.spent += spend
         self.committed = max(0.0, self.committed - float(bound.sum()))

@@ -13,9 +13,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
+from nbasim.policies.base import Fixed, Policy, PolicyError, epsilon_greedy, sample
 from nbasim.policies.base import Params as BaseParams
-from nbasim.policies.base import Policy, PolicyError, epsilon_greedy, sample
-from nbasim.policies.registry import register
 
 ActionTable = dict[str, tuple[str, ...]]
 KEYS = ("offer", "channel", "slot", "wording")
@@ -165,8 +164,7 @@ DEFAULT_CART = _spec("cart_reminder", "email", "evening", "urgency")
 Entry = ActionSpec | Literal["none"]
 
 
-@register("rfm_playbook", "RFM segment -> action table of common practice, editable")
-class RfmPlaybook(Policy):
+class RfmPlaybook(Fixed):
     """The RFM playbook: each customer gets the action its segment's row names.
 
     The segment is read from the `segment_<name>` columns of the context. The default table
@@ -226,15 +224,15 @@ class RfmPlaybook(Policy):
                                   "column in context_names; set cart='none' otherwise")
             self.cart_column = names.index("cart_open")
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        actions = self.by_segment[self.segments.codes(x)]
+    def act(self, contexts: np.ndarray,
+            eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's segment's action from the playbook, where eligible."""
+        actions = self.by_segment[self.segments.codes(contexts)]
         if self.cart_column is not None:
-            actions = np.where(x[:, self.cart_column] > 0.5, self.cart_action, actions)
-        return restrict(actions, eligible), np.ones(x.shape[0])
+            actions = np.where(contexts[:, self.cart_column] > 0.5, self.cart_action, actions)
+        return restrict(actions, eligible), np.ones(contexts.shape[0])
 
 
-@register("segment_greedy", "best mean reward per RFM segment, learned from a random pilot")
 class SegmentGreedy(Policy):
     """Learn a playbook: a random pilot, then each segment's best-paying action.
 
@@ -292,25 +290,27 @@ class SegmentGreedy(Policy):
         best = self.scores.argmax(axis=1)
         return dict(zip(self.segments.names, best[:-1].tolist(), strict=True))
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        n = x.shape[0]
+    def act(self, contexts: np.ndarray,
+            eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Random during the pilot, then each segment's best action."""
+        n = contexts.shape[0]
         if self.scores is None:
             allowed = np.broadcast_to(self.tried, (n, self.n_actions))
             if eligible is not None:
                 allowed = allowed & eligible
             return sample(self.rng, allowed / allowed.sum(axis=1, keepdims=True))
-        scores = self.scores[self.segments.codes(x)]
+        scores = self.scores[self.segments.codes(contexts)]
         return epsilon_greedy(self.rng, scores, eligible, 0.0)
 
-    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                pscores: np.ndarray, costs: np.ndarray | None) -> None:
+    def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray) -> None:
+        """Count rewards per segment and action during the pilot."""
         if self.scores is not None:
             return
-        codes = self.segments.codes(x)
+        codes = self.segments.codes(contexts)
         np.add.at(self.sums, (codes, actions), rewards)
         np.add.at(self.counts, (codes, actions), 1)
-        self.seen += x.shape[0]
+        self.seen += contexts.shape[0]
         if self.seen >= self.params.pilot_decisions:
             enough = self.counts >= self.params.min_count
             mean = self.sums / np.maximum(self.counts, 1)

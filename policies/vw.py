@@ -65,7 +65,6 @@ import vowpalwabbit
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from nbasim.policies.base import Params, Policy, PolicyError
-from nbasim.policies.registry import register
 
 _CB = int(pylibvw.vw.lContextualBandit)
 _NS_CONTEXT, _NS_ACTION = "c", "a"
@@ -79,7 +78,7 @@ _setup = pylibvw.vw.setup_example
 _predict = pylibvw.vw.predict_multi
 _learn = pylibvw.vw.learn_multi
 
-# Parameters that belong to one exploration; `epsilon` is shared (a floor for the others).
+# Parameters that belong to one exploration; `explore` is shared (a floor for the others).
 _OWN = {
     "epsilon": (),
     "squarecb": ("gamma_scale", "gamma_exponent"),
@@ -96,9 +95,9 @@ class VWParams(Params):
 
     Attributes:
         exploration: "epsilon", "squarecb", "cover", "bag", "softmax" or "rnd".
-        epsilon: in [0, 1]; the exploration share of "epsilon" (default 0.1); for the
+        explore: in [0, 1]; the exploration share of "epsilon" (default 0.1); for the
             others, VW's minimum-probability floor (VW's default when None: 0.05 for cover,
-            0 for the rest).
+            0 for the rest). VW's own name, `epsilon`, is accepted too.
         gamma_scale: > 0, SquareCB greediness gamma = gamma_scale * t^gamma_exponent (10).
         gamma_exponent: >= 0, SquareCB exponent (0.5).
         cover: >= 1, number of policies of online cover (4).
@@ -126,7 +125,7 @@ class VWParams(Params):
     model_config = ConfigDict(populate_by_name=True)
 
     exploration: Literal["epsilon", "squarecb", "cover", "bag", "softmax", "rnd"] = "epsilon"
-    epsilon: float | None = Field(None, ge=0, le=1)
+    explore: float | None = Field(None, ge=0, le=1, alias="epsilon")
     gamma_scale: float | None = Field(None, gt=0)
     gamma_exponent: float | None = Field(None, ge=0)
     cover: int | None = Field(None, ge=1)
@@ -192,13 +191,13 @@ def vw_arguments(params: VWParams, vw_seed: int) -> str:
     args += [f"--interactions {term}" for term in p.interactions]
     e = p.exploration
     if e == "epsilon":
-        args.append(f"--epsilon {0.1 if p.epsilon is None else p.epsilon!r}")
+        args.append(f"--epsilon {0.1 if p.explore is None else p.explore!r}")
     else:
         main = {"squarecb": "--squarecb", "cover": f"--cover {p.cover or 4}",
                 "bag": f"--bag {p.bag or 5}", "softmax": "--softmax",
                 "rnd": f"--rnd {p.rnd or 3}"}[e]
         args.append(main)
-        options = {"epsilon": p.epsilon, "gamma_scale": p.gamma_scale,
+        options = {"epsilon": p.explore, "gamma_scale": p.gamma_scale,
                    "gamma_exponent": p.gamma_exponent, "psi": p.psi, "lambda": p.lambda_,
                    "rnd_alpha": p.rnd_alpha, "rnd_invlambda": p.rnd_invlambda}
         args += [f"--{k} {v!r}" for k, v in options.items() if v is not None]
@@ -227,8 +226,6 @@ class _Pending:
         self.n, self.xbytes, self.cands, self.slates = n, xbytes, cands, slates
 
 
-@register("vw", "Vowpal Wabbit --cb_explore_adf over action features (epsilon, squarecb, "
-                "cover, bag, softmax, rnd); top_k slates")
 class VWPolicy(Policy):
     """Vowpal Wabbit contextual bandit with action features; see the module docstring.
 
@@ -368,13 +365,14 @@ class VWPolicy(Policy):
         return [None if f else np.flatnonzero(row).tolist()
                 for f, row in zip(full, eligible, strict=True)]
 
-    def _act(self, x: np.ndarray, eligible: np.ndarray | None,
-             truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        n = x.shape[0]
-        rows = x.tolist()
+    def act(self, contexts: np.ndarray,
+            eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Ask VW for a distribution per row over its eligible actions and draw."""
+        n = contexts.shape[0]
+        rows = contexts.tolist()
         cands = self._candidates(eligible, n)
         if self.params.top_k > 1:
-            return self._act_slates(x, rows, cands)
+            return self._act_slates(contexts, rows, cands)
         draws = self.rng.random(n).tolist()
         vw, acts = self._vw, self._acts
         actions, pscores = [0] * n, [1.0] * n
@@ -394,7 +392,7 @@ class VWPolicy(Policy):
             j = _draw(pmf, draws[i])
             actions[i] = j if cand is None else cand[j]
             pscores[i] = pmf[j]
-        self._pending = _Pending(n, x.tobytes(), cands, None)
+        self._pending = _Pending(n, contexts.tobytes(), cands, None)
         return np.array(actions, dtype=np.int64), np.array(pscores, dtype=np.float64)
 
     def _act_slates(self, x: np.ndarray, rows: list, cands: list | None,
@@ -455,15 +453,16 @@ class VWPolicy(Policy):
         finally:
             exs[pos + 1] = plain
 
-    def _update(self, x: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                pscores: np.ndarray, costs: np.ndarray | None) -> None:
-        n = x.shape[0]
+    def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+               pscores: np.ndarray) -> None:
+        """Teach VW the chosen actions' costs (negative rewards) with their pscores."""
+        n = contexts.shape[0]
         pend, self._pending = self._pending, None
         # The rows `act` saw: their candidate lists and slates still apply; their shared
         # examples still hold the contexts only when the batch fitted in the pool.
-        match = pend is not None and pend.n == n and pend.xbytes == x.tobytes()
+        match = pend is not None and pend.n == n and pend.xbytes == contexts.tobytes()
         same = match and n <= _POOL
-        rows = None if same else x.tolist()
+        rows = None if same else contexts.tolist()
         cands = pend.cands if match else None
         slates = pend.slates if match else None
         acts = self._acts

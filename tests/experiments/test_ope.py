@@ -225,7 +225,7 @@ def test_policy_action_dist_is_exact_for_epsilon_greedy():
     from nbasim import policies
 
     pol = policies.make("epsilon_greedy", action_features=np.eye(4), dim_context=1, seed=0,
-                        epsilon=0.2)
+                        explore=0.2)
     pol.update(np.ones((8, 1)), np.array([0, 1, 2, 3] * 2), np.array([0, 1, 0, 0.0] * 2),
                np.full(8, 0.25))
     d = policy_action_dist(pol, np.ones((5, 1)), draws=32)
@@ -274,7 +274,7 @@ def test_command_file_target_equals_the_same_distribution_inline(tmp_path):
 def test_command_policy_target_on_an_external_log(tmp_path):
     """A registry policy trained on the first half is evaluated on the second."""
     log = _write_csv(tmp_path / "log.csv")
-    res, _ = ope_command(log, target="policy:epsilon_greedy:epsilon=0.3", n_bootstrap=10,
+    res, _ = ope_command(log, target="policy:epsilon_greedy:explore=0.3", n_bootstrap=10,
                          out=tmp_path / "o")
     assert res["split"] == {"by": "rows", "train_rows": 200, "evaluate_rows": 200}
     assert res["diagnostics"]["n_rounds"] == 200

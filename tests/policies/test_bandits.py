@@ -67,7 +67,7 @@ def test_pscores_are_the_exact_distribution(name: str, model: str, floor: float)
     most 1 (exactly 1 when every action can appear), and each action's frequency matches it.
     """
     feats, weights = planted(0)
-    policy = make(name, feats, model=model, explore_floor=floor)
+    policy = make(name, feats, model=model, explore=floor)
     run(policy, feats, weights, seed=1, batches=3)
     row = np.random.default_rng(2).standard_normal((1, D))
     a, p = policy.act(np.repeat(row, 20000, axis=0))
@@ -91,7 +91,7 @@ def test_same_seed_same_choices(name: str, model: str) -> None:
     feats, weights = planted(0)
     traces = []
     for _ in range(2):
-        policy = make(name, feats, seed=7, model=model, explore_floor=0.1)
+        policy = make(name, feats, seed=7, model=model, explore=0.1)
         run(policy, feats, weights, seed=3, batches=3)
         x = np.random.default_rng(4).standard_normal((500, D))
         traces.append(policy.act(x))
@@ -122,10 +122,10 @@ def test_low_regret_on_planted_problem(name: str, model: str, seed: int) -> None
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("model", MODELS)
-def test_explore_floor_bounds_pscores(name: str, model: str) -> None:
-    """With explore_floor f every pscore is at least f / n_eligible."""
+def test_explore_bounds_pscores(name: str, model: str) -> None:
+    """With explore f every pscore is at least f / n_eligible."""
     feats, weights = planted(0)
-    policy = make(name, feats, model=model, explore_floor=0.3)
+    policy = make(name, feats, model=model, explore=0.3)
     run(policy, feats, weights, seed=1, batches=5)
     rng = np.random.default_rng(5)
     eligible = rng.random((2000, K)) < 0.6
@@ -139,7 +139,7 @@ def test_explore_floor_bounds_pscores(name: str, model: str) -> None:
 def test_eligibility_respected(name: str, model: str) -> None:
     """No ineligible action is ever chosen; rows that may not be contacted get action 0."""
     feats, weights = planted(0)
-    policy = make(name, feats, model=model, explore_floor=0.2)
+    policy = make(name, feats, model=model, explore=0.2)
     run(policy, feats, weights, seed=1, batches=3)
     rng = np.random.default_rng(6)
     x = rng.standard_normal((3000, D))
@@ -155,7 +155,7 @@ def test_eligibility_respected(name: str, model: str) -> None:
 def test_shared_width_matches_brute_force() -> None:
     """The shared model's phi' A^-1 phi equals the explicit Kronecker-feature computation."""
     feats, weights = planted(0)
-    policy = make("linucb", feats, model="shared", lam=0.7)
+    policy = make("linucb", feats, model="shared", l2=0.7)
     run(policy, feats, weights, seed=1, batches=2)
     x = np.random.default_rng(8).standard_normal((7, D))
     xt = np.hstack([x, np.ones((7, 1))])
@@ -182,12 +182,12 @@ def test_chunking_does_not_change_choices(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize(("name", "params", "match"), [
     ("linucb", {"alpha": -1.0}, "alpha"),
-    ("linucb", {"lam": 0.0}, "lam"),
+    ("linucb", {"l2": 0.0}, "l2"),
     ("linucb", {"model": "joint"}, "model"),
-    ("linucb", {"explore_floor": 1.0}, "explore_floor"),
+    ("linucb", {"explore": 1.0}, "explore"),
     ("linucb", {"alpha": float("nan")}, "alpha"),
     ("linucb", {"bogus": 1}, "bogus"),
-    ("epsilon_greedy", {"epsilon": 1.5}, "epsilon"),
+    ("epsilon_greedy", {"explore": 1.5}, "explore"),
     ("lints", {"n_samples": 0}, "n_samples"),
     ("lints", {"sigma": -0.1}, "sigma"),
     ("lints", {"alpha": 1.0}, "alpha"),

@@ -37,7 +37,7 @@ LEARNING: dict[str, Callable[[Any], bool]] = {
     "uplift_two_model": lambda p: p.seen >= p.params.warmup,
 }
 # Non-default forms that take another code path, CampaignDay only.
-VARIANTS = [("linucb", {"model": "shared"}), ("epsilon_greedy", {"explore_floor": 0.05}),
+VARIANTS = [("linucb", {"model": "shared"}), ("epsilon_greedy", {"explore": 0.05}),
             ("vw", {"top_k": 2}),
             ("rfm_playbook", {"playbook": {"lost": {"offer": "win_back", "channel": "sms"}}})]
 CASES = [(name, {}) for name in policies.available()] + VARIANTS

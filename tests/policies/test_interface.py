@@ -175,11 +175,11 @@ def test_unknown_param_is_named(name):
 
 
 BAD_PARAMS = [
-    ("epsilon_greedy", {"epsilon": 1.5}, r"policy epsilon_greedy: epsilon = 1\.5"),
+    ("epsilon_greedy", {"explore": 1.5}, r"policy epsilon_greedy: explore = 1\.5"),
     ("linucb", {"alpha": -1.0}, r"policy linucb: alpha = -1\.0"),
     ("linucb", {"model": "joint"}, r"policy linucb: model = 'joint'"),
     ("lints", {"n_samples": 0}, r"policy lints: n_samples = 0"),
-    ("lints", {"lam": float("nan")}, r"policy lints: lam = nan"),
+    ("lints", {"l2": float("nan")}, r"policy lints: l2 = nan"),
     ("vw", {"exploration": "greedy"}, r"policy vw: exploration = 'greedy'"),
     ("vw", {"gamma_scale": 2.0}, r"gamma_scale = 2\.0 is only used with exploration='squarecb'"),
     ("segment_greedy", {"pilot_decisions": 0}, r"policy segment_greedy: pilot_decisions = 0"),

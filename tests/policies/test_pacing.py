@@ -86,10 +86,10 @@ def test_multiplier_rises_with_overspend_and_prices_rewards() -> None:
     seen = []
 
     class Spy(policies.Policy):
-        def _act(self, x, eligible, truth):
-            return np.ones(len(x), dtype=np.int64), np.ones(len(x))
+        def act(self, contexts, eligible):
+            return np.ones(len(contexts), dtype=np.int64), np.ones(len(contexts))
 
-        def _update(self, x, actions, rewards, pscores, costs):
+        def update(self, contexts, actions, rewards, pscores):
             seen.append(rewards.copy())
 
     spy = Spy(action_features=np.eye(K)[:, 1:], dim_context=D, seed=0)
@@ -109,9 +109,9 @@ def test_multiplier_rises_with_overspend_and_prices_rewards() -> None:
 def test_replaced_rows_get_action_zero_with_valid_pscores() -> None:
     """When the drawn actions do not all fit, some rows get action 0 and pscores stay > 0."""
 
-    class Always(policies.Policy):
-        def _act(self, x, eligible, truth):
-            return np.full(len(x), 2, dtype=np.int64), np.full(len(x), 0.25)
+    class Always(policies.Fixed):
+        def act(self, contexts, eligible):
+            return np.full(len(contexts), 2, dtype=np.int64), np.full(len(contexts), 0.25)
 
     always = Always(action_features=np.eye(K)[:, 1:], dim_context=D, seed=0)
     policy = policies.paced(always, 10.0, action_costs=COSTS, horizon=1, seed=3)
@@ -123,7 +123,7 @@ def test_replaced_rows_get_action_zero_with_valid_pscores() -> None:
 
 def test_eligibility_passed_through() -> None:
     """The caller's eligibility mask is respected under pacing."""
-    policy = policies.paced(inner(explore_floor=0.5), 1e6, action_costs=COSTS, horizon=5)
+    policy = policies.paced(inner(explore=0.5), 1e6, action_costs=COSTS, horizon=5)
     rng = np.random.default_rng(1)
     eligible = rng.random((1000, K)) < 0.4
     eligible[:, 0] = True

@@ -17,10 +17,10 @@ from nbasim.policies.vw import VWPolicy
 
 N_ACTIONS, DIM_ACTION, DIM_CONTEXT = 6, 3, 4
 EXPLORATIONS = {
-    "epsilon": {"epsilon": 0.2},
+    "epsilon": {"explore": 0.2},
     "squarecb": {"gamma_scale": 5.0},
     "cover": {"cover": 3},
-    "bag": {"bag": 3, "epsilon": 0.05},
+    "bag": {"bag": 3, "explore": 0.05},
     "softmax": {"lambda": 2.0},
     "rnd": {"rnd": 2},
 }
@@ -71,7 +71,7 @@ def test_epsilon_pscores_are_exact():
     With one greedy action that is 0.8 + 0.0333 = 0.8333, elsewhere 0.2/6 = 0.0333; before
     the first update all 6 tie: 0.8/6 + 0.2/6 = 1/6.
     """
-    policy = _make(epsilon=0.2)
+    policy = _make(explore=0.2)
     _, ps, _ = _run(policy, 300)
     allowed = [0.8 / t + 0.2 / 6 for t in range(1, 7)] + [0.2 / 6]
     assert np.isclose(ps[0], 1 / 6, atol=1e-6)
@@ -98,7 +98,7 @@ def test_every_exploration_runs_with_valid_pscores(exploration):
 
 def test_same_seed_same_choices():
     """Two policies with one seed make the same choices; another seed makes others."""
-    runs = [_run(_make(seed=s, exploration="bag", bag=3, epsilon=0.1), 300)
+    runs = [_run(_make(seed=s, exploration="bag", bag=3, explore=0.1), 300)
             for s in (5, 5, 6)]
     assert np.array_equal(runs[0][0], runs[1][0])
     assert np.array_equal(runs[0][1], runs[1][1])
@@ -108,14 +108,14 @@ def test_same_seed_same_choices():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_learns_planted_context_dependent_best_action(seed):
     """Late-round share of the best action >= 0.8 (epsilon 0.1 allows at most ~0.92)."""
-    actions, _, best = _run(_make(seed=seed, epsilon=0.1), 3000, seed=seed + 10)
+    actions, _, best = _run(_make(seed=seed, explore=0.1), 3000, seed=seed + 10)
     share = (actions[-1000:] == best[-1000:]).mean()
     assert share >= 0.8, share
 
 
 def test_batched_act_update_learns_too():
     """Batches of 100 learn the planted task as well (late share >= 0.8)."""
-    actions, _, best = _run(_make(seed=3, epsilon=0.1), 4000, batch=100)
+    actions, _, best = _run(_make(seed=3, explore=0.1), 4000, batch=100)
     assert (actions[-1000:] == best[-1000:]).mean() >= 0.8
 
 
@@ -125,7 +125,7 @@ def test_eligibility_is_respected_and_pscores_exact():
     VW sees only the eligible actions, so its epsilon-greedy pmf is over those m: no
     renormalisation. (Trained first, so that no two scores tie.)
     """
-    policy = _make(epsilon=0.1)
+    policy = _make(explore=0.1)
     _run(policy, 200)
     rng = np.random.default_rng(4)
     for _ in range(20):
@@ -192,7 +192,7 @@ def test_pickle_round_trip():
 
 def test_top_k_slates():
     """Slates hold distinct eligible actions, slot 0 is the returned action, -1 pads."""
-    policy = _make(top_k=3, epsilon=0.2)
+    policy = _make(top_k=3, explore=0.2)
     rng = np.random.default_rng(8)
     for _ in range(10):
         x = _contexts(20, seed=int(rng.integers(1 << 30)))
@@ -217,7 +217,7 @@ def test_top_k_slates():
 
 def test_top_k_learns_from_slate_feedback():
     """With reward 1 whenever action 4 is in the slate, late slates nearly always show it."""
-    policy = _make(top_k=2, epsilon=0.1, seed=1)
+    policy = _make(top_k=2, explore=0.1, seed=1)
     rng = np.random.default_rng(0)
     hits = []
     for _ in range(1500):
@@ -231,8 +231,8 @@ def test_top_k_learns_from_slate_feedback():
 
 @pytest.mark.parametrize(("params", "match"), [
     ({"exploration": "thompson"}, "exploration"),
-    ({"epsilon": 1.5}, "epsilon"),
-    ({"epsilon": float("nan")}, "epsilon"),
+    ({"explore": 1.5}, "explore"),
+    ({"explore": float("nan")}, "explore"),
     ({"exploration": "cover", "cover": 0}, "cover"),
     ({"exploration": "bag", "bag": -1}, "bag"),
     ({"exploration": "squarecb", "gamma_scale": 0.0}, "gamma_scale"),

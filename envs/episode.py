@@ -1,0 +1,174 @@
+"""The glue between an environment and a policy: observe, act, step, learn, to the horizon.
+
+`run_episode(env, policy)` plays one episode of either environment and returns its totals;
+`steps(env, policy)` yields the same play one env step at a time, for callers that record
+more (the experiment runner logs every decision from it). Per step: the contexts and
+consent masks of the customers to decide for, `policy.act`, the actions scattered into the
+env's action, `env.step`, and `policy.update` with what the step revealed: that step's
+rewards, or with objective `window` the decisions whose attribution windows closed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nbasim.envs.campaign_day import CampaignDayEnv
+from nbasim.envs.next_best_action import NextBestActionEnv
+from nbasim.errors import NbasimError
+
+
+@dataclass
+class Step:
+    """One env step as the policy saw it.
+
+    Attributes:
+        rows: (k,) customers decided for (CampaignDay: the eligible ones; NextBestAction: the
+            one customer of the decision).
+        contexts: (k, dim_context) float32 contexts given to `act`.
+        actions: (k,) int64 actions chosen.
+        pscores: (k,) their probabilities.
+        reward: the env's reward for the step.
+        info: the env's `info` after the step.
+        learned: (day, rewards) of the decisions the policy learned from at this step, the
+            day being the one they were made on.
+        policy_seconds: time spent in `act` and `update`.
+    """
+
+    rows: np.ndarray
+    contexts: np.ndarray
+    actions: np.ndarray
+    pscores: np.ndarray
+    reward: float
+    info: dict[str, Any]
+    learned: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    policy_seconds: float = 0.0
+
+
+@dataclass
+class Episode:
+    """Totals of one episode.
+
+    Attributes:
+        reward: sum of the env's rewards.
+        steps: env steps taken.
+        decisions: customers decided for (an action or no action).
+        sent: messages sent.
+        cost: money spent on what was sent.
+        true_incremental_margin: the true expected incremental margin of what was sent.
+        policy_seconds: time spent in the policy's `act` and `update`.
+    """
+
+    reward: float = 0.0
+    steps: int = 0
+    decisions: int = 0
+    sent: int = 0
+    cost: float = 0.0
+    true_incremental_margin: float = 0.0
+    policy_seconds: float = 0.0
+
+
+def run_episode(env: Any, policy: Any, *, seed: int | None = None,
+                learn: bool = True) -> Episode:
+    """Play `policy` in `env` from `env.reset(seed=seed)` to the horizon.
+
+    Args:
+        env: a `nbasim/CampaignDay-v0` or `nbasim/NextBestAction-v0` env (wrapped or not).
+        policy: anything with the policy interface (`act`, `update`, `needs_truth`).
+        seed: passed to `env.reset`.
+        learn: call `policy.update` with what each step reveals.
+
+    Returns:
+        The episode's totals.
+
+    Raises:
+        NbasimError: an env that is not one of ours, or a policy that needs the truth from
+            an env built without option `truth=True`.
+    """
+    total = Episode()
+    for step in steps(env, policy, seed=seed, learn=learn):
+        info = step.info
+        total.reward += step.reward
+        total.steps += 1
+        total.decisions += step.rows.size
+        total.sent += int(info["sent"])
+        total.cost += float(info["cost"])
+        total.true_incremental_margin += float(info["true_incremental_margin"])
+        total.policy_seconds += step.policy_seconds
+    return total
+
+
+def steps(env: Any, policy: Any, *, seed: int | None = None,
+          learn: bool = True) -> Iterator[Step]:
+    """Play `policy` in `env` to the horizon, yielding each step (see `run_episode`)."""
+    base = getattr(env, "unwrapped", env)
+    if getattr(policy, "needs_truth", False) and not base.options.truth:
+        raise NbasimError(f"policy {getattr(policy, 'name', '') or type(policy).__name__} "
+                          "reads the true margins: build the env with truth=True")
+    if isinstance(base, CampaignDayEnv):
+        yield from _campaign_days(env, base, policy, seed, learn)
+    elif isinstance(base, NextBestActionEnv):
+        yield from _decisions(env, base, policy, seed, learn)
+    else:
+        raise NbasimError(f"env {base!r}: expected nbasim/CampaignDay-v0 or "
+                          "nbasim/NextBestAction-v0")
+
+
+def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, seed: int | None,
+                   learn: bool) -> Iterator[Step]:
+    obs, info = env.reset(seed=seed)
+    n = base.options.customers
+    waiting: dict[int, tuple] = {}  # objective window: decisions whose reward is not known yet
+    done = False
+    while not done:
+        rows = np.flatnonzero(obs["eligible"])
+        x = base.contexts(obs, rows)
+        mask = base.action_mask(obs, rows)
+        t = time.perf_counter()
+        actions, pscores = policy.act(x, mask, truth=info.get("true_margins"))
+        seconds = time.perf_counter() - t
+        action = np.zeros(n, dtype=np.int64)
+        action[rows] = actions
+        obs, reward, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        if "matured" in info:
+            waiting[info["day"]] = (x, actions, pscores)
+            batches = [(m["day"], *waiting.pop(m["day"]), m["rewards"], m["costs"])
+                       for m in info["matured"]]
+        else:
+            batches = [(info["day"], x, actions, pscores, info["customer_rewards"],
+                        info["customer_costs"])]
+        t = time.perf_counter()
+        if learn:
+            for _, x_b, a_b, p_b, r_b, c_b in batches:
+                policy.update(x_b, a_b, r_b, p_b, costs=c_b)
+        seconds += time.perf_counter() - t
+        yield Step(rows, x, actions, pscores, float(reward), info,
+                   [(b[0], b[4]) for b in batches], seconds)
+
+
+def _decisions(env: Any, base: NextBestActionEnv, policy: Any, seed: int | None,
+               learn: bool) -> Iterator[Step]:
+    obs, info = env.reset(seed=seed)
+    done = info["customer"] is None
+    while not done:
+        rows = np.array([info["customer"]], dtype=np.int64)
+        x = obs[None, :]
+        truth = info.get("true_margins")
+        t = time.perf_counter()
+        actions, pscores = policy.act(x, base.action_mask(obs)[None, :],
+                                      truth=None if truth is None else truth[None, :])
+        seconds = time.perf_counter() - t
+        day = info["day"]
+        obs, reward, terminated, truncated, info = env.step(int(actions[0]))
+        done = terminated or truncated
+        rewards = np.array([reward])
+        t = time.perf_counter()
+        if learn:
+            policy.update(x, actions, rewards, pscores, costs=np.array([info["cost"]]))
+        seconds += time.perf_counter() - t
+        yield Step(rows, x, actions, pscores, float(reward), info, [(day, rewards)], seconds)
