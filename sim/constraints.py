@@ -13,11 +13,12 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from nbasim.sim.params import FrozenModel, NonNegative
+from nbasim.sim.params import CHANNELS, FrozenModel, NonNegative
 
 REASONS = ("sent", "holdout", "no_consent", "contact_limit", "min_gap", "capacity", "budget")
 SENT, HOLDOUT, NO_CONSENT, CONTACT_LIMIT, MIN_GAP, CAPACITY, BUDGET = range(len(REASONS))
-PHONE = 3
+PHONE = CHANNELS.index("phone")
+"""The channel with a daily capacity (calls the phone team can make)."""
 
 
 class ContactRules(FrozenModel):
