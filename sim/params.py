@@ -270,14 +270,20 @@ def allowed(model: type[BaseModel], field: str) -> str:
         ann, *extra = get_args(ann)
         metadata += [m for e in extra for m in getattr(e, "metadata", [e])]
     kind = getattr(ann, "__name__", str(ann)).replace("typing.", "")
+    each = []
     if get_origin(ann) is tuple:
         kind = f"list of {len(args)} values" if Ellipsis not in args else "list"
-    parts = [kind]
-    for meta in metadata:
-        for attr, word in _BOUNDS.items():
-            if getattr(meta, attr, None) is not None:
-                parts.append(f"{word} {getattr(meta, attr)}")
+        item = get_args(ann)[0] if get_args(ann) else None
+        if get_origin(item) is Annotated:  # bounds every item shares, e.g. "each >= 0"
+            each = [m for e in get_args(item)[1:] for m in getattr(e, "metadata", [e])]
+    parts = [kind] + _bounds(metadata) + [f"each {b}" for b in _bounds(each)]
     return ", ".join(parts)
+
+
+def _bounds(metadata: list) -> list[str]:
+    """Bounds in pydantic field metadata as words, e.g. [">= 0", "<= 1"]."""
+    return [f"{word} {getattr(meta, attr)}" for meta in metadata
+            for attr, word in _BOUNDS.items() if getattr(meta, attr, None) is not None]
 
 
 def _owner(model: type[BaseModel], loc: tuple) -> tuple[type[BaseModel], str]:
