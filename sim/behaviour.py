@@ -111,13 +111,17 @@ def visit_hours(preferred: np.ndarray, weekend: bool, params: ScenarioParams,
     if weekend:
         w = np.cumsum(np.asarray(params.visit_hour_weekend, dtype=np.float64))
         return np.minimum(np.searchsorted(w / w[-1], u, side="right"), 23).astype(np.uint8)
-    jitter = np.rint(special.ndtri(u)).astype(np.int64)
+    jitter = np.rint(special.ndtri(u) * params.visit_hour_sd).astype(np.int64)
     return np.clip(preferred.astype(np.int64) + jitter, 0, 23).astype(np.uint8)
 
 
-def visit_zones(home: np.ndarray, work: np.ndarray, hours: np.ndarray,
-                weekend: bool) -> np.ndarray:
-    """Zone a visit starts from: work on weekday daytime (9-17 h), home otherwise."""
+def visit_zones(home: np.ndarray, work: np.ndarray, hours: np.ndarray, weekend: bool,
+                params: ScenarioParams) -> np.ndarray:
+    """Zone a visit starts from: work during weekday working hours, home otherwise.
+
+    Working hours run from `geography.work_start_hour` to `work_end_hour` (9-17 h by default).
+    """
     if weekend:
         return home
-    return np.where((hours >= 9) & (hours < 17), work, home)
+    geo = params.geography
+    return np.where((hours >= geo.work_start_hour) & (hours < geo.work_end_hour), work, home)

@@ -130,7 +130,8 @@ class Campaign:
         """The best action per customer under the rules, greedy by true incremental margin.
 
         Each customer gets the action of highest incremental margin among those the
-        per-customer rules allow (holdout, consent, contact limit, gap), or no action when none
+        per-customer rules allow (`constraints.customer_reasons`: holdout, consent, contact
+        limit, gap), or no action when none
         is positive. Then the shared limits, greedily: phone calls go to the customers who gain
         most from a call over their best other action, up to today's capacity (the rest get that
         other action); finally actions are kept in decreasing order of margin while their
@@ -143,14 +144,11 @@ class Campaign:
         w, pop, d, cat = self.world, self.world.pop, self.world.today, self.actions
         gain = self.incremental_margins(rows)
         ch = cat.channel.astype(np.int64)
-        consent = ((pop.consent[rows].astype(np.int64)[:, None] >> np.maximum(ch, 0)) & 1) == 1
-        allowed = consent | (ch < 0)
-        blocked = (self.holdout[rows]
-                   | (constraints.contacts_last_7_days(pop.contact_days[rows],
-                                                       pop.last_contact_day[rows], d)
-                      >= self.rules.max_per_7_days)
-                   | (d - pop.last_contact_day[rows].astype(np.int64) < self.rules.min_gap_days))
-        allowed[blocked, 1:] = False
+        contact = constraints.contact_reasons(pop.contact_days[rows], pop.last_contact_day[rows],
+                                              d, self.rules)
+        allowed = constraints.customer_reasons(
+            ch[None, :], self.holdout[rows][:, None], pop.consent[rows][:, None],
+            contact[:, None]) == constraints.SENT
         gain = np.where(allowed, gain, -np.inf)
         gain[:, 0] = 0.0
         best = gain.argmax(axis=1)
@@ -160,19 +158,16 @@ class Campaign:
             fallback = no_phone.argmax(axis=1)
             extra = gain[np.arange(rows.size), best] - no_phone[np.arange(rows.size), fallback]
             callers = np.flatnonzero(phone)
-            room = max(self.capacity() - self.ledger.capacity_used, 0) \
-                if self.ledger.day == d else self.capacity()
+            room = self.ledger.calls_left(d, self.capacity())
             dropped = callers[np.argsort(-extra[callers], kind="stable")][room:]
             best[dropped] = fallback[dropped]
         budget = self.budget()
         if budget is not None:
-            left = budget - (self.ledger.spent if self.ledger.period == d
-                             // self.rules.budget_period_days else 0.0)
+            left = self.ledger.money_left(d, self.rules.budget_period_days, budget)
             basket = w.customers_for_response(rows).basket
             cost = self._price[best] + cat.discount[best] * basket
             order = np.argsort(-gain[np.arange(rows.size), best], kind="stable")
-            over = order[np.cumsum(cost[order]) > left + 1e-9]
-            best[over] = 0
+            best[order[~constraints.within_budget(cost[order], left)]] = 0
         return best
 
     def _validate(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ class Catalog:
         base_affinity: (n_categories,) Dirichlet weights of customer affinities.
         sequence: (n_categories + 1, n_categories) odds multiplier given the previous category;
             the last row (no previous category) is all ones.
+        readiness_floor: least readiness of a category in the choice odds.
     """
 
     def __init__(self, params: ScenarioParams):
@@ -38,6 +39,7 @@ class Catalog:
         for src, dst, boost in params.sequence_boost:
             seq[self.names.index(src), self.names.index(dst)] = boost
         self.sequence = seq
+        self.readiness_floor = params.category_readiness_floor
 
     def next_affinity(self, affinity: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Affinity for the category a cross-sell would suggest after `last`.
@@ -67,8 +69,9 @@ class Catalog:
         """Draw a category per purchase.
 
         Odds are affinity x sequence[last] x readiness x weight, where readiness
-        1 - exp(-recency / cycle) (floored at 0.05) grows with the days since the customer's
-        last purchase of any category, measured against each category's cycle.
+        1 - exp(-recency / cycle) (floored at `category_readiness_floor`) grows with the days
+        since the customer's last purchase of any category, measured against each category's
+        cycle.
 
         Args:
             affinity: (n, n_categories) the buyers' category affinities.
@@ -80,7 +83,8 @@ class Catalog:
         Returns:
             (n,) category index, uint8.
         """
-        ready = np.maximum(-np.expm1(-recency[:, None] / self.cycle_days[None, :]), 0.05)
+        ready = np.maximum(-np.expm1(-recency[:, None] / self.cycle_days[None, :]),
+                           self.readiness_floor)
         odds = affinity * self.sequence[last] * ready * weight[None, :]
         cum = np.cumsum(odds, axis=1)
         idx = (cum <= (u * cum[:, -1])[:, None]).sum(axis=1)

@@ -3,6 +3,11 @@
 An action that breaks a rule is not sent; `check` reports, per customer, the first rule that
 stopped it (`REASONS`), in this order: holdout, consent, contacts in the last 7 days, minimum
 gap since the last contact, the channel's daily capacity, and the budget of the period.
+
+The rules live here once. The per-customer ones (`customer_reasons`) and what is left of the
+shared limits (`Ledger.calls_left`, `Ledger.money_left`, `within_budget`) serve `check` (first
+come, first served), `Campaign.oracle` (greedy by margin) and the one-at-a-time
+`MomentQueue` (`Ledger.admit`) alike.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from nbasim.sim.params import FrozenModel, NonNegative
+from nbasim.sim.params import CHANNELS, FrozenModel, NonNegative
 
 REASONS = ("sent", "holdout", "no_consent", "contact_limit", "min_gap", "capacity", "budget")
 SENT, HOLDOUT, NO_CONSENT, CONTACT_LIMIT, MIN_GAP, CAPACITY, BUDGET = range(len(REASONS))
-PHONE = 3
+BUDGET_TOLERANCE = 1e-9
+"""Money by which spend may exceed a budget (float sums of prices)."""
+PHONE = CHANNELS.index("phone")
+"""The channel with a daily capacity (calls the phone team can make)."""
 
 
 class ContactRules(FrozenModel):
@@ -56,10 +64,18 @@ class Ledger:
         """
         if phone and self.capacity_used >= capacity:
             return CAPACITY
-        if budget is not None and self.spent + cost > budget + 1e-9:
+        if budget is not None and self.spent + cost > budget + BUDGET_TOLERANCE:
             return BUDGET
         self.capacity_used += phone
         return SENT
+
+    def calls_left(self, day: int, capacity: int) -> int:
+        """Phone calls still allowed on `day` out of `capacity` (all of them on a new day)."""
+        return max(capacity - (self.capacity_used if self.day == day else 0), 0)
+
+    def money_left(self, day: int, period_days: int, budget: float) -> float:
+        """Money still allowed in the budget period of `day` (all of it in a new period)."""
+        return budget - (self.spent if self.period == day // period_days else 0.0)
 
     def roll(self, day: int, period_days: int) -> None:
         """Start a new day (and a new budget period when one begins)."""
@@ -91,6 +107,35 @@ def contact_reasons(contact_days: np.ndarray, last_contact_day: np.ndarray, day:
                       >= rules.max_per_7_days,
                       day - last_contact_day.astype(np.int64) < rules.min_gap_days],
                      [CONTACT_LIMIT, MIN_GAP], SENT)
+
+
+def within_budget(cost: np.ndarray, left: float) -> np.ndarray:
+    """Which of `cost`, granted in order, fit in `left`: (n,) bool, True up to the first miss.
+
+    Costs are non-negative, so the running total crosses `left` once.
+    """
+    return np.cumsum(cost) <= left + BUDGET_TOLERANCE
+
+
+def customer_reasons(channel, holdout, consent, contact_reason) -> np.ndarray:
+    """The per-customer rules: the first one an action on `channel` breaks, or `SENT`.
+
+    Holdout, then consent to the channel, then the contact history (`contact_reasons`). No
+    action (channel -1) breaks none. Arguments broadcast: aligned (n,) arrays for one action
+    per customer, or (n, 1) customers against (1, k) channels for a grid.
+
+    Args:
+        channel: channel of each action, -1 for no action.
+        holdout: customers nobody may contact.
+        consent: uint8 consent bit masks.
+        contact_reason: `contact_reasons` of each customer.
+
+    Returns:
+        int64 reason codes, the broadcast shape.
+    """
+    ch = np.maximum(channel, 0)
+    consents = (consent.astype(np.int64) >> ch) & 1
+    return np.where(channel >= 0, combine_reasons(holdout, consents, contact_reason), SENT)
 
 
 def combine_reasons(holdout, consents, contact_reason):
@@ -128,19 +173,17 @@ def check(channel: np.ndarray, price: np.ndarray, holdout: np.ndarray, consent: 
     """
     ledger.roll(day, rules.budget_period_days)
     send = channel >= 0
-    ch = np.maximum(channel, 0).astype(np.int64)
-    consents = ((consent.astype(np.int64) >> ch) & 1) == 1
-    reason = np.where(send, combine_reasons(holdout, consents,
-                                            contact_reasons(contact_days, last_contact_day,
-                                                            day, rules)), SENT).astype(np.int8)
+    reason = customer_reasons(channel.astype(np.int64), holdout, consent,
+                              contact_reasons(contact_days, last_contact_day, day, rules)
+                              ).astype(np.int8)
     phone = np.flatnonzero(send & (reason == SENT) & (channel == PHONE))
-    over = phone[max(capacity - ledger.capacity_used, 0):]
+    over = phone[ledger.calls_left(day, capacity):]
     reason[over] = CAPACITY
     ledger.capacity_used += phone.size - over.size
     ok = np.flatnonzero(send & (reason == SENT))
     if budget is not None and ok.size:
-        left = budget - ledger.spent
-        within = np.cumsum(price[ok]) <= left + 1e-9
+        within = within_budget(price[ok], ledger.money_left(day, rules.budget_period_days,
+                                                            budget))
         reason[ok[~within]] = BUDGET
         ok = ok[within]
     ledger.spent += float(price[ok].sum())

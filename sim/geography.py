@@ -2,7 +2,9 @@
 
 Huff (1963): the probability that a customer in zone z visits store j is
 A_j / d(z, j)^beta, normalised over stores, with A_j the store's attractiveness and
-d the distance from the zone's centre (plus half a cell, so a store in the zone is not at 0).
+d the distance from the zone's centre (plus `GeographyParams.distance_offset_cells`, half a
+cell, so a store in the zone is not at 0). Homes and jobs are denser near the centre
+(`GeographyParams`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ class City:
         self.store_xy = np.array([[s.x, s.y] for s in params.stores], dtype=np.float64)
         self.n_stores = len(params.stores)
         attract = np.array([s.attractiveness for s in params.stores])
-        dist = np.linalg.norm(self.zone_xy[:, None, :] - self.store_xy[None, :, :], axis=2) + 0.5
+        geo = params.geography
+        dist = (np.linalg.norm(self.zone_xy[:, None, :] - self.store_xy[None, :, :], axis=2)
+                + geo.distance_offset_cells)
         w = attract[None, :] / dist ** params.huff_distance_decay
         self.huff = w / w.sum(axis=1, keepdims=True)
         self._cum = np.cumsum(self.huff, axis=1)
@@ -42,9 +46,12 @@ class City:
         centre = np.array([g / 2, g / 2])
         r2 = ((self.zone_xy - centre) ** 2).sum(axis=1) / g ** 2
         dist_sorted = np.sort(dist, axis=1)
-        self.second_store_distance = dist_sorted[:, min(1, self.n_stores - 1)] - 0.5
-        self.home_density = _normalise(np.exp(-r2 / 0.15) + 0.2)
-        self.work_density = _normalise(np.exp(-r2 / 0.02) + 0.02)
+        self.second_store_distance = (dist_sorted[:, min(1, self.n_stores - 1)]
+                                      - geo.distance_offset_cells)
+        self.home_density = _normalise(np.exp(-r2 / geo.home_density_spread)
+                                       + geo.home_density_floor)
+        self.work_density = _normalise(np.exp(-r2 / geo.work_density_spread)
+                                       + geo.work_density_floor)
 
     def choose_stores(self, zones: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Draw a store per visit from its zone's Huff probabilities.

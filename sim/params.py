@@ -9,92 +9,56 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
-Probability = Annotated[float, Field(ge=0, le=1)]
-PositiveInt = Annotated[int, Field(gt=0)]
+from nbasim.sim.geography_params import GeographyParams
+from nbasim.sim.param_types import (
+    CHANNELS,
+    OFFERS,
+    WORDINGS,
+    FrozenModel,
+    NonNegative,
+    ParameterError,
+    Positive,
+    PositiveInt,
+    Probability,
+    Quad,
+)
+from nbasim.sim.population_params import HourPeak, TraitParams
+from nbasim.sim.response_params import OfferScaleParams, ResponseParams
 
-CHANNELS = ("email", "sms", "push", "phone")
-OFFERS = ("none", "discount_10", "discount_20", "discount_30", "free_delivery", "cross_sell",
-          "loyalty_x2", "second_store_bonus", "win_back", "cart_reminder")
-WORDINGS = ("rational", "emotional", "urgency", "social_proof")
-
-
-class ParameterError(ValueError):
-    """A parameter, override or option that is not allowed; the message names field and value."""
-
-
-class FrozenModel(BaseModel):
-    """Base of every parameter model: frozen, no unknown fields, finite numbers, documented."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True,
-                              allow_inf_nan=False)
+__all__ = ["CHANNELS", "OFFERS", "WORDINGS", "CategorySpec", "FrozenModel", "GeographyParams",
+           "HourPeak", "NonNegative", "OfferScaleParams", "ParameterError", "Positive",
+           "PositiveInt", "Probability", "Quad", "ResponseParams", "ScenarioParams",
+           "StoreSpec", "TraitParams", "allowed", "describe_error", "validate"]
 
 
 class StoreSpec(FrozenModel):
     """One service point on the city grid (coordinates in grid cells)."""
 
     name: str
+    """Store name, unique in the scenario ("online" is the online shop's)."""
     x: NonNegative
+    """Column position on the grid, in cells (0 to city_size)."""
     y: NonNegative
+    """Row position on the grid, in cells (0 to city_size)."""
     attractiveness: Positive = 1.0
+    """Huff attractiveness A of the store (relative floor space or appeal)."""
 
 
 class CategorySpec(FrozenModel):
     """One product or service category."""
 
     name: str
+    """Category name, unique in the scenario."""
     price_level: Positive = 1.0
+    """Basket multiplier of the category (1: the Gamma-Gamma basket itself)."""
     margin: Probability = 0.4
+    """Margin as a share of spend."""
     cycle_days: Positive = 30.0
+    """Typical days between two purchases of the category (its readiness grows over it)."""
     affinity: Positive = 1.0
-
-
-Quad = tuple[Probability, Probability, Probability, Probability]
-
-
-class ResponseParams(FrozenModel):
-    """How customers react to actions; channels in the order email, sms, push, phone."""
-
-    attribution_days: Annotated[int, Field(ge=1, le=60)] = 7
-    """Days after a send during which a conversion is attributed to it."""
-    channel_price: tuple[NonNegative, NonNegative, NonNegative, NonNegative] = (
-        0.003, 0.04, 0.001, 1.5)
-    """Cost of one message (a call for phone)."""
-    delivery: Quad = (0.97, 0.98, 0.92, 0.55)
-    """Probability a message is delivered (a call answered)."""
-    open_rate: Quad = (0.25, 0.9, 0.12, 0.8)
-    """Probability a delivered message is opened (a call heard out), at affinity 0.5."""
-    click_rate: Quad = (0.12, 0.08, 0.07, 0.3)
-    """Probability an opened message is clicked."""
-    click_weight: NonNegative = 2.0
-    """How much more the offer works on those who click than on those who only open."""
-    slot_width_hours: Positive = 3.0
-    """How fast opens fall as the send slot moves away from the preferred hour."""
-    wording_match: Positive = 1.3
-    """Effect and click multiplier when the wording is the customer's preferred one."""
-    wording_miss: Positive = 0.9
-    """Effect and click multiplier for any other wording."""
-    offer_effect: tuple[float, ...] = Field(
-        default=(0.0, 0.05, 0.09, 0.12, 0.04, 0.05, 0.04, 0.04, 0.12, 0.2),
-        min_length=len(OFFERS), max_length=len(OFFERS))
-    """Base conversion lift of each offer among those who open, in `OFFERS` order."""
-    fatigue_damping: NonNegative = 0.5
-    """Effect x exp(-damping x (fatigue of the channel + spill-over x fatigue of others))."""
-    fatigue_spill: Probability = 0.3
-    """Share of other channels' fatigue that also damps a channel."""
-    fatigue_per_message: Positive = 1.0
-    """Fatigue added to a channel by one delivered message."""
-    unsubscribe_rate: Quad = (0.002, 0.008, 0.004, 0.02)
-    """Probability a delivered message leads to an unsubscribe, at zero fatigue."""
-    sleeping_dog_unsubscribe: Probability = 0.1
-    """Extra unsubscribe probability of an opening customer per unit of negative effect."""
-    sleeping_dog_churn: Probability = 0.05
-    """Probability that an opening customer churns, per unit of negative effect."""
-    phone_capacity_per_1000: NonNegative = 2.0
-    """Calls the phone team can make per day, per 1,000 present customers."""
+    """Dirichlet weight of the category in customers' affinities."""
 
 
 class ScenarioParams(FrozenModel):
@@ -114,15 +78,15 @@ class ScenarioParams(FrozenModel):
 
     # Purchase process and latent traits.
     bgnbd_r: Positive = 0.243
-    """BG/NBD shape r of the Gamma purchase rate (per week)."""
+    """BG/NBD shape r of the Gamma purchase rate (per week); CDNOW fit (FHL 2005)."""
     bgnbd_alpha: Positive = 4.414
     """BG/NBD rate parameter alpha of the Gamma purchase rate (per week)."""
     bgnbd_a: Positive = 0.793
-    """BG/NBD Beta a of the dropout probability after each repeat purchase."""
+    """BG/NBD Beta a of the dropout probability after each repeat purchase; CDNOW fit."""
     bgnbd_b: Positive = 2.426
-    """BG/NBD Beta b of the dropout probability after each repeat purchase."""
+    """BG/NBD Beta b of the dropout probability after each repeat purchase; CDNOW fit."""
     gg_p: Positive = 6.25
-    """Gamma-Gamma shape p of a basket."""
+    """Gamma-Gamma shape p of a basket; CDNOW fit (FHL 2005, "RFM and CLV")."""
     gg_q: Annotated[float, Field(gt=1)] = 3.74
     """Gamma-Gamma shape q of the customer's basket rate nu."""
     gg_gamma: Positive = 15.44
@@ -153,9 +117,11 @@ class ScenarioParams(FrozenModel):
     stores: tuple[StoreSpec, ...] = Field(min_length=1, max_length=250)
     """Service points: name, x, y (grid cells) and attractiveness."""
     huff_distance_decay: Positive = 2.0
-    """Huff gravity exponent beta on distance."""
+    """Huff gravity exponent beta on distance; 2, the classic gravity value (Huff 1963)."""
     commuter_share: Probability = 0.6
-    """Share of customers who work in another zone (weekday daytime visits start there)."""
+    """Share of customers who work in another zone (weekday daytime visits start there).
+    Our choice.
+    """
     visit_hour_weekday: tuple[NonNegative, ...] = Field(
         default=(0, 0, 0, 0, 0, 0, 0, 1, 4, 3, 2, 2, 3, 2, 2, 2, 3, 5, 5, 3, 1, 0, 0, 0),
         min_length=24, max_length=24)
@@ -164,6 +130,10 @@ class ScenarioParams(FrozenModel):
         default=(0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 4, 4, 4, 3, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0),
         min_length=24, max_length=24)
     """Weights of 24 hours for weekend visits."""
+    visit_hour_sd: Positive = 1.0
+    """Standard deviation in hours of a weekday visit around the customer's preferred hour
+    (rounded to the hour). Our choice: people keep to their routine within an hour or so.
+    """
 
     # Catalog.
     categories: tuple[CategorySpec, ...] = Field(min_length=1, max_length=32)
@@ -172,6 +142,10 @@ class ScenarioParams(FrozenModel):
     """(previous, next, odds multiplier) of the category sequence matrix."""
     sequence_repeat: Positive = 1.5
     """Odds multiplier of buying the same category again."""
+    category_readiness_floor: Annotated[float, Field(gt=0, le=1)] = 0.05
+    """Least readiness 1 - exp(-recency / cycle_days) of a category in the choice odds, so a
+    category bought just now can still be chosen. Our choice.
+    """
 
     # Seasonality: weekday multipliers (Monday first), a yearly wave and a holiday peak.
     weekly: tuple[Positive, ...] = Field(default=(1, 1, 1, 1, 1, 1, 1), min_length=7, max_length=7)
@@ -218,20 +192,26 @@ class ScenarioParams(FrozenModel):
     # Contact traits.
     channel_affinity_mean: tuple[Probability, Probability, Probability, Probability] = (
         0.5, 0.3, 0.25, 0.1)
-    """Mean affinity for email, sms, push, phone."""
+    """Mean affinity for email, sms, push, phone. Our choice."""
     consent_rate: tuple[Probability, Probability, Probability, Probability] = (
         0.7, 0.5, 0.4, 0.3)
-    """Share of customers who consent to email, sms, push, phone."""
+    """Share of customers who consent to email, sms, push, phone. Our choice."""
     responsiveness_mean: float = 0.5
-    """Mean treatment responsiveness (below 0: contact harms, sleeping dogs)."""
+    """Mean treatment responsiveness (below 0: contact harms, sleeping dogs). Our choice:
+    with sd 0.5, about 16 % of customers are sleeping dogs.
+    """
     responsiveness_sd: Positive = 0.5
     """Spread of treatment responsiveness across customers."""
     price_sensitivity_beta: tuple[Positive, Positive] = (2.0, 3.0)
-    """Beta(a, b) of price sensitivity."""
+    """Beta(a, b) of price sensitivity. Our choice: mean 0.4, most customers moderate."""
     offers: tuple[Literal[OFFERS[1:]], ...] = Field(default=OFFERS[1:], min_length=1)
     """Offers of the action catalog (no action is always there)."""
     channels: tuple[Literal[CHANNELS], ...] = Field(default=CHANNELS, min_length=1)
     """Channels of the action catalog."""
+    traits: TraitParams = TraitParams()
+    """How contact traits are drawn: affinity spread, wording shares, send-hour peaks."""
+    geography: GeographyParams = GeographyParams()
+    """Home and job densities, the distance offset and the working day."""
     response: ResponseParams = ResponseParams()
     """How customers react to actions (channels, offers, fatigue, unsubscribes)."""
 
@@ -278,6 +258,8 @@ def allowed(model: type[BaseModel], field: str) -> str:
     if info is None:
         return ""
     ann = info.annotation
+    if isinstance(ann, type) and issubclass(ann, BaseModel):  # a nested model: its own rules
+        return ""
     args = [a for a in get_args(ann) if a is not type(None)]
     if get_origin(ann) is Literal:
         return "one of " + ", ".join(map(str, args))
@@ -288,14 +270,36 @@ def allowed(model: type[BaseModel], field: str) -> str:
         ann, *extra = get_args(ann)
         metadata += [m for e in extra for m in getattr(e, "metadata", [e])]
     kind = getattr(ann, "__name__", str(ann)).replace("typing.", "")
+    each = []
     if get_origin(ann) is tuple:
         kind = f"list of {len(args)} values" if Ellipsis not in args else "list"
-    parts = [kind]
-    for meta in metadata:
-        for attr, word in _BOUNDS.items():
-            if getattr(meta, attr, None) is not None:
-                parts.append(f"{word} {getattr(meta, attr)}")
+        item = get_args(ann)[0] if get_args(ann) else None
+        if get_origin(item) is Annotated:  # bounds every item shares, e.g. "each >= 0"
+            each = [m for e in get_args(item)[1:] for m in getattr(e, "metadata", [e])]
+    parts = [kind] + _bounds(metadata) + [f"each {b}" for b in _bounds(each)]
     return ", ".join(parts)
+
+
+def _bounds(metadata: list) -> list[str]:
+    """Bounds in pydantic field metadata as words, e.g. [">= 0", "<= 1"]."""
+    return [f"{word} {getattr(meta, attr)}" for meta in metadata
+            for attr, word in _BOUNDS.items() if getattr(meta, attr, None) is not None]
+
+
+def _owner(model: type[BaseModel], loc: tuple) -> tuple[type[BaseModel], str]:
+    """The model and field an error location ends in, through nested models.
+
+    E.g. ("response", "offer_scale", "discount_base") -> (OfferScaleParams, "discount_base").
+    """
+    field = str(loc[0])
+    for part in loc[1:]:
+        info = model.model_fields.get(field)
+        sub = info.annotation if info is not None else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)
+                and part in sub.model_fields):
+            break
+        model, field = sub, str(part)
+    return model, field
 
 
 def describe_error(err: ValidationError, model: type[BaseModel], what: str) -> str:
@@ -308,8 +312,9 @@ def describe_error(err: ValidationError, model: type[BaseModel], what: str) -> s
         field = ".".join(str(p) for p in e["loc"])
         given = e.get("input")
         given_s = "" if isinstance(given, dict) else f" = {given!r}"
-        rule = allowed(model, str(e["loc"][0]))
-        lines.append(f"{what} field '{field}'{given_s}: {e['msg']}"
+        rule = allowed(*_owner(model, e["loc"]))
+        lines.append(f"{what} field '{field}'{given_s}: "
+                     f"{e['msg'].removeprefix('Value error, ')}"
                      + (f" (allowed: {rule})" if rule else ""))
     return "; ".join(lines)
 

@@ -13,10 +13,12 @@ import numpy as np
 from nbasim.sim import lifecycle
 from nbasim.sim.catalog import Catalog
 from nbasim.sim.geography import City, store_dtype
-from nbasim.sim.params import CHANNELS, WORDINGS, ScenarioParams
+from nbasim.sim.params import CHANNELS, WORDINGS, ScenarioParams, TraitParams
 from nbasim.sim.seasonality import daily_multiplier
 
 NO_DAY = np.iinfo(np.int16).min  # "never" in day columns
+BETA_EPS = 1e-3
+"""Added to both Beta parameters of a trait drawn around a mean, so a mean of 0 or 1 is valid."""
 
 
 @dataclass
@@ -222,16 +224,17 @@ def _draw_chunk(pop: Population, lo: int, hi: int, params: ScenarioParams, city:
     hours = np.asarray(params.visit_hour_weekday, dtype=np.float64)
     pop.visit_hour[rows] = rng.choice(24, size=n, p=hours / hours.sum())
     if params.online_share_mean > 0:
-        m = params.online_share_mean
-        pop.online_share[rows] = rng.beta(4 * m + 1e-3, 4 * (1 - m) + 1e-3, n)
+        m, k = params.online_share_mean, params.traits.online_share_concentration
+        pop.online_share[rows] = rng.beta(k * m + BETA_EPS, k * (1 - m) + BETA_EPS, n)
 
     # Tastes and reactions to contact.
     pop.category_affinity[rows] = rng.dirichlet(catalog.base_affinity, size=n)
     pop.price_sensitivity[rows] = rng.beta(*params.price_sensitivity_beta, n)
-    m = np.asarray(params.channel_affinity_mean)
-    pop.channel_affinity[rows] = rng.beta(4 * m + 1e-3, 4 * (1 - m) + 1e-3, size=(n, len(m)))
-    pop.send_hour[rows] = rng.choice(24, size=n, p=_send_hour_weights())
-    pop.wording[rows] = rng.choice(len(WORDINGS), size=n, p=(0.35, 0.3, 0.15, 0.2))
+    m, k = np.asarray(params.channel_affinity_mean), params.traits.channel_affinity_concentration
+    pop.channel_affinity[rows] = rng.beta(k * m + BETA_EPS, k * (1 - m) + BETA_EPS,
+                                          size=(n, len(m)))
+    pop.send_hour[rows] = rng.choice(24, size=n, p=send_hour_weights(params.traits))
+    pop.wording[rows] = rng.choice(len(WORDINGS), size=n, p=params.traits.wording_share)
     pop.responsiveness[rows] = rng.normal(params.responsiveness_mean,
                                           params.responsiveness_sd, n)
     consent = rng.random((n, len(CHANNELS))) < np.asarray(params.consent_rate)
@@ -304,9 +307,15 @@ def _burn_in(params: ScenarioParams, rate: np.ndarray, dropout: np.ndarray,
             "last_offset": offset, "spend": spend}
 
 
-def _send_hour_weights() -> np.ndarray:
-    """Preferred hour to receive messages: morning, lunch and evening peaks."""
+def send_hour_weights(traits: TraitParams) -> np.ndarray:
+    """Shares of the 24 hours as customers' preferred hour to receive messages.
+
+    The sum of the Gaussian `send_hour_peaks` (weight x exp(-(h - hour)^2 / (2 sd^2))) plus
+    `send_hour_floor` at every hour, normalised. Returns (24,) float64 summing to 1.
+    """
     h = np.arange(24)
-    w = (np.exp(-0.5 * ((h - 8) / 1.5) ** 2) + 0.7 * np.exp(-0.5 * ((h - 12.5) / 1.0) ** 2)
-         + 1.2 * np.exp(-0.5 * ((h - 19.5) / 1.5) ** 2) + 0.01)
+    w = 0.0
+    for peak in traits.send_hour_peaks:
+        w = w + peak.weight * np.exp(-0.5 * ((h - peak.hour) / peak.sd) ** 2)
+    w = w + traits.send_hour_floor
     return w / w.sum()

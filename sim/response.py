@@ -3,14 +3,15 @@
 For customer i and action a = (offer, channel, slot, wording), over the attribution window:
 
 - organic conversion p0 = alive x (1 - exp(-rate x window x demand));
-- engagement: P(open) = consent x delivery[ch] x open[ch] x (0.5 + affinity[i, ch]) x slot fit,
+- engagement: P(open) = consent x delivery[ch] x open[ch] x (offset + affinity[i, ch]) x slot
+  fit (`ResponseParams.open_affinity_offset`, `slot_fit_floor`),
   P(click | open) = click[ch] x wording fit;
 - effect among those who open: tau = responsiveness x offer effect(i) x wording fit x fatigue
   damping x (1 + click_weight x P(click | open)), clipped to [-1, 1];
   the offer effect depends on the customer (price sensitivity for discounts, online share for
   free delivery, the next category's affinity for cross-sell, frequency for loyalty points,
   distance to a second store for the visit bonus, lifecycle for win-back, the open cart for
-  the reminder); latent-dead customers respond only to win-back;
+  the reminder; `ResponseParams.offer_scale`); latent-dead customers respond only to win-back;
 - conversion of those who open: p0 + (1 - p0) x tau when tau >= 0, p0 x (1 + tau) for sleeping
   dogs (tau < 0), who also unsubscribe more; with the action p1 = p0 + P(open) x (that - p0);
 - money: a converting customer spends the expected basket B (Gamma-Gamma mean x price level)
@@ -99,21 +100,30 @@ class Customers:
 
 
 def _offer_scales() -> dict[str, Callable]:
-    """Offer name -> scale(c, i): the customer-specific part of its effect, for rows `i` of c."""
-    def discount(c, i):
-        return 0.4 + 1.2 * c.price_sensitivity[i]
+    """Offer name -> scale(c, i, s): the customer-specific part of its effect, for rows `i` of c.
+
+    `s` is the `OfferScaleParams` of the scenario.
+    """
+    def discount(c, i, s):
+        return s.discount_base + s.discount_per_price_sensitivity * c.price_sensitivity[i]
 
     return {
         "discount_10": discount, "discount_20": discount, "discount_30": discount,
-        "free_delivery": lambda c, i: 0.3 + 1.4 * c.online_share[i],
-        "cross_sell": lambda c, i: 0.5 + 2.0 * c.next_category_affinity[i],
-        "loyalty_x2": lambda c, i: 0.3 + 1.2 * np.minimum(c.frequency[i] / 10.0, 1.0),
-        "second_store_bonus": lambda c, i: 2.0 * np.exp(-c.second_store_distance[i] / 4.0),
-        "win_back": lambda c, i: np.select(
+        "free_delivery": lambda c, i, s: (s.free_delivery_base
+                                          + s.free_delivery_per_online_share * c.online_share[i]),
+        "cross_sell": lambda c, i, s: (s.cross_sell_base
+                                       + s.cross_sell_per_affinity * c.next_category_affinity[i]),
+        "loyalty_x2": lambda c, i, s: s.loyalty_base + s.loyalty_per_frequency * np.minimum(
+            c.frequency[i] / s.loyalty_full_frequency, 1.0),
+        "second_store_bonus": lambda c, i, s: s.second_store_scale * np.exp(
+            -c.second_store_distance[i] / s.second_store_distance_cells),
+        "win_back": lambda c, i, s: np.select(
             [c.stage[i] == lifecycle.AT_RISK, c.stage[i] == lifecycle.LAPSED,
-             c.stage[i] == lifecycle.CHURNED], [0.8, 1.2, 1.5], 0.1),
-        "cart_reminder": lambda c, i: (c.cart_open[i] * np.exp(-c.cart_age[i] / 3.0)
-                                       * np.minimum(0.5 + c.cart_ratio[i], 2.0)),
+             c.stage[i] == lifecycle.CHURNED],
+            [s.win_back_at_risk, s.win_back_lapsed, s.win_back_churned], s.win_back_other),
+        "cart_reminder": lambda c, i, s: (
+            c.cart_open[i] * np.exp(-c.cart_age[i] / s.cart_decay_days)
+            * np.minimum(s.cart_value_base + c.cart_ratio[i], s.cart_value_cap)),
     }
 
 
@@ -122,7 +132,7 @@ OFFER_SCALES = _offer_scales()
 
 def _effect(c: Customers, i, offer: int, rp: ResponseParams) -> np.ndarray:
     """Responsiveness x effect of `offer` for rows `i` of c (the latent-dead: win-back only)."""
-    scale = OFFER_SCALES[OFFERS[offer]](c, i)
+    scale = OFFER_SCALES[OFFERS[offer]](c, i, rp.offer_scale)
     if OFFERS[offer] != "win_back":
         scale = scale * c.alive[i]
     return c.responsiveness[i] * (rp.offer_effect[offer] * scale)
@@ -131,11 +141,13 @@ def _effect(c: Customers, i, offer: int, rp: ResponseParams) -> np.ndarray:
 def _slot_fit(send_hour: np.ndarray, slot_hour: np.ndarray, rp: ResponseParams) -> np.ndarray:
     gap = np.abs(send_hour - slot_hour)
     gap = np.minimum(gap, 24 - gap)
-    return 0.5 + 0.5 * np.exp(-0.5 * (gap / rp.slot_width_hours) ** 2)
+    floor = rp.slot_fit_floor
+    return floor + (1 - floor) * np.exp(-0.5 * (gap / rp.slot_width_hours) ** 2)
 
 
-def _open(delivery, open_rate, affinity, slot_fit) -> np.ndarray:
-    return np.clip(delivery * open_rate * (0.5 + affinity) * slot_fit, 0.0, 1.0)
+def _open(delivery, open_rate, affinity, slot_fit, rp: ResponseParams) -> np.ndarray:
+    return np.clip(delivery * open_rate * (rp.open_affinity_offset + affinity) * slot_fit,
+                   0.0, 1.0)
 
 
 def _damp(fatigue, fatigue_sum, rp: ResponseParams) -> np.ndarray:
@@ -211,7 +223,7 @@ def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = Non
         open=_open(delivery[:, None], np.asarray(rp.open_rate)[:, None],
                    c.channel_affinity[:, :, None],
                    _slot_fit(c.send_hour.astype(np.float64)[:, None, None],
-                             np.asarray(SLOT_HOURS, dtype=np.float64), rp)),
+                             np.asarray(SLOT_HOURS, dtype=np.float64), rp), rp),
         word=np.where(c.wording[:, None] == np.arange(len(WORDINGS)), rp.wording_match,
                       rp.wording_miss),
         damp=_damp(fat, fat.sum(axis=1)[:, None], rp), effect=effect,
@@ -285,7 +297,7 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         ARRAYS, rp, reachable=(actions > 0) * ((c.consent.astype(np.int64) >> ch) & 1),
         open_=_open(delivery, np.asarray(rp.open_rate)[ch], c.channel_affinity[here, ch],
                     _slot_fit(c.send_hour.astype(np.float64),
-                              np.asarray(SLOT_HOURS, dtype=np.float64)[sl], rp)),
+                              np.asarray(SLOT_HOURS, dtype=np.float64)[sl], rp), rp),
         word=np.where(c.wording == wd, rp.wording_match, rp.wording_miss), effect=effect,
         damp=_damp(fat_ch, fat.sum(axis=1), rp),
         unsub=delivery * np.asarray(rp.unsubscribe_rate)[ch] * (1 + fat_ch),

@@ -111,6 +111,46 @@ SCENARIOS: dict[str, Callable[[], dict]] = {
     "retail_chain": _retail_chain,
     "subscription": _subscription,
 }
+"""Scenario name -> a function returning the preset's fields (validated by `get_scenario`)."""
+
+
+def register_scenario(name: str, params: ScenarioParams | Mapping[str, object],
+                      replace: bool = False) -> ScenarioParams:
+    """Register a named preset, so `get_scenario(name)` and every config and env find it.
+
+    The preset is validated now and takes `name` as its name. Registering an equal preset
+    under a name again does nothing (a notebook cell run twice); a different one under a
+    taken name is refused unless `replace`.
+
+    Args:
+        name: the registry name.
+        params: the preset, as parameters or as a mapping of `ScenarioParams` fields.
+        replace: put the preset in place of the one registered under `name`.
+
+    Returns:
+        The preset as registered.
+
+    Raises:
+        ParameterError: an empty name, a preset that does not validate, or a name taken by a
+            different preset without `replace`.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ParameterError(f"scenario name {name!r}: must be a non-empty string")
+    if isinstance(params, ScenarioParams):
+        data = params.model_dump()
+    elif isinstance(params, Mapping):
+        data = dict(params)
+    else:
+        raise ParameterError(f"scenario {name!r}: params must be ScenarioParams or a mapping "
+                             f"of its fields, got {type(params).__name__}")
+    preset = validate(ScenarioParams, data | {"name": name}, f"scenario {name!r}")
+    if name in SCENARIOS and not replace:
+        if get_scenario(name) == preset:
+            return preset
+        raise ParameterError(f"scenario {name!r} is already registered with other parameters; "
+                             f"pass replace=True to replace it")
+    SCENARIOS[name] = preset.model_dump
+    return preset
 
 
 def available() -> dict[str, str]:

@@ -240,7 +240,8 @@ class World:
         weekend = bool(self.weekday[d] >= 5)
         hours = behaviour.visit_hours(pop.visit_hour[rows], weekend, p,
                                       self._uniforms(rows, draws.HOUR))
-        zones = behaviour.visit_zones(pop.home_zone[rows], pop.work_zone[rows], hours, weekend)
+        zones = behaviour.visit_zones(pop.home_zone[rows], pop.work_zone[rows], hours, weekend,
+                                      p)
         store = self.city.choose_stores(zones, self._uniforms(rows, draws.STORE))
         if self.has_online:
             online = self._uniforms(rows, draws.ONLINE) < pop.online_share[rows]
