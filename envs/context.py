@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from nbasim.sim import lifecycle, rfm
+from nbasim.sim import constraints, lifecycle, rfm
 from nbasim.sim.campaign import Campaign
 from nbasim.sim.constraints import contacts_last_7_days
 from nbasim.sim.params import CHANNELS
@@ -96,8 +96,8 @@ def consent_mask(consent: np.ndarray, channel: np.ndarray) -> np.ndarray:
         consent: (k,) bit masks, bit j set when the customer consents to channel j.
         channel: (n_actions,) each action's channel index, -1 for no action.
     """
-    bits = np.asarray(consent).astype(np.int64)[:, None]
-    return (channel < 0) | (((bits >> np.maximum(channel, 0)) & 1) == 1)
+    return constraints.customer_reasons(channel[None, :], False, np.asarray(consent)[:, None],
+                                        constraints.SENT) == constraints.SENT
 
 
 def of_campaign(campaign: Campaign, rows: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from nbasim.sim.campaign import Campaign
 from nbasim.sim.constraints import ContactRules
-from nbasim.sim.params import FrozenModel, NonNegative, validate
+from nbasim.sim.params import validate
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
 from nbasim.sim.world import World
@@ -17,8 +17,28 @@ from nbasim.sim.world import World
 OBJECTIVES = ("margin", "ltv", "window")
 
 
-class EnvOptions(FrozenModel):
-    """How an environment's world is built."""
+class CampaignSettings(ContactRules):
+    """The campaign's rules and objective, shared by env options and experiment configs.
+
+    The contact and budget fields come from `sim.constraints.ContactRules`, declared there
+    once; this adds the holdout and what a decision's reward is.
+    """
+
+    holdout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    """Share of customers nobody may contact (their outcomes measure uplift)."""
+    objective: Literal[OBJECTIVES] = "margin"
+    """'margin': attributed margin minus cost; 'ltv': that plus the change in expected value;
+    'window' (CampaignDay-v0): the margin of everything the customer buys in the attribution
+    window after the decision, minus cost, for every decided customer, contacted or not, known
+    when the window closes (so a learner sees what no action earns and can learn uplift)."""
+
+    def contact_rules(self) -> ContactRules:
+        """The `ContactRules` part of these settings, as the world takes them."""
+        return ContactRules(**{k: getattr(self, k) for k in ContactRules.model_fields})
+
+
+class EnvOptions(CampaignSettings):
+    """How an environment's world is built: the world, its size and the campaign settings."""
 
     scenario: str = "dry_cleaning_chain"
     """Scenario name (see `nbasim scenarios`)."""
@@ -30,25 +50,10 @@ class EnvOptions(FrozenModel):
     """Customers in all (the day-0 base plus newcomers)."""
     days: Annotated[int, Field(ge=2)] = 90
     """Days simulated; decisions are taken on every day but the last."""
-    holdout: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    """Share of customers nobody may contact (their outcomes measure uplift)."""
-    budget: NonNegative | None = None
-    """Money per budget period (None: unlimited)."""
-    budget_period_days: Annotated[int, Field(ge=1)] = 30
-    """Length of a budget period."""
-    max_per_7_days: Annotated[int, Field(ge=1, le=7)] = 2
-    """Contact policy: at most this many contact days in 7."""
-    min_gap_days: Annotated[int, Field(ge=0, le=30)] = 2
-    """Contact policy: days between two contacts."""
     truth: bool = False
     """Hand over the true incremental margin of every action in `info["true_margins"]` (for the
     oracle policy and regret): the next decision's (n_actions,) in NextBestAction-v0, the
     eligible customers' (n_eligible, n_actions) in CampaignDay-v0."""
-    objective: Literal[OBJECTIVES] = "margin"
-    """'margin': attributed margin minus cost; 'ltv': that plus the change in expected value;
-    'window' (CampaignDay-v0): the margin of everything the customer buys in the attribution
-    window after the decision, minus cost, for every decided customer, contacted or not, known
-    when the window closes (so a learner sees what no action earns and can learn uplift)."""
 
 
 def parse_options(kwargs: dict) -> EnvOptions:
@@ -64,9 +69,7 @@ def build(opts: EnvOptions, seed: int, first_day: bool = True) -> tuple[World, C
     """The world and campaign of one episode, with day 0 simulated when `first_day`."""
     world = World(get_scenario(opts.scenario, opts.overrides), opts.customers, opts.days, seed,
                   [parse_shock(s) for s in opts.shocks])
-    rules = ContactRules(max_per_7_days=opts.max_per_7_days, min_gap_days=opts.min_gap_days,
-                         budget=opts.budget, budget_period_days=opts.budget_period_days)
-    campaign = Campaign(world, rules, opts.holdout)
+    campaign = Campaign(world, opts.contact_rules(), opts.holdout)
     if first_day:
         world.step()
     return world, campaign
