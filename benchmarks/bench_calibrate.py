@@ -2,7 +2,7 @@
 
 A seeded BG/NBD log (100,000 customers joining over two years, string ids, amounts from
 Gamma-Gamma, trimmed to exactly 1,000,000 rows) is written as a CSV to a temporary directory;
-`experiments.calibrate.calibrate` then reads it, merges same-day purchases, fits BG/NBD and
+`experiments.data.calibrate.calibrate` then reads it, merges same-day purchases, fits BG/NBD and
 Gamma-Gamma with standard errors, runs the holdout checks (the last 13 weeks) and writes
 `calibration.json` and the PNGs. The figure is printed with its target and appended as a JSON
 line to `benchmarks/results/bench_calibrate.jsonl`. Run from the repository root:
@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pv
 
-from nbasim.experiments.calibrate import calibrate
+from nbasim.experiments.data.calibrate import calibrate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_calibrate.jsonl"
 N_CUSTOMERS, N_ROWS, SPAN_DAYS, SEED = 100_000, 1_000_000, 730, 1

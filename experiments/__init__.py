@@ -1,11 +1,11 @@
 """Experiments: configs, the runner, metrics, reports and the `nbasim` command line.
 
-Cells run single-threaded (parallelism comes from worker processes), so a result does not
-depend on how a BLAS library splits its sums across threads; the limits below take effect
-when this package is imported before numpy, as the `nbasim` command does.
+One subpackage per job:
+
+- `run`: configs, cells, the sweep over them, the files a run writes and its metrics;
+- `store`: files written whole or not at all;
+- `results`: reading a run's summary, statistics across seeds, `check`, `compare`, the report;
+- `data`: transaction logs, calibration to them, campaign-test lifts and RFM reports;
+- `ope`: off-policy estimators, their reward model, targets and validation;
+- `cli`: the `nbasim` command line, one module per command.
 """
-
-import os
-
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")

@@ -1,0 +1,5 @@
+"""`python -m nbasim.experiments.cli`: the `nbasim` command line."""
+
+from nbasim.experiments.cli.app import main
+
+main()

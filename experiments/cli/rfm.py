@@ -1,0 +1,42 @@
+"""`nbasim rfm`: RFM scores, segments, migration and clusters of a transaction log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nbasim.experiments.cli.console import fail, out_console
+
+
+def rfm_command(
+    file: Annotated[Path, typer.Argument(help="Transaction log, CSV or Parquet.")],
+    customer_col: Annotated[str, typer.Option(help="Customer id column.")],
+    date_col: Annotated[str, typer.Option(help="Date column.")],
+    amount_col: Annotated[str, typer.Option(help="Amount column (spend, >= 0).")],
+    as_of: Annotated[str, typer.Option(help="Date the scores describe, YYYY-MM-DD; later "
+                                            "transactions are left out.")],
+    compare: Annotated[str | None, typer.Option(
+        help="A second date, earlier or later: the segment migration matrix between the two."
+    )] = None,
+    k: Annotated[int | None, typer.Option(help="Also k-means clusters on R, F, M (k >= 2).")]
+    = None,
+    date_format: Annotated[str | None, typer.Option(
+        help="strptime format of the dates, e.g. %d/%m/%Y (default: ISO).")] = None,
+    sep: Annotated[str, typer.Option(help="CSV field separator.")] = ",",
+    out: Annotated[Path | None, typer.Option(
+        help="Results directory \\[default: results/rfm/<file stem>-<as-of>]; an earlier "
+             "result there is replaced.")] = None,
+) -> None:
+    """RFM scores and segments of a transaction log, migration, clusters, and a CSV export."""
+    from nbasim.experiments.data import rfm_report
+
+    try:
+        result, out_dir = rfm_report.rfm_report(file, customer_col, date_col, amount_col, as_of,
+                                             compare=compare, k=k, date_format=date_format,
+                                             sep=sep, out=out)
+    except ValueError as err:  # DataError and ParameterError
+        raise fail(str(err)) from None
+    out_console.print(rfm_report.render(result))
+    out_console.print(f"results in {out_dir}")

@@ -1,0 +1,53 @@
+"""`nbasim run`: every cell of an experiment config, then its results and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nbasim.experiments.cli.console import err_console, fail, out_console, progress_bar
+from nbasim.sim.params import ParameterError
+
+
+def run_experiment(
+    config: Annotated[Path, typer.Argument(help="Experiment config (TOML), e.g. "
+                                                "experiments/configs/quickstart.toml.")],
+    out: Annotated[Path | None, typer.Option(
+        help="Run directory \\[default: <config out>/<name>/<run-id>]; rerunning with the same "
+             "config resumes it, skipping finished cells.")] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
+    executor: Annotated[str, typer.Option(help="Where cells run: local or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address (with --executor ray; default: start a local Ray).")] = None,
+) -> None:
+    """Run every (scenario, policy, seed) cell of an experiment; write results and report."""
+    from nbasim.experiments.run import config as config_mod
+    from nbasim.experiments.run import sweep
+
+    try:
+        cfg = config_mod.load(config)
+        run_dir = out or cfg.out / cfg.name / sweep.run_id(cfg)
+        todo = sweep.prepare(cfg, run_dir)
+    except ParameterError as err:
+        raise fail(str(err)) from None
+    total = len(sweep.cells(cfg))
+    with progress_bar(f"{cfg.name}") as progress:
+        task = progress.add_task("cells", total=total, completed=total - len(todo))
+
+        def done(cell, result) -> None:
+            progress.update(task, advance=1)
+            err_console.print(
+                f"  {cell.policy.label} @ {cell.scenario.label}, seed {cell.seed}: incremental "
+                f"margin {result.figures['incremental_margin']:,.0f} "
+                f"(world {result.timing['world_s']:.1f} s, policy "
+                f"{result.timing['policy_s']:.1f} s)", highlight=False)
+
+        try:
+            sweep.run(cfg, run_dir, workers=workers, executor=executor, address=address,
+                      on_cell=done)
+        except ParameterError as err:
+            raise fail(str(err)) from None
+    out_console.print(f"report: {run_dir / 'report.html'}")
+    out_console.print(str(run_dir))

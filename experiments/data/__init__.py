@@ -1,0 +1,1 @@
+"""Customer data: transaction logs, calibration to them, campaign-test lifts, RFM reports."""

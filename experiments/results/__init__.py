@@ -1,0 +1,1 @@
+"""Reading results: the summary reader, statistics across seeds, check, compare, the report."""

@@ -1,0 +1,74 @@
+"""The report's figures, drawn from a loaded run: PNG bytes by name."""
+
+from __future__ import annotations
+
+from nbasim.experiments.results.report import figures as rp
+from nbasim.experiments.results.report.load import Run, group_timing
+from nbasim.experiments.results.report.text import baseline_name, baseline_of, ci_of, short_label
+
+
+def draw(run: Run) -> dict[str, bytes]:
+    """Every figure the run's files allow, as PNG bytes by name (without `.png`)."""
+    by_policy = rp.group_colors(list(dict.fromkeys(run.policy_of[g] for g in run.groups)))
+    colors = {g: by_policy[run.policy_of[g]] for g in run.groups}  # one per policy
+    out: dict[str, bytes] = {}
+    if run.rank_metric:
+        values, diffs = {}, {}
+        for g in run.order:
+            entry = run.summary["groups"][g]["metrics"].get(run.rank_metric)
+            if entry is not None:
+                lo, hi = ci_of(entry)
+                values[g] = (float(entry["mean"]), lo, hi, list(entry.get("per_seed", [])))
+            d = run.summary["groups"][g].get("vs_baseline", {}).get(run.rank_metric)
+            if g != baseline_of(run, g) and d is not None:
+                diffs[g] = (float(d["mean"]), *ci_of(d))
+        baselines = [g for g in run.order if g == baseline_of(run, g)]
+        out["ranking"] = rp.png(rp.ranking_figure(
+            run.order, short_label(run, run.rank_metric), values, diffs, baselines,
+            baseline_name(run), colors))
+    daily = run.daily
+    if "uplift" in daily:
+        out["uplift"] = rp.png(rp.band_figure(
+            [("Cumulative incremental margin over the holdout", "cumulative uplift",
+              daily["uplift"])], run.order, run.scenario_of, colors,
+            "Cumulative uplift per group (mean over seeds, 95 % band)", hline=0.0))
+    rows = [(title, ylabel, daily[c]) for c, title, ylabel in (
+        ("active", "Active customers (treated, alive at the end of the day)", "customers"),
+        ("churned", "Customers churned so far (treated)", "customers")) if c in daily]
+    if rows:
+        out["active"] = rp.png(rp.band_figure(
+            rows, run.order, run.scenario_of, colors,
+            "Active customers and churn per group (mean over seeds, 95 % band)"))
+    if "cost" in daily:
+        out["spend"] = rp.png(rp.spend_figure(
+            daily["cost"], run.budget, _pacing(run), run.order, run.scenario_of, colors))
+    if run.migration:
+        base = baseline_of(run, run.best)
+        pairs = ([("baseline and best", run.best)] if run.best == base else
+                 [("baseline", base), ("best", run.best)])
+        panels = {f"{role}: {g}": run.migration[g] for role, g in pairs if g in run.migration}
+        if panels:
+            out["migration"] = rp.png(rp.migration_figure(run.migration_segments, panels))
+        else:
+            run.notes.append("migration.parquet has no rows for the baseline or the best group.")
+    if run.mix:
+        groups = [g for g in run.order if any(g in per for per in run.mix.values())]
+        silent = [g for g in run.order if g not in groups]
+        if groups:
+            out["action_mix"] = rp.png(rp.mix_figure(run.mix, groups, run.mix_segments,
+                                                     run.mix_categories))
+        if silent:
+            run.notes.append(f"No messages sent (left out of the action mix): "
+                             f"{', '.join(silent)}.")
+    timing = group_timing(run)
+    if timing:
+        out["timing"] = rp.png(rp.timing_figure(run.order, timing))
+    return out
+
+
+def _pacing(run: Run) -> dict[str, float]:
+    budgets = {}
+    for p in run.config.get("policies", []):
+        if isinstance(p, dict) and isinstance(p.get("budget"), int | float):
+            budgets[str(p.get("label"))] = float(p["budget"])
+    return {g: budgets[run.policy_of[g]] for g in run.groups if run.policy_of[g] in budgets}

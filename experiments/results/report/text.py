@@ -1,0 +1,101 @@
+"""How the report writes a metric: its label, unit, interval, difference and number."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from nbasim.experiments.results import summary as summary_reader
+from nbasim.experiments.results.report.load import Run
+from nbasim.experiments.run.metrics import METRICS
+
+PERCENT_UNITS = ("share", "fraction")
+"""Units shown as percentages."""
+
+
+def baseline_name(run: Run) -> str:
+    """The baseline as a reader knows it: its policy label when there are several scenarios."""
+    several = len(set(run.scenario_of.values())) > 1
+    return run.policy_of[run.baseline] if several else run.baseline
+
+
+def baseline_of(run: Run, group: str) -> str:
+    """The group `group` is compared against: the baseline policy on the same scenario."""
+    for g in run.groups:
+        if (run.policy_of[g] == run.policy_of[run.baseline]
+                and run.scenario_of[g] == run.scenario_of[group]):
+            return g
+    return run.baseline
+
+
+def short_label(run: Run, metric: str) -> str:
+    """A metric's column header: the table's short label, else its label."""
+    return METRICS[metric].short if metric in METRICS else metric_label(run, metric)
+
+
+def metric_label(run: Run, metric: str) -> str:
+    """A metric's label in the summary, else its name in words."""
+    return summary_reader.label(run.summary, metric) or metric.replace("_", " ")
+
+
+def metric_unit(run: Run, metric: str) -> str:
+    """A metric's unit in the summary ("" when it has none)."""
+    return summary_reader.unit(run.summary, metric)
+
+
+def ci_of(entry: Mapping) -> tuple[float, float]:
+    """An entry's 95 % interval, (mean, mean) when it has none."""
+    ci = entry.get("ci")
+    mean = float(entry["mean"])
+    if isinstance(ci, list | tuple) and len(ci) == 2:
+        return float(ci[0]), float(ci[1])
+    return mean, mean
+
+
+def seed_count(run: Run) -> int:
+    """Seeds of the run: the summary's list, else the largest group's n_seeds."""
+    seeds = run.summary.get("seeds")
+    if seeds:
+        return len(seeds)
+    return max(int(info.get("n_seeds", 1)) for info in run.summary["groups"].values())
+
+
+def difference_words(run: Run, metric: str, diff: Mapping) -> str:
+    """A paired difference in words: better, worse or no clear difference."""
+    lo, hi = ci_of(diff)
+    if seed_count(run) < 2:
+        return "one seed: no interval"
+    if lo <= 0 <= hi:
+        return "no clear difference"
+    better = summary_reader.better(run.summary, metric)
+    up = lo > 0
+    if better == "none":
+        return "clearly higher" if up else "clearly lower"
+    return "better than the baseline" if up == (better == "higher") else "worse than the baseline"
+
+
+def fmt_number(x: float) -> str:
+    """A number for the page: thousands separators, fewer digits when large."""
+    if not math.isfinite(x):
+        return "—"
+    a = abs(x)
+    if a >= 1000 or (a >= 1 and x == round(x)):
+        return f"{x:,.0f}"
+    if a >= 10:
+        return f"{x:,.1f}"
+    if a >= 1:
+        return f"{x:.2f}"
+    if a == 0:
+        return "0"
+    return f"{x:.3g}"
+
+
+def fmt(x: float, unit: str = "", signed: bool = False) -> str:
+    """A value in its unit (shares as percentages), signed if asked, with a real minus."""
+    if unit in PERCENT_UNITS and math.isfinite(x):
+        text = f"{x * 100:.2f} %" if abs(x) < 0.1 else f"{x * 100:.1f} %"
+    else:
+        text = fmt_number(x)
+    if signed and math.isfinite(x) and x > 0:
+        text = "+" + text
+    return "−" + text[1:] if text.startswith("-") else text

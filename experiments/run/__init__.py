@@ -1,0 +1,1 @@
+"""Running experiments: configs, cells, the sweep, what a run writes and its metrics."""

@@ -1,0 +1,349 @@
+"""One cell of an experiment: one policy on one scenario variant and one seed, day by day.
+
+The env is reset with the cell's seed, so every policy on that seed faces the same customers
+and the same organic draws (common random numbers); the policy draws from its own stream,
+derived from the seed and its label. Each day: the eligible customers' contexts and consent
+masks go to the policy, its actions to the world, the rewards back to the policy; the cell
+records daily figures, every decision and, at the end, segment migration and per-customer
+totals by segment.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from nbasim import policies
+from nbasim.envs.campaign_day import CampaignDayEnv
+from nbasim.experiments.run.config import (
+    ExperimentConfig,
+    PolicySpec,
+    ScenarioVariant,
+    variant_world,
+)
+from nbasim.sim import lifecycle, rfm
+from nbasim.sim.params import CHANNELS
+
+ACTIVE_STAGES = (lifecycle.NEW, lifecycle.ACTIVE, lifecycle.REACTIVATED)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Which policy, world variant and seed."""
+
+    scenario: ScenarioVariant
+    policy: PolicySpec
+    seed: int
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """(scenario label, policy label, seed)."""
+        return self.scenario.label, self.policy.label, self.seed
+
+    def path(self) -> str:
+        """Relative directory of the cell's files."""
+        return f"cells/{self.scenario.label}/{self.policy.label}/seed-{self.seed}"
+
+
+@dataclass
+class CellResult:
+    """What a cell produced: tables as column dicts, run-level figures and timing."""
+
+    daily: dict[str, np.ndarray]
+    decisions: dict[str, np.ndarray]
+    migration: dict[str, np.ndarray]
+    segments: dict[str, np.ndarray]
+    figures: dict[str, float]
+    timing: dict[str, float]
+
+
+def policy_seed(seed: int, label: str) -> int:
+    """The policy's own seed: a function of the cell's seed and the policy's label only."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(label.encode())]).generate_state(1)[0])
+
+
+def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool) -> CampaignDayEnv:
+    """The CampaignDay env of a variant with the config's population, rules and objective."""
+    overrides, calibrated = variant_world(variant, cfg.days)
+    return CampaignDayEnv(
+        scenario=variant.scenario, overrides=overrides, shocks=variant.shocks,
+        customers=calibrated or cfg.customers, days=cfg.days, holdout=cfg.holdout,
+        budget=cfg.budget, budget_period_days=cfg.budget_period_days,
+        max_per_7_days=cfg.max_per_7_days, min_gap_days=cfg.min_gap_days,
+        objective=variant.objective or cfg.objective, truth=truth)
+
+
+def make_policy(spec: PolicySpec, env: CampaignDayEnv, seed: int, days: int) -> policies.Policy:
+    """Build a policy for an env.
+
+    Names of contexts and actions go to the policies that take them; a `budget` wraps the
+    policy in pacing over the run's decision days.
+    """
+    fields = policies.policy_class(spec.name).Params.model_fields
+    params = dict(spec.params)
+    if "context_names" in fields:
+        params.setdefault("context_names", env.feature_names)
+    if "action_table" in fields:
+        params.setdefault("action_table", env.action_table)
+    policy = policies.make(spec.name, action_features=env.action_features,
+                           dim_context=len(env.feature_names), seed=seed, **params)
+    if spec.budget is not None:
+        policy = policies.paced(policy, spec.budget, action_costs=action_cost_bounds(env),
+                                horizon=days - 1, seed=seed)
+    return policy
+
+
+def action_cost_bounds(env: CampaignDayEnv) -> np.ndarray:
+    """An upper bound of each action's cost, for pacing.
+
+    The channel's price plus the discount of the largest expected basket of any customer of
+    the run (newcomers included) on the day of the highest spend level.
+    """
+    w, c = env.world, env.campaign
+    spend = w.mods.spend
+    top = float(w.basket(np.arange(w.pop.n_customers)).max()) * float(
+        spend.max() / spend[w.today])
+    price = np.where(c.actions.channel >= 0, np.asarray(w.params.response.channel_price)[
+        np.maximum(c.actions.channel, 0)], 0.0)
+    return price + c.actions.discount * top
+
+
+def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
+    """Run one cell to the horizon and return its tables and figures."""
+    start = time.perf_counter()
+    needs_truth = policies.policy_class(cell.policy.name).needs_truth
+    env = make_env(cfg, cell.scenario, needs_truth)
+    obs, info = env.reset(seed=cell.seed)
+    w, c = env.world, env.campaign
+    policy = make_policy(cell.policy, env, policy_seed(cell.seed, cell.policy.label), cfg.days)
+    n = env.options.customers
+    start_rows = np.arange(w.n_present)
+    start_segment = w.pop.segment[start_rows].copy()
+    alive_at_start = w.pop.alive[start_rows].copy()
+    acc = _Accumulators(n)
+    daily: list[dict] = []
+    log: list[dict] = []
+    policy_s = 0.0
+    cat = c.actions
+    offer_names = np.array(env.action_table["offer"])
+    channel_names = np.array(env.action_table["channel"])
+    waiting: dict[int, tuple] = {}  # objective window: decisions whose reward is not known yet
+    for _ in range(cfg.days - 1):
+        rows = np.flatnonzero(obs["eligible"])
+        x = env.contexts(obs, rows)
+        mask = env.action_mask(obs, rows)
+        segment = obs["segment"][rows]
+        t = time.perf_counter()
+        actions, pscores = policy.act(x, mask, truth=info.get("true_margins"))
+        policy_s += time.perf_counter() - t
+        action = np.zeros(n, dtype=np.int64)
+        action[rows] = actions
+        budget = c.budget()
+        obs, reward, _, _, info = env.step(action)
+        dec, out = info["decisions"], info["outcome"]
+        entry = {"day": np.full(rows.size, info["day"], dtype=np.int64),
+                 "customer": rows, "segment": segment, "action": actions, "pscore": pscores,
+                 "sent": dec["sent"], "reason": dec["reason"],
+                 "reward": info.get("customer_rewards", np.full(rows.size, np.nan)),
+                 "true_incremental_margin": _on_sent(dec["sent"],
+                                                     dec["truth"]["incremental_margin"])}
+        if cfg.decision_log == "full":
+            entry["x"] = x
+        # Learn from what is known: today's rewards, or the windows that closed today.
+        learn = [(x, actions, entry["reward"], pscores, info["customer_costs"])]
+        if "matured" in info:
+            waiting[info["day"]] = (x, actions, pscores, entry)
+            learn = []
+            for m in info["matured"]:
+                x_m, a_m, p_m, e_m = waiting.pop(m["day"])
+                e_m["reward"] = m["rewards"]
+                learn.append((x_m, a_m, m["rewards"], p_m, m["costs"]))
+        t = time.perf_counter()
+        for x_l, a_l, r_l, p_l, c_l in learn:
+            policy.update(x_l, a_l, r_l, p_l, costs=c_l)
+        policy_s += time.perf_counter() - t
+        daily.append(_day_row(info, reward, dec, out, c, acc, rows, budget, cat))
+        if cfg.decision_log != "none":
+            log.append(entry)
+    total_s = time.perf_counter() - start
+    treated = ~c.holdout[:w.n_present]
+    figures = _figures(daily, acc, env, treated, start_rows, alive_at_start,
+                       cell.policy.budget)
+    decisions = _decision_table(log, env, offer_names, channel_names)
+    return CellResult(
+        daily=_columns(daily), decisions=decisions,
+        migration=_migration(start_segment, w.pop.segment[start_rows], treated[start_rows]),
+        segments=_segments(start_segment, acc, c.holdout[start_rows], start_rows),
+        figures=figures, timing={"world_s": total_s - policy_s, "policy_s": policy_s})
+
+
+class _Accumulators:
+    """Per-customer totals over the run."""
+
+    def __init__(self, n: int):
+        self.margin = np.zeros(n)
+        self.cost = np.zeros(n)
+        self.sent = np.zeros(n, dtype=np.int64)
+        self.first_day = np.full(n, -1, dtype=np.int64)
+        self.second_day = np.full(n, -1, dtype=np.int64)
+
+
+def _on_sent(sent: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.zeros(sent.size)
+    out[sent] = values
+    return out
+
+
+def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: np.ndarray,
+             budget: float | None, cat) -> dict:
+    """The daily figures of one step (see `experiments.run.layout.DAILY_COLUMNS`)."""
+    w = c.world
+    tx, real, sent = out["transactions"], dec["realized"], dec["sent"]
+    held = c.holdout[tx["customer"]]
+    to = rows[sent]
+    channel = cat.channel[dec["actions"][sent]].astype(np.int64)
+    np.add.at(acc.margin, tx["customer"], tx["margin"])
+    np.add.at(acc.cost, to, real["price"] + real["discount_cost"])
+    np.add.at(acc.sent, to, 1)
+    # First and second purchases of newcomers (a first purchase is flagged by the world).
+    day = out["day"]
+    first = tx["customer"][tx["first"]]
+    acc.first_day[first] = day
+    again = tx["customer"][~tx["first"]]
+    need = again[(acc.first_day[again] >= 0) & (acc.first_day[again] < day)
+                 & (acc.second_day[again] < 0)]
+    acc.second_day[need] = day
+    here = out["n_present"]
+    holdout_n = int(c.holdout[:here].sum())
+    treated_n = here - holdout_n
+    margin = float(tx["margin"][~held].sum())
+    holdout_margin = float(tx["margin"][held].sum())
+    cost = info["cost"]
+    rate = holdout_margin / holdout_n if holdout_n else 0.0
+    died = out["churned"][~c.holdout[out["churned"]]]
+    alive = w.pop.alive[:here] & ~c.holdout[:here]
+    row = {"day": info["day"], "eligible": rows.size, "sent": info["sent"], "cost": cost,
+           "reward": reward,
+           "true_incremental_margin": info["true_incremental_margin"],
+           "n_treated": treated_n, "n_holdout": holdout_n,
+           "purchases": int((~held).sum()), "revenue": float(tx["amount"][~held].sum()),
+           "margin": margin, "holdout_purchases": int(held.sum()),
+           "holdout_revenue": float(tx["amount"][held].sum()), "holdout_margin": holdout_margin,
+           "uplift": margin - cost - treated_n * rate, "churned": int(died.size),
+           "active": int(alive.sum()), "opens": int(real["opened"].sum()),
+           "clicks": int(real["clicked"].sum()),
+           "unsubscribes": int(real["unsubscribed"].sum())}
+    for k, name in enumerate(CHANNELS):
+        on = channel == k
+        row[f"sent_{name}"] = int(on.sum())
+        row[f"opens_{name}"] = int(real["opened"][on].sum())
+        row[f"clicks_{name}"] = int(real["clicked"][on].sum())
+        row[f"unsubscribes_{name}"] = int(real["unsubscribed"][on].sum())
+    row["budget"] = np.nan if budget is None else budget
+    row["budget_left"] = np.nan if budget is None else budget - c.ledger.spent
+    return row
+
+
+def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated: np.ndarray,
+             start_rows: np.ndarray, alive_at_start: np.ndarray,
+             paced_budget: float | None) -> dict[str, float]:
+    """Run-level figures of the cell (the metrics of `experiments.run.metrics`).
+
+    Budget used is spend over the policy's own pacing budget when it has one, else over the
+    world's budget for all the run's periods.
+    """
+    w, c = env.world, env.campaign
+    total = {k: float(sum(d[k] for d in daily)) for k in (
+        "uplift", "true_incremental_margin", "cost", "purchases", "revenue", "sent", "opens",
+        "clicks", "unsubscribes")}
+    n_treated = max(int(treated.sum()), 1)
+    here = np.arange(w.n_present)
+    alive_end = w.pop.alive[here] & treated
+    base = treated[start_rows] & alive_at_start
+    stayed = w.pop.alive[start_rows] & base
+    active = np.isin(w.pop.stage[here], ACTIVE_STAGES) & treated
+    value = c.expected_value(here[alive_end])
+    second = acc.second_day >= 0
+    budget = env.options.budget
+    figures = {
+        "incremental_margin": total["uplift"],
+        "true_incremental_margin": total["true_incremental_margin"],
+        "conversion": total["purchases"] / n_treated,
+        "revenue": total["revenue"],
+        "average_check": total["revenue"] / total["purchases"] if total["purchases"] else 0.0,
+        "churn_rate": 1.0 - stayed.sum() / max(int(base.sum()), 1),
+        "active_end": float(active.sum()),
+        "clv": float(value.mean()) if value.size else 0.0,
+        "spend": total["cost"],
+        "contacts_per_customer": total["sent"] / n_treated,
+        "opens_per_customer": total["opens"] / n_treated,
+        "clicks_per_customer": total["clicks"] / n_treated,
+        "unsubscribes_per_customer": total["unsubscribes"] / n_treated,
+    }
+    if total["cost"] > 0:
+        figures["roi"] = total["uplift"] / total["cost"]
+    if paced_budget is not None:
+        figures["budget_used"] = total["cost"] / paced_budget if paced_budget else 0.0
+    elif budget is not None:
+        periods = -(-(env.options.days - 1) // env.options.budget_period_days)
+        figures["budget_used"] = total["cost"] / (budget * periods) if budget else 0.0
+    if second.any():
+        figures["days_to_second_purchase"] = float(
+            (acc.second_day[second] - acc.first_day[second]).mean())
+    return figures
+
+
+def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]} if rows else {}
+
+
+def _decision_table(log: list[dict], env: CampaignDayEnv, offer_names: np.ndarray,
+                    channel_names: np.ndarray) -> dict[str, np.ndarray]:
+    """The decision log as columns (see `experiments.run.layout.DECISION_COLUMNS`)."""
+    if not log:
+        return {}
+    from nbasim.sim.constraints import REASONS
+
+    cat = {k: np.concatenate([e[k] for e in log]) for k in log[0] if k != "x"}
+    out = {"day": cat["day"], "customer": cat["customer"],
+           "segment": np.array(rfm.SEGMENTS)[cat["segment"]], "action": cat["action"],
+           "offer": offer_names[cat["action"]], "channel": channel_names[cat["action"]],
+           "pscore": cat["pscore"], "sent": cat["sent"],
+           "rejected": np.where(cat["reason"] > 0, np.array(REASONS)[cat["reason"]], ""),
+           "reward": cat["reward"], "true_incremental_margin": cat["true_incremental_margin"]}
+    if "x" in log[0]:
+        x = np.concatenate([e["x"] for e in log])
+        for j, name in enumerate(env.feature_names):
+            out[f"x_{name}"] = x[:, j]
+    return out
+
+
+def _migration(before: np.ndarray, after: np.ndarray, treated: np.ndarray) -> dict:
+    """Counts of treated customers by (segment at start, segment at end)."""
+    k = len(rfm.SEGMENTS)
+    counts = np.bincount(before[treated].astype(np.int64) * k + after[treated], minlength=k * k)
+    names = np.array(rfm.SEGMENTS)
+    grid = np.arange(k * k)
+    return {"from_segment": names[grid // k], "to_segment": names[grid % k],
+            "customers": counts}
+
+
+def _segments(segment: np.ndarray, acc: _Accumulators, holdout: np.ndarray,
+              rows: np.ndarray) -> dict:
+    """Per start segment: treated and holdout customers, their margin, cost and uplift."""
+    k = len(rfm.SEGMENTS)
+    seg = segment.astype(np.int64)
+    out: dict[str, list] = {"segment": list(rfm.SEGMENTS)}
+    for name, mask in (("treated", ~holdout), ("holdout", holdout)):
+        out[f"{name}_customers"] = np.bincount(seg[mask], minlength=k)
+        out[f"{name}_margin"] = np.bincount(seg[mask], acc.margin[rows][mask], minlength=k)
+    out["sent"] = np.bincount(seg[~holdout], acc.sent[rows][~holdout], minlength=k)
+    out["cost"] = np.bincount(seg[~holdout], acc.cost[rows][~holdout], minlength=k)
+    rate = np.divide(out["holdout_margin"], out["holdout_customers"],
+                     out=np.zeros(k), where=out["holdout_customers"] > 0)
+    out["uplift"] = out["treated_margin"] - out["cost"] - out["treated_customers"] * rate
+    return {key: np.asarray(v) for key, v in out.items()}
+

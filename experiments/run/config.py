@@ -1,0 +1,201 @@
+"""Experiment configs: a TOML file validated once into frozen, typed objects.
+
+```toml
+name = "quickstart"
+customers = 3000
+days = 45
+seeds = [0, 1, 2]
+baseline = "blanket"            # the policy label others are compared against
+
+[[scenarios]]                   # optional; default: one variant, dry_cleaning_chain
+label = "base"
+scenario = "dry_cleaning_chain"
+overrides = {churn_base = 0.0004}
+shocks = ["recession:start_day=20"]
+
+[[policies]]
+label = "blanket"
+policy = "blanket"              # registry name (default: the label)
+params = {offer = "discount_20", channel = "email", slot = "evening", wording = "urgency"}
+budget = 2000.0                 # optional: wrap in `paced` with this budget for the run
+```
+
+A bad config stops before any work with a `ParameterError` naming the field, the value and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from nbasim.sim.params import FrozenModel, NonNegative, ParameterError, validate
+from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.shocks import parse_shock
+
+
+class ScenarioVariant(FrozenModel):
+    """One world the policies are run in."""
+
+    label: str = "base"
+    """Name of the variant in results."""
+    scenario: str = "dry_cleaning_chain"
+    """Scenario name (see `nbasim scenarios`)."""
+    overrides: dict[str, object] = Field(default_factory=dict)
+    """Scenario field overrides."""
+    shocks: tuple[str, ...] = ()
+    """Shocks, NAME or NAME:key=value,..."""
+    objective: Literal["margin", "ltv", "window"] | None = None
+    """Reward objective in this variant (default: the config's)."""
+    calibration: Path | None = None
+    """A calibration.json (`nbasim calibrate`): the base's BG/NBD and Gamma-Gamma parameters,
+    size and age structure on this scenario's stores and catalog (its size replaces
+    `customers`; `overrides` still apply on top)."""
+
+
+class PolicySpec(FrozenModel):
+    """One policy of the experiment."""
+
+    label: str
+    """Name of the policy in results (unique)."""
+    policy: str | None = None
+    """Registry name (see `nbasim policies`); default: the label."""
+    params: dict[str, object] = Field(default_factory=dict)
+    """Keyword parameters of the policy."""
+    budget: NonNegative | None = None
+    """Wrap the policy in budget pacing with this much money for the whole run."""
+
+    @property
+    def name(self) -> str:
+        """The registry name."""
+        return self.policy or self.label
+
+
+class OPESpec(FrozenModel):
+    """`nbasim ope-validate`: estimate targets from the behaviour policy's log."""
+
+    behaviour: str
+    """Label of the logging policy (it should explore: e.g. random, or a floor)."""
+    targets: tuple[str, ...] = Field(min_length=1)
+    """Labels of the policies whose value is estimated from the log (run on-policy too)."""
+    estimators: tuple[str, ...] = ("dm", "ips", "snips", "dr", "sndr", "switch_dr")
+    """Estimators to validate."""
+    n_bootstrap: Annotated[int, Field(ge=10, le=10_000)] = 200
+    """Bootstrap resamples of each interval."""
+
+
+class ExperimentConfig(FrozenModel):
+    """A whole experiment: worlds x policies x seeds."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    """Experiment name (letters, digits, _ . -); results go to <out>/<name>/<run-id>."""
+    customers: Annotated[int, Field(ge=100, le=2_000_000)] = 3000
+    """Customers in all (the day-0 base plus newcomers)."""
+    days: Annotated[int, Field(ge=3, le=3650)] = 45
+    """Days simulated; decisions are taken every day but the last."""
+    seeds: tuple[Annotated[int, Field(ge=0)], ...] = (0, 1, 2)
+    """Seeds: every policy runs on each, facing the same customers and organic draws."""
+    holdout: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    """Share of customers nobody contacts (uplift is measured against them)."""
+    budget: NonNegative | None = None
+    """Money per budget period that the world enforces (None: unlimited)."""
+    budget_period_days: Annotated[int, Field(ge=1)] = 30
+    """Length of a budget period in days."""
+    max_per_7_days: Annotated[int, Field(ge=1, le=7)] = 2
+    """Contact policy: at most this many contact days in 7."""
+    min_gap_days: Annotated[int, Field(ge=0, le=30)] = 2
+    """Contact policy: days between two contacts."""
+    objective: Literal["margin", "ltv", "window"] = "margin"
+    """Reward the policies learn from: 'margin' (attributed margin minus cost), 'ltv' (plus
+    the change in expected value) or 'window' (the customer's margin over the attribution
+    window minus cost, contacted or not, learned when the window closes)."""
+    epochs: Literal["daily"] = "daily"
+    """Decision epochs: 'daily' (one campaign batch a day, the CampaignDay environment)."""
+    decision_log: Literal["full", "actions", "none"] = "full"
+    """decisions.parquet: 'full' (with contexts), 'actions' (without), or 'none'."""
+    baseline: str | None = None
+    """Label of the policy the others are compared against (default: the first)."""
+    out: Path = Path("results")
+    """Directory under which results/<name>/<run-id> is written."""
+    scenarios: tuple[ScenarioVariant, ...] = (ScenarioVariant(),)
+    """World variants (at least one)."""
+    policies: tuple[PolicySpec, ...] = Field(min_length=1)
+    """Policies to run (at least one)."""
+    ope: OPESpec | None = None
+    """Off-policy validation (`nbasim ope-validate`): behaviour and target policies."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentConfig:
+        for kind, labels in (("policies", [p.label for p in self.policies]),
+                             ("scenarios", [s.label for s in self.scenarios])):
+            if len(set(labels)) != len(labels):
+                raise ValueError(f"{kind} labels repeat: {labels}; each must be unique")
+            bad = [x for x in labels if not x or "/" in x or x.startswith(".")]
+            if bad:
+                raise ValueError(f"{kind} labels {bad}: must be non-empty, without '/' and not "
+                                 "start with '.'")
+        if len(set(self.seeds)) != len(self.seeds) or not self.seeds:
+            raise ValueError(f"seeds = {list(self.seeds)}: at least one, no repeats")
+        labels = [p.label for p in self.policies]
+        if self.ope is not None:
+            for name in (self.ope.behaviour, *self.ope.targets):
+                if name not in labels:
+                    raise ValueError(f"ope: {name!r} is not a policy label; labels: {labels}")
+        if self.baseline is not None and self.baseline not in [p.label for p in self.policies]:
+            raise ValueError(f"baseline = {self.baseline!r}: must be one of the policy labels "
+                             f"{[p.label for p in self.policies]}")
+        return self
+
+    @property
+    def baseline_label(self) -> str:
+        """The policy compared against."""
+        return self.baseline or self.policies[0].label
+
+
+def variant_world(variant: ScenarioVariant, days: int) -> tuple[dict, int | None]:
+    """A variant's scenario overrides (its calibration's under them) and the base's size.
+
+    The size is the calibrated base's, or None without a calibration.
+    """
+    if variant.calibration is None:
+        return dict(variant.overrides), None
+    from nbasim.experiments.data.calibrate import scenario_from_calibration
+
+    overrides, customers = scenario_from_calibration(variant.calibration, variant.scenario, days)
+    return {**overrides, **variant.overrides}, customers
+
+
+def load(path: Path) -> ExperimentConfig:
+    """Read and validate a config file; every scenario, shock and policy name is checked.
+
+    Raises:
+        ParameterError: an unreadable file, a TOML error, or a bad field, naming it.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ParameterError(f"config {path}: no such file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ParameterError(f"config {path}: not valid TOML: {err}") from None
+    return parse(raw, str(path))
+
+
+def parse(raw: dict, where: str = "config") -> ExperimentConfig:
+    """Validate a config given as a dict (see `load`)."""
+    from nbasim import policies
+
+    cfg = validate(ExperimentConfig, raw, where)
+    for s in cfg.scenarios:
+        get_scenario(s.scenario, variant_world(s, cfg.days)[0])
+        for shock in s.shocks:
+            parse_shock(shock)
+    known = policies.available()
+    for p in cfg.policies:
+        if p.name not in known:
+            raise ParameterError(f"{where}: policies[{p.label}].policy = {p.name!r}: unknown; "
+                                 f"available: {', '.join(known)}")
+    return cfg

@@ -1,0 +1,244 @@
+"""The runner: every (scenario, policy, seed) cell of a config, then the run's files.
+
+Cells run in this process (`workers=1`), in local worker processes, or on a Ray cluster; each
+cell depends on nothing but the config and its seed, and cells are gathered in config order,
+so the results are the same bit for bit whatever the executor or the number of workers. Each
+finished cell is written at once to `cells/...` under the run directory, so an interrupted
+sweep, rerun, skips the cells already done. At the end the cells are gathered into the run's
+tables and summary (see `experiments.run.layout`), and the report is built from those files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nbasim.experiments.results import stats
+from nbasim.experiments.run import versions
+from nbasim.experiments.run.cell import Cell, CellResult, run_cell
+from nbasim.experiments.run.config import ExperimentConfig
+from nbasim.experiments.run.metrics import METRICS, definitions
+from nbasim.experiments.run.threads import single_threaded_blas
+from nbasim.experiments.store import atomic
+from nbasim.sim.params import ParameterError
+
+TABLES = ("daily", "decisions", "migration", "segments")
+EXECUTORS = ("local", "ray")
+
+
+def run_id(cfg: ExperimentConfig) -> str:
+    """A name for the run that only the config decides (so a rerun finds its cells)."""
+    digest = hashlib.sha1(cfg.model_dump_json(exclude={"out"}).encode()).hexdigest()[:10]
+    return f"{cfg.name}-{digest}"
+
+
+def cells(cfg: ExperimentConfig) -> list[Cell]:
+    """Every cell, in config order: scenarios, then policies, then seeds."""
+    return [Cell(s, p, seed) for s in cfg.scenarios for p in cfg.policies for seed in cfg.seeds]
+
+
+def prepare(cfg: ExperimentConfig, run_dir: Path) -> list[Cell]:
+    """Claim `run_dir` for this config and return the cells still to run.
+
+    Raises:
+        ParameterError: `run_dir` holds a run of another config, or something that is not a
+            run; nothing is written then.
+    """
+    run_dir = Path(run_dir)
+    stamp = run_dir / "config.toml"
+    text = _config_toml(cfg)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not stamp.exists():
+            raise ParameterError(f"--out {run_dir}: exists and is not an experiment run; "
+                                 "choose another directory")
+        if _without_versions(stamp.read_text()) != _without_versions(text):
+            raise ParameterError(f"--out {run_dir}: holds a run of another config; choose "
+                                 "another directory or delete it")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not stamp.exists():
+        atomic.write_text(stamp, text)
+    return [c for c in cells(cfg) if not (run_dir / c.path() / "cell.json").exists()]
+
+
+def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = "local",
+        address: str | None = None,
+        on_cell: Callable[[Cell, CellResult], None] | None = None) -> Path:
+    """Run the cells still missing, gather the run's files, build the report.
+
+    Args:
+        cfg: the validated config.
+        run_dir: where the run lives (created; reused to resume).
+        workers: local worker processes (1: run in this process).
+        executor: "local" or "ray".
+        address: Ray cluster address (None: start a local Ray).
+        on_cell: called after each finished cell (progress).
+
+    Returns:
+        The run directory.
+    """
+    if executor not in EXECUTORS:
+        raise ParameterError(f"--executor {executor!r}: allowed {', '.join(EXECUTORS)}")
+    if workers < 1:
+        raise ParameterError(f"--workers {workers}: must be at least 1")
+    todo = prepare(cfg, run_dir)
+    single_threaded_blas()  # before any worker process starts
+    for cell, result in _execute(cfg, todo, workers, executor, address):
+        write_cell(run_dir, cell, result)
+        if on_cell is not None:
+            on_cell(cell, result)
+    gather(cfg, run_dir)
+    from nbasim.experiments.results.report import build_report
+
+    build_report(run_dir)
+    return run_dir
+
+
+def _execute(cfg: ExperimentConfig, todo: list[Cell], workers: int, executor: str,
+             address: str | None) -> Iterator[tuple[Cell, CellResult]]:
+    if executor == "ray":
+        yield from _execute_ray(cfg, todo, address)
+    elif workers == 1 or len(todo) <= 1:
+        for cell in todo:
+            yield cell, run_cell(cfg, cell)
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
+                                 mp_context=get_context("fork")) as pool:
+            futures = [(cell, pool.submit(run_cell, cfg, cell)) for cell in todo]
+            for cell, future in futures:
+                yield cell, future.result()
+
+
+def _execute_ray(cfg: ExperimentConfig, todo: list[Cell],
+                 address: str | None) -> Iterator[tuple[Cell, CellResult]]:
+    try:
+        import ray
+    except ImportError:
+        raise ParameterError("--executor ray needs Ray: pip install 'nbasim[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(run_cell)
+        refs = [(cell, remote.remote(cfg, cell)) for cell in todo]
+        for cell, ref in refs:
+            yield cell, ray.get(ref)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def write_cell(run_dir: Path, cell: Cell, result: CellResult) -> None:
+    """Write one cell's files whole (a staged directory renamed into place)."""
+    with atomic.staged_dir(Path(run_dir) / cell.path()) as stage:
+        for name in TABLES:
+            columns = getattr(result, name)
+            if columns:
+                atomic.write_parquet(stage / f"{name}.parquet", columns)
+        atomic.write_json(stage / "cell.json", {
+            "scenario": cell.scenario.label, "policy": cell.policy.label, "seed": cell.seed,
+            "figures": result.figures, "timing": result.timing})
+
+
+def gather(cfg: ExperimentConfig, run_dir: Path) -> dict:
+    """Gather every cell into the run's tables and summary.json; return the summary."""
+    run_dir = Path(run_dir)
+    all_cells = cells(cfg)
+    infos = [json.loads((run_dir / c.path() / "cell.json").read_text()) for c in all_cells]
+    summary = summarize(cfg, all_cells, infos, run_dir.name)
+    with tempfile.TemporaryDirectory(dir=run_dir, prefix=".gather-") as tmp:
+        stage = Path(tmp)
+        for name in TABLES:
+            _concatenate(run_dir, all_cells, name, stage / f"{name}.parquet")
+        atomic.write_json(stage / "summary.json", summary)
+        for path in sorted(stage.iterdir()):
+            os.replace(path, run_dir / path.name)
+    return summary
+
+
+def _concatenate(run_dir: Path, all_cells: list[Cell], name: str, target: Path) -> None:
+    """Write one table of every cell's `name`.parquet, the cell's keys in front.
+
+    Written cell by cell (a row group each), so memory holds one cell at a time.
+    """
+    writer = None
+    try:
+        for cell in all_cells:
+            path = run_dir / cell.path() / f"{name}.parquet"
+            if not path.exists():
+                continue
+            table = pq.read_table(path)
+            n = table.num_rows
+            keys = {"scenario": pa.array([cell.scenario.label] * n, pa.string()),
+                    "policy": pa.array([cell.policy.label] * n, pa.string()),
+                    "seed": pa.array(np.full(n, cell.seed, dtype=np.int64))}
+            for j, (k, v) in enumerate(keys.items()):
+                table = table.add_column(j, k, v)
+            if writer is None:
+                writer = pq.ParquetWriter(target, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def summarize(cfg: ExperimentConfig, all_cells: list[Cell], infos: list[dict],
+              name: str) -> dict:
+    """summary.json (see `experiments.run.layout`).
+
+    Per group, each metric's mean and 95 % interval over seeds, and the paired difference
+    against the baseline group on the same scenario variant.
+    """
+    figures = {c.key: info["figures"] for c, info in zip(all_cells, infos, strict=True)}
+    timing = {c.key: info["timing"] for c, info in zip(all_cells, infos, strict=True)}
+    oracle = [p.label for p in cfg.policies if p.name == "oracle"]
+    if oracle:  # regret: the oracle's true margin on the same seed minus the policy's
+        for (scenario, _, seed), f in figures.items():
+            best = figures[(scenario, oracle[0], seed)]["true_incremental_margin"]
+            f["regret"] = best - f["true_incremental_margin"]
+    several = len(cfg.scenarios) > 1
+    groups, per_seed = {}, {}
+    for s in cfg.scenarios:
+        for p in cfg.policies:
+            label = f"{p.label} @ {s.label}" if several else p.label
+            rows = [figures[(s.label, p.label, seed)] for seed in cfg.seeds]
+            values = {m: [r[m] for r in rows] for m in METRICS if all(m in r for r in rows)}
+            per_seed[label] = values
+            times = [timing[(s.label, p.label, seed)] for seed in cfg.seeds]
+            groups[label] = {
+                "policy": p.label, "scenario": s.label, "n_seeds": len(cfg.seeds),
+                "metrics": stats.summarize(values),
+                "timing": {k: float(np.mean([t[k] for t in times])) for k in times[0]}}
+    for s in cfg.scenarios:
+        base = f"{cfg.baseline_label} @ {s.label}" if several else cfg.baseline_label
+        for label, g in groups.items():
+            if g["scenario"] == s.label:
+                g["vs_baseline"] = {} if label == base else stats.vs_baseline(
+                    per_seed[label], per_seed[base])
+    return {"experiment": cfg.name, "run_id": name,
+            "baseline": (f"{cfg.baseline_label} @ {cfg.scenarios[0].label}" if several
+                         else cfg.baseline_label),
+            "seeds": list(cfg.seeds), "metrics": definitions(), "groups": groups}
+
+
+def _config_toml(cfg: ExperimentConfig) -> str:
+    import tomli_w
+
+    data = json.loads(cfg.model_dump_json())
+    data["versions"] = versions.package_versions()
+    return tomli_w.dumps(atomic.drop_none(data))
+
+
+def _without_versions(text: str) -> str:
+    return text.split("[versions]")[0]
+
+

@@ -1,0 +1,1 @@
+"""Storing results: files and directories written whole or not at all."""
