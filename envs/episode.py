@@ -27,6 +27,7 @@ class Step:
     """One env step as the policy saw it.
 
     Attributes:
+        obs: the observation the policy acted on.
         rows: (k,) customers decided for (CampaignDay: the eligible ones; NextBestAction: the
             one customer of the decision).
         contexts: (k, dim_context) float32 contexts given to `act`.
@@ -39,6 +40,7 @@ class Step:
         policy_seconds: time spent in `act` and `update`.
     """
 
+    obs: Any
     rows: np.ndarray
     contexts: np.ndarray
     actions: np.ndarray
@@ -72,8 +74,8 @@ class Episode:
     policy_seconds: float = 0.0
 
 
-def run_episode(env: Any, policy: Any, *, seed: int | None = None,
-                learn: bool = True) -> Episode:
+def run_episode(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
+                start: tuple[Any, dict] | None = None) -> Episode:
     """Play `policy` in `env` from `env.reset(seed=seed)` to the horizon.
 
     Args:
@@ -81,6 +83,8 @@ def run_episode(env: Any, policy: Any, *, seed: int | None = None,
         policy: anything with the policy interface (`act`, `update`, `needs_truth`).
         seed: passed to `env.reset`.
         learn: call `policy.update` with what each step reveals.
+        start: the (obs, info) of a reset the caller made already, to go on from instead of
+            resetting (`seed` is then ignored).
 
     Returns:
         The episode's totals.
@@ -90,7 +94,7 @@ def run_episode(env: Any, policy: Any, *, seed: int | None = None,
             an env built without option `truth=True`.
     """
     total = Episode()
-    for step in steps(env, policy, seed=seed, learn=learn):
+    for step in steps(env, policy, seed=seed, learn=learn, start=start):
         info = step.info
         total.reward += step.reward
         total.steps += 1
@@ -102,25 +106,26 @@ def run_episode(env: Any, policy: Any, *, seed: int | None = None,
     return total
 
 
-def steps(env: Any, policy: Any, *, seed: int | None = None,
-          learn: bool = True) -> Iterator[Step]:
+def steps(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
+          start: tuple[Any, dict] | None = None) -> Iterator[Step]:
     """Play `policy` in `env` to the horizon, yielding each step (see `run_episode`)."""
     base = getattr(env, "unwrapped", env)
     if getattr(policy, "needs_truth", False) and not base.options.truth:
         raise NbasimError(f"policy {getattr(policy, 'name', '') or type(policy).__name__} "
                           "reads the true margins: build the env with truth=True")
     if isinstance(base, CampaignDayEnv):
-        yield from _campaign_days(env, base, policy, seed, learn)
+        play = _campaign_days
     elif isinstance(base, NextBestActionEnv):
-        yield from _decisions(env, base, policy, seed, learn)
+        play = _decisions
     else:
         raise NbasimError(f"env {base!r}: expected nbasim/CampaignDay-v0 or "
                           "nbasim/NextBestAction-v0")
+    obs, info = env.reset(seed=seed) if start is None else start
+    yield from play(env, base, policy, obs, info, learn)
 
 
-def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, seed: int | None,
+def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info: dict,
                    learn: bool) -> Iterator[Step]:
-    obs, info = env.reset(seed=seed)
     n = base.options.customers
     waiting: dict[int, tuple] = {}  # objective window: decisions whose reward is not known yet
     done = False
@@ -133,6 +138,7 @@ def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, seed: int | None
         seconds = time.perf_counter() - t
         action = np.zeros(n, dtype=np.int64)
         action[rows] = actions
+        seen = obs
         obs, reward, terminated, truncated, info = env.step(action)
         done = terminated or truncated
         if "matured" in info:
@@ -147,13 +153,12 @@ def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, seed: int | None
             for _, x_b, a_b, p_b, r_b, c_b in batches:
                 policy.update(x_b, a_b, r_b, p_b, costs=c_b)
         seconds += time.perf_counter() - t
-        yield Step(rows, x, actions, pscores, float(reward), info,
+        yield Step(seen, rows, x, actions, pscores, float(reward), info,
                    [(b[0], b[4]) for b in batches], seconds)
 
 
-def _decisions(env: Any, base: NextBestActionEnv, policy: Any, seed: int | None,
+def _decisions(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, info: dict,
                learn: bool) -> Iterator[Step]:
-    obs, info = env.reset(seed=seed)
     done = info["customer"] is None
     while not done:
         rows = np.array([info["customer"]], dtype=np.int64)
@@ -163,7 +168,7 @@ def _decisions(env: Any, base: NextBestActionEnv, policy: Any, seed: int | None,
         actions, pscores = policy.act(x, base.action_mask(obs)[None, :],
                                       truth=None if truth is None else truth[None, :])
         seconds = time.perf_counter() - t
-        day = info["day"]
+        day, seen = info["day"], obs
         obs, reward, terminated, truncated, info = env.step(int(actions[0]))
         done = terminated or truncated
         rewards = np.array([reward])
@@ -171,4 +176,5 @@ def _decisions(env: Any, base: NextBestActionEnv, policy: Any, seed: int | None,
         if learn:
             policy.update(x, actions, rewards, pscores, costs=np.array([info["cost"]]))
         seconds += time.perf_counter() - t
-        yield Step(rows, x, actions, pscores, float(reward), info, [(day, rewards)], seconds)
+        yield Step(seen, rows, x, actions, pscores, float(reward), info, [(day, rewards)],
+                   seconds)

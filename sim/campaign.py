@@ -71,11 +71,12 @@ class Campaign:
         return int(self.world.params.response.phone_capacity_per_1000
                    * self.world.n_present / 1000)
 
-    def budget(self) -> float | None:
-        """Budget of the current period after shocks (None: unlimited)."""
+    def budget(self, day: int | None = None) -> float | None:
+        """Budget of the period on `day` (default: today) after shocks (None: unlimited)."""
         if self.rules.budget is None:
             return None
-        return self.rules.budget * float(self.world.mods.budget[self.world.today])
+        return self.rules.budget * float(
+            self.world.mods.budget[self.world.today if day is None else day])
 
     def act(self, rows: np.ndarray, actions: np.ndarray) -> Decisions:
         """Send `actions[i]` to customer `rows[i]` today, within the rules.

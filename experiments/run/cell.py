@@ -18,6 +18,8 @@ import numpy as np
 
 from nbasim import policies
 from nbasim.envs.campaign_day import CampaignDayEnv
+from nbasim.envs.episode import steps
+from nbasim.envs.setup import CampaignSettings
 from nbasim.experiments.run.config import (
     ExperimentConfig,
     PolicySpec,
@@ -68,12 +70,11 @@ def policy_seed(seed: int, label: str) -> int:
 def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool) -> CampaignDayEnv:
     """The CampaignDay env of a variant with the config's population, rules and objective."""
     overrides, calibrated = variant_world(variant, cfg.days)
-    return CampaignDayEnv(
-        scenario=variant.scenario, overrides=overrides, shocks=variant.shocks,
-        customers=calibrated or cfg.customers, days=cfg.days, holdout=cfg.holdout,
-        budget=cfg.budget, budget_period_days=cfg.budget_period_days,
-        max_per_7_days=cfg.max_per_7_days, min_gap_days=cfg.min_gap_days,
-        objective=variant.objective or cfg.objective, truth=truth)
+    settings = {k: getattr(cfg, k) for k in CampaignSettings.model_fields}
+    settings["objective"] = variant.objective or cfg.objective
+    return CampaignDayEnv(scenario=variant.scenario, overrides=overrides, shocks=variant.shocks,
+                          customers=calibrated or cfg.customers, days=cfg.days, truth=truth,
+                          **settings)
 
 
 def make_policy(spec: PolicySpec, env: CampaignDayEnv, seed: int, days: int) -> policies.Policy:
@@ -119,53 +120,35 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     obs, info = env.reset(seed=cell.seed)
     w, c = env.world, env.campaign
     policy = make_policy(cell.policy, env, policy_seed(cell.seed, cell.policy.label), cfg.days)
-    n = env.options.customers
     start_rows = np.arange(w.n_present)
     start_segment = w.pop.segment[start_rows].copy()
     alive_at_start = w.pop.alive[start_rows].copy()
-    acc = _Accumulators(n)
+    acc = _Accumulators(env.options.customers)
     daily: list[dict] = []
     log: list[dict] = []
     policy_s = 0.0
     cat = c.actions
     offer_names = np.array(env.action_table["offer"])
     channel_names = np.array(env.action_table["channel"])
-    waiting: dict[int, tuple] = {}  # objective window: decisions whose reward is not known yet
-    for _ in range(cfg.days - 1):
-        rows = np.flatnonzero(obs["eligible"])
-        x = env.contexts(obs, rows)
-        mask = env.action_mask(obs, rows)
-        segment = obs["segment"][rows]
-        t = time.perf_counter()
-        actions, pscores = policy.act(x, mask, truth=info.get("true_margins"))
-        policy_s += time.perf_counter() - t
-        action = np.zeros(n, dtype=np.int64)
-        action[rows] = actions
-        budget = c.budget()
-        obs, reward, _, _, info = env.step(action)
+    entries: dict[int, dict] = {}  # the log entry of each day, until its reward is known
+    for step in steps(env, policy, start=(obs, info)):
+        info, rows = step.info, step.rows
         dec, out = info["decisions"], info["outcome"]
         entry = {"day": np.full(rows.size, info["day"], dtype=np.int64),
-                 "customer": rows, "segment": segment, "action": actions, "pscore": pscores,
+                 "customer": rows, "segment": step.obs["segment"][rows],
+                 "action": step.actions, "pscore": step.pscores,
                  "sent": dec["sent"], "reason": dec["reason"],
-                 "reward": info.get("customer_rewards", np.full(rows.size, np.nan)),
+                 "reward": np.full(rows.size, np.nan),
                  "true_incremental_margin": _on_sent(dec["sent"],
                                                      dec["truth"]["incremental_margin"])}
         if cfg.decision_log == "full":
-            entry["x"] = x
-        # Learn from what is known: today's rewards, or the windows that closed today.
-        learn = [(x, actions, entry["reward"], pscores, info["customer_costs"])]
-        if "matured" in info:
-            waiting[info["day"]] = (x, actions, pscores, entry)
-            learn = []
-            for m in info["matured"]:
-                x_m, a_m, p_m, e_m = waiting.pop(m["day"])
-                e_m["reward"] = m["rewards"]
-                learn.append((x_m, a_m, m["rewards"], p_m, m["costs"]))
-        t = time.perf_counter()
-        for x_l, a_l, r_l, p_l, c_l in learn:
-            policy.update(x_l, a_l, r_l, p_l, costs=c_l)
-        policy_s += time.perf_counter() - t
-        daily.append(_day_row(info, reward, dec, out, c, acc, rows, budget, cat))
+            entry["x"] = step.contexts
+        entries[info["day"]] = entry
+        for day, rewards in step.learned:  # today's rewards, or the windows that closed today
+            entries.pop(day)["reward"] = rewards
+        policy_s += step.policy_seconds
+        daily.append(_day_row(info, step.reward, dec, out, c, acc, rows, c.budget(info["day"]),
+                              cat))
         if cfg.decision_log != "none":
             log.append(entry)
     total_s = time.perf_counter() - start

@@ -32,6 +32,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from nbasim.envs.setup import OBJECTIVES, CampaignSettings
 from nbasim.sim.params import FrozenModel, NonNegative, ParameterError, validate
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
@@ -48,7 +49,7 @@ class ScenarioVariant(FrozenModel):
     """Scenario field overrides."""
     shocks: tuple[str, ...] = ()
     """Shocks, NAME or NAME:key=value,..."""
-    objective: Literal["margin", "ltv", "window"] | None = None
+    objective: Literal[OBJECTIVES] | None = None
     """Reward objective in this variant (default: the config's)."""
     calibration: Path | None = None
     """A calibration.json (`nbasim calibrate`): the base's BG/NBD and Gamma-Gamma parameters,
@@ -87,8 +88,12 @@ class OPESpec(FrozenModel):
     """Bootstrap resamples of each interval."""
 
 
-class ExperimentConfig(FrozenModel):
-    """A whole experiment: worlds x policies x seeds."""
+class ExperimentConfig(CampaignSettings):
+    """A whole experiment: worlds x policies x seeds.
+
+    The holdout, contact policy, budget and objective are the env's `CampaignSettings`,
+    declared once there; an experiment needs a holdout (> 0) to measure uplift against.
+    """
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     """Experiment name (letters, digits, _ . -); results go to <out>/<name>/<run-id>."""
@@ -98,20 +103,6 @@ class ExperimentConfig(FrozenModel):
     """Days simulated; decisions are taken every day but the last."""
     seeds: tuple[Annotated[int, Field(ge=0)], ...] = (0, 1, 2)
     """Seeds: every policy runs on each, facing the same customers and organic draws."""
-    holdout: Annotated[float, Field(gt=0, lt=1)] = 0.1
-    """Share of customers nobody contacts (uplift is measured against them)."""
-    budget: NonNegative | None = None
-    """Money per budget period that the world enforces (None: unlimited)."""
-    budget_period_days: Annotated[int, Field(ge=1)] = 30
-    """Length of a budget period in days."""
-    max_per_7_days: Annotated[int, Field(ge=1, le=7)] = 2
-    """Contact policy: at most this many contact days in 7."""
-    min_gap_days: Annotated[int, Field(ge=0, le=30)] = 2
-    """Contact policy: days between two contacts."""
-    objective: Literal["margin", "ltv", "window"] = "margin"
-    """Reward the policies learn from: 'margin' (attributed margin minus cost), 'ltv' (plus
-    the change in expected value) or 'window' (the customer's margin over the attribution
-    window minus cost, contacted or not, learned when the window closes)."""
     epochs: Literal["daily"] = "daily"
     """Decision epochs: 'daily' (one campaign batch a day, the CampaignDay environment)."""
     decision_log: Literal["full", "actions", "none"] = "full"
@@ -129,6 +120,9 @@ class ExperimentConfig(FrozenModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
+        if self.holdout <= 0:
+            raise ValueError(f"holdout = {self.holdout!r}: an experiment needs a holdout to "
+                             "measure uplift against; allowed 0 < holdout < 1")
         for kind, labels in (("policies", [p.label for p in self.policies]),
                              ("scenarios", [s.label for s in self.scenarios])):
             if len(set(labels)) != len(labels):

@@ -31,3 +31,16 @@ def test_importing_sets_no_environment_variable(module):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_limits_the_blas_already_loaded_in_this_process():
+    """Numpy's BLAS, loaded before the call, runs on one thread after it."""
+    code = ("import numpy, threadpoolctl; "
+            "from nbasim.experiments.run.threads import single_threaded_blas; "
+            "single_threaded_blas(); "
+            "print({i['num_threads'] for i in threadpoolctl.threadpool_info() "
+            "if i['user_api'] == 'blas'})")
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "{1}"
