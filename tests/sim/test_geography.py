@@ -171,4 +171,3 @@ def test_store_dtype_holds_every_store_and_the_online_shop():
     assert store_dtype(1) is np.uint8
     assert store_dtype(254) is np.uint8
     assert store_dtype(255) is np.uint16
-    assert store_dtype(250) is np.uint8
