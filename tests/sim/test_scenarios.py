@@ -60,8 +60,8 @@ def test_overrides_change_only_their_fields():
 def test_every_field_accepts_its_own_value(field):
     """Overriding a field with the value it already has is accepted (a config round trip).
 
-    `visit_hour_weekday` and `visit_hour_weekend` are typed as probabilities (each <= 1) but
-    their defaults are relative weights up to 5, so re-supplying the default is rejected.
+    E.g. `visit_hour_weekday` holds relative weights up to 5, so its type must not cap them
+    at 1 as probabilities.
     """
     params = get_scenario("retail_chain")
     value = params.model_dump(mode="json")[field]
@@ -163,8 +163,7 @@ def test_bad_shock_names_field_and_value(spec, match):
 def test_unknown_drift_channel_fails_at_parse_time(spec, match):
     """A drift to an unknown channel fails when the shock is parsed, naming field and value.
 
-    Today the channel is a free string: `parse_shock` accepts it and the error only comes
-    from `World(...)`, after the population has been built, without the field's name.
+    Not later in `World(...)`, after the population has been built, without the field's name.
     """
     with pytest.raises(ParameterError, match=match):
         parse_shock(spec)
@@ -187,8 +186,8 @@ def test_drift_category_out_of_range_fails_when_the_world_is_built():
 def test_every_accepted_boundary_value_builds_a_world(overrides):
     """Values at the edge of what validation accepts build and run a world.
 
-    `online_share_mean = 1.0` passes validation but the online share is drawn from
-    Beta(2, 2 / mean - 2) = Beta(2, 0), which numpy rejects with a bare ValueError.
+    E.g. `online_share_mean = 1.0` passes validation, so the online share's Beta draw must
+    not get a zero parameter (Beta(k m, k (1 - m)) at m = 1), which numpy would reject.
     """
     world = World(get_scenario("retail_chain", overrides), 500, 3, 0)
     for _ in range(3):
@@ -345,9 +344,9 @@ def test_subscription_renews_every_30_days(make_world, record):
 def test_subscription_base_has_a_renewal_history(make_world):
     """At day 0 an alive subscriber renewed within the last renewal period.
 
-    The burn-in draws every history from the Poisson (BG/NBD) process whatever
-    `purchase_process` says, so alive subscribers start with recencies up to 720 days, most
-    of them in the `churned` stage, and "reactivate" at their first renewal in the run.
+    The burn-in must follow `purchase_process`: drawn from the Poisson (BG/NBD) process
+    instead, alive subscribers would start with recencies up to 720 days, most of them in
+    the `churned` stage, and "reactivate" at their first renewal in the run.
     """
     world = make_world("subscription", 5000, 10, seed=0)
     pop, n = world.pop, world.n_present

@@ -231,9 +231,9 @@ def test_stage_matches_recency_bands_every_day(make_world):
 def test_crossings_enter_a_new_stage(make_world):
     """Customers reported as crossing into a stage were not already in it, day 0 included.
 
-    The day-0 stage is taken from recency as of day 0 while the day-0 RFM is as of day -1,
-    so a customer whose recency reaches a threshold on day 0 is already in that stage before
-    day 0 runs, and the day-0 at-risk moment announces a crossing that had already happened.
+    The day-0 stage must describe the base as of day -1, like the day-0 RFM scores: taken
+    from recency as of day 0, a customer whose recency reaches a threshold on day 0 would
+    already be in that stage, and the day-0 at-risk moment would announce an old crossing.
     """
     world = make_world("dry_cleaning_chain", 20_000, 3, seed=0)
     for _ in range(world.days):
