@@ -181,7 +181,6 @@ BAD_PARAMS = [
     ("lints", {"n_samples": 0}, r"policy lints: n_samples = 0"),
     ("lints", {"l2": float("nan")}, r"policy lints: l2 = nan"),
     ("vw", {"exploration": "greedy"}, r"policy vw: exploration = 'greedy'"),
-    ("vw", {"gamma_scale": 2.0}, r"gamma_scale = 2\.0 is only used with exploration='squarecb'"),
     ("segment_greedy", {"pilot_decisions": 0}, r"policy segment_greedy: pilot_decisions = 0"),
     ("segment_greedy", {"candidates": (0, K)}, rf"policy segment_greedy: candidates = \[0, {K}\]"),
     ("response_model", {"explore": 1.5}, r"policy response_model: explore = 1\.5"),
@@ -233,23 +232,42 @@ BAD_INPUTS = [
 ]
 
 
+GOOD = {"contexts": np.zeros((3, DIM)), "eligible": None, "truth": np.zeros((3, K)),
+        "actions": np.array([0, 1, 2]), "rewards": np.zeros(3), "pscores": np.ones(3),
+        "costs": np.zeros(3)}
+
+
+def call(policy: policies.Policy, method: str, bad: dict[str, Any]) -> None:
+    """`policy.act` or `policy.update` on GOOD inputs with `bad` ones swapped in."""
+    args = {**GOOD, **bad}
+    if method == "act":
+        policy.act(args["contexts"], args["eligible"], truth=args["truth"])
+    else:
+        policy.update(args["contexts"], args["actions"], args["rewards"], args["pscores"],
+                      costs=args["costs"])
+
+
 @pytest.mark.parametrize(("method", "bad", "match"), BAD_INPUTS,
                          ids=[f"{m}-{next(iter(b))}-{i}" for i, (m, b, _) in
                               enumerate(BAD_INPUTS)])
-@pytest.mark.parametrize("name", NAMES_OF)
-def test_bad_input_is_refused(name, method, bad, match):
-    """`act` and `update` check their arrays alike for every policy, before any work."""
-    policy = make(name)
-    good = {"contexts": np.zeros((3, DIM)), "eligible": None, "truth": np.zeros((3, K)),
-            "actions": np.array([0, 1, 2]), "rewards": np.zeros(3),
-            "pscores": np.ones(3), "costs": np.zeros(3)}
-    args = {**good, **bad}
+def test_bad_input_is_refused(method, bad, match):
+    """`act` and `update` check their arrays before any work, each check naming what is wrong.
+
+    The checks live in `Policy` and wrap every subclass's own `act` and `update`; that every
+    registered policy is wrapped is test_every_policy_checks_its_inputs.
+    """
     with pytest.raises(PolicyError, match=match):
-        if method == "act":
-            policy.act(args["contexts"], args["eligible"], truth=args["truth"])
-        else:
-            policy.update(args["contexts"], args["actions"], args["rewards"], args["pscores"],
-                          costs=args["costs"])
+        call(make("linucb"), method, bad)
+
+
+@pytest.mark.parametrize("name", NAMES_OF)
+def test_every_policy_checks_its_inputs(name):
+    """Each registered policy's act and update receive checked inputs, one bad array each."""
+    policy = make(name)
+    with pytest.raises(PolicyError, match=rf"contexts shape \(3, {DIM + 1}\)"):
+        call(policy, "act", {"contexts": np.zeros((3, DIM + 1))})
+    with pytest.raises(PolicyError, match=rf"action {K}: allowed 0 to {K - 1}"):
+        call(policy, "update", {"actions": np.array([0, 1, K])})
 
 
 def test_available_lists_each_with_a_one_line_description():

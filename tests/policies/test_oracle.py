@@ -65,8 +65,3 @@ def test_oracle_bad_truth_is_a_clear_error(truth, match):
     with pytest.raises(PolicyError, match=match):
         oracle().act(np.zeros((3, 2)), truth=truth)
 
-
-def test_oracle_takes_no_params():
-    """An unknown param is a PolicyError naming it."""
-    with pytest.raises(PolicyError, match="oracle: foo = 1"):
-        policies.make("oracle", action_features=np.eye(3), dim_context=2, seed=0, foo=1)

@@ -59,12 +59,6 @@ def _run(policy: VWPolicy, n_rounds: int, batch: int = 1, seed: int = 2):
     return np.concatenate(acts), np.concatenate(ps), np.where(x_all[:, 0] > 0, 1, 2)
 
 
-def test_is_registered():
-    """`vw` is found by name and builds a VWPolicy."""
-    assert "vw" in policies.available()
-    assert isinstance(_make(), VWPolicy)
-
-
 def test_epsilon_pscores_are_exact():
     """Epsilon-greedy over 6 actions: (1 - 0.2) / t + 0.2/6 on each of t tied greedy actions.
 
@@ -230,43 +224,18 @@ def test_top_k_learns_from_slate_feedback():
 
 
 @pytest.mark.parametrize(("params", "match"), [
-    ({"exploration": "thompson"}, "exploration"),
-    ({"explore": 1.5}, "explore"),
-    ({"explore": float("nan")}, "explore"),
-    ({"exploration": "cover", "cover": 0}, "cover"),
-    ({"exploration": "bag", "bag": -1}, "bag"),
-    ({"exploration": "squarecb", "gamma_scale": 0.0}, "gamma_scale"),
-    ({"exploration": "softmax", "lambda": -1.0}, "lambda"),
-    ({"exploration": "rnd", "rnd": 0}, "rnd"),
     ({"cover": 4}, "cover = 4 is only used with exploration='cover'"),
     ({"exploration": "bag", "lambda": 2.0}, "lambda = 2.0 is only used with"),
     ({"exploration": "squarecb", "cb_type": "ips"}, "cb_type = 'ips' .*allowed mtr"),
     ({"interactions": ("cx",)}, "term 'cx'"),
     ({"interactions": ("c",)}, "term 'c'"),
-    ({"learning_rate": 0.0}, "learning_rate"),
-    ({"power_t": -1.0}, "power_t"),
-    ({"bits": 40}, "bits"),
-    ({"top_k": 0}, "top_k"),
     ({"model": "/no/such/model.vw"}, "model .*no such model file"),
-    ({"alpha": 1.0}, "alpha"),
 ])
 def test_invalid_params(params, match):
-    """Each bad parameter is a PolicyError naming it."""
+    """VWParams' own rules: options of another exploration, cb_type, interactions, model file.
+
+    Plain bounds and unknown names go through the same message as every policy's
+    (test_interface::test_bad_param_value_is_named, test_unknown_param_is_named).
+    """
     with pytest.raises(PolicyError, match=match):
         _make(**params)
-
-
-@pytest.mark.parametrize(("call", "match"), [
-    (lambda p: p.act(np.zeros((2, DIM_CONTEXT + 1))), "contexts shape"),
-    (lambda p: p.act(np.full((1, DIM_CONTEXT), np.nan)), "NaN"),
-    (lambda p: p.update(np.zeros((1, DIM_CONTEXT)), np.array([N_ACTIONS]), np.zeros(1),
-                        np.ones(1)), "action 6"),
-    (lambda p: p.update(np.zeros((1, DIM_CONTEXT)), np.array([1]), np.zeros(1),
-                        np.zeros(1)), "pscore 0.0"),
-    (lambda p: p.update(np.zeros((1, DIM_CONTEXT)), np.array([1]), np.array([np.inf]),
-                        np.ones(1)), "rewards hold NaN"),
-])
-def test_invalid_inputs(call, match):
-    """Bad inputs to act and update are PolicyErrors naming what is wrong."""
-    with pytest.raises(PolicyError, match=match):
-        call(_make())

@@ -66,7 +66,7 @@ def test_bad_catalog_is_rejected(kwargs, match):
         build_catalog(**kwargs)
 
 
-@pytest.mark.parametrize("action", [-1, 433, 10_000])
+@pytest.mark.parametrize("action", [-1, 433])
 def test_describe_rejects_out_of_range(action):
     """An action index outside the catalog is named with the allowed range."""
     with pytest.raises(ParameterError, match=f"action {action}: allowed 0 to 432"):

@@ -50,6 +50,16 @@ def test_huff_by_hand():
     np.testing.assert_allclose(city.huff[2], [w_a / (w_a + w_b), w_b / (w_a + w_b)])
 
 
+def test_second_store_distance_by_hand():
+    """Distance from each zone to its second-nearest store, without the 0.5-cell offset.
+
+    Stores at (0.5, 0.5) and (1.5, 0.5): zone 0 at (0.5, 0.5) is 0 and 1 away, zone 1 at
+    (1.5, 0.5) 1 and 0, zone 2 at (0.5, 1.5) 1 and sqrt(2), zone 3 at (1.5, 1.5) sqrt(2) and 1.
+    """
+    city = City(get_scenario("dry_cleaning_chain", TWO_STORES))
+    np.testing.assert_allclose(city.second_store_distance, [1, 1, np.sqrt(2), np.sqrt(2)])
+
+
 def test_choose_stores_at_the_boundaries():
     """Zone 0 of the hand example: u below 9/11 picks store a, u at or above it store b."""
     city = City(get_scenario("dry_cleaning_chain", TWO_STORES))
@@ -161,4 +171,3 @@ def test_store_dtype_holds_every_store_and_the_online_shop():
     assert store_dtype(1) is np.uint8
     assert store_dtype(254) is np.uint8
     assert store_dtype(255) is np.uint16
-    assert store_dtype(250) is np.uint8

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pydantic
 import pytest
 
 from nbasim.sim import lifecycle, scenarios, shocks
@@ -23,15 +22,6 @@ SCENARIO_NAMES = sorted(SCENARIOS)
 
 
 # ------------------------------------------------------------------------------ presets
-@pytest.mark.parametrize("name", SCENARIO_NAMES)
-def test_every_scenario_builds_and_runs(make_world, name):
-    """Each preset validates, carries its name and runs a few days."""
-    params = get_scenario(name)
-    assert isinstance(params, ScenarioParams) and params.name == name
-    world = make_world(name, 1000, 5)
-    assert sum(world.step().transactions.customer.size for _ in range(5)) > 0
-
-
 def test_registries_list_names_with_descriptions():
     """Scenario and shock registries list every name with a one-line description."""
     assert set(scenarios.available()) == {"dry_cleaning_chain", "retail_chain", "subscription"}
@@ -39,6 +29,7 @@ def test_registries_list_names_with_descriptions():
                                        "preference_drift", "channel_outage", "budget_cut"}
     for desc in [*scenarios.available().values(), *shocks.available().values()]:
         assert desc and "\n" not in desc
+    assert all(get_scenario(name).name == name for name in SCENARIO_NAMES)
 
 
 def test_retail_chain_uses_the_cdnow_fits():
@@ -49,7 +40,10 @@ def test_retail_chain_uses_the_cdnow_fits():
 
 
 def test_overrides_change_only_their_fields():
-    """An override sets its field, coerces its type, and leaves the rest of the preset alone."""
+    """An override sets its field, coerces its type, leaves the rest alone, and does not leak.
+
+    The preset itself is unchanged afterwards: an override applies to its own call only.
+    """
     base = get_scenario("retail_chain")
     new = get_scenario("retail_chain", {"churn_base": 0.001, "weekly": [1, 2, 3, 4, 5, 6, 7],
                                         "start_date": "2027-06-01"})
@@ -59,27 +53,15 @@ def test_overrides_change_only_their_fields():
     unchanged = set(ScenarioParams.model_fields) - {"churn_base", "weekly", "start_date"}
     for field in unchanged:
         assert getattr(new, field) == getattr(base, field), field
-
-
-def test_overrides_do_not_leak_between_calls():
-    """An override applies to its own call only; the preset stays as it was."""
-    get_scenario("retail_chain", {"churn_base": 0.5})
-    assert get_scenario("retail_chain").churn_base == 0.0002
-
-
-def test_parameters_are_frozen():
-    """Validated parameters cannot be changed in place."""
-    params = get_scenario("retail_chain")
-    with pytest.raises(pydantic.ValidationError, match="frozen"):
-        params.churn_base = 0.5
+    assert get_scenario("retail_chain") == base
 
 
 @pytest.mark.parametrize("field", sorted(set(ScenarioParams.model_fields) - {"name"}))
 def test_every_field_accepts_its_own_value(field):
     """Overriding a field with the value it already has is accepted (a config round trip).
 
-    `visit_hour_weekday` and `visit_hour_weekend` are typed as probabilities (each <= 1) but
-    their defaults are relative weights up to 5, so re-supplying the default is rejected.
+    E.g. `visit_hour_weekday` holds relative weights up to 5, so its type must not cap them
+    at 1 as probabilities.
     """
     params = get_scenario("retail_chain")
     value = params.model_dump(mode="json")[field]
@@ -98,24 +80,9 @@ def test_parse_value(text, value):
 # ---------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(("name", "overrides", "match"), [
     ("no_such_world", {}, r"unknown scenario 'no_such_world'; allowed: dry_cleaning_chain"),
-    ("retail_chain", {"churn_base": -0.1}, r"'churn_base' = -0.1: .*greater than or equal to 0"),
-    ("retail_chain", {"churn_base": 1.5}, r"'churn_base' = 1.5: .*less than or equal to 1"),
-    ("retail_chain", {"churn_base": "high"}, r"'churn_base' = 'high': .*valid number"),
-    ("retail_chain", {"burn_in_days": 0}, r"'burn_in_days' = 0: "),
-    ("retail_chain", {"burn_in_days": 2.5}, r"'burn_in_days' = 2.5: .*valid integer"),
-    ("retail_chain", {"burn_in_days": 3651}, r"'burn_in_days' = 3651: "),
-    ("retail_chain", {"yearly_amplitude": 1.0}, r"'yearly_amplitude' = 1.0: .*less than 1"),
-    ("retail_chain", {"gg_q": 1.0}, r"'gg_q' = 1.0: .*greater than 1"),
     ("retail_chain", {"weekly": [1, 1, 1]}, r"'weekly' = \[1, 1, 1\]: .*at least 7"),
     ("retail_chain", {"weekly": [1, 1, 1, 1, 1, 1, 0]}, r"'weekly.6' = 0: .*greater than 0"),
-    ("retail_chain", {"purchase_process": "weekly"}, r"'purchase_process' = 'weekly'"),
-    ("retail_chain", {"renewal_days": 0}, r"'renewal_days' = 0: "),
-    ("retail_chain", {"start_date": "someday"}, r"'start_date' = 'someday': .*date"),
-    ("retail_chain", {"stores": []}, r"'stores' = \[\]: .*at least 1"),
     ("retail_chain", {"stores": [{"name": "a", "x": -1, "y": 2}]}, r"'stores.0.x' = -1: "),
-    ("retail_chain", {"categories": [{"name": "a", "margin": 1.5}]},
-     r"'categories.0.margin' = 1.5: "),
-    ("retail_chain", {"city_size": 500}, r"'city_size' = 500: .*less than or equal to 180"),
     ("retail_chain", {"no_field": 1}, r"override 'no_field' is not a field; allowed: "),
     ("retail_chain", {"name": "x"}, r"override 'name' is not a field"),
     ("retail_chain", {"at_risk_days": 400},
@@ -127,26 +94,29 @@ def test_parse_value(text, value):
     ("retail_chain", {"categories": [{"name": "a"}, {"name": "a"}]},
      r"category names must be unique, got \['a', 'a'\]"),
     ("retail_chain", {"spend_scale": float("nan")}, r"'spend_scale' = nan: .*finite"),
-    ("retail_chain", {"huff_distance_decay": float("inf")}, r"'huff_distance_decay' = inf"),
     ("retail_chain", {"stores": [{"name": "a", "x": 1, "y": 1}, {"name": "a", "x": 2, "y": 2}]},
      r"^scenario: store names must be unique"),
     ("retail_chain", {"stores": [{"name": "online", "x": 1, "y": 1}]}, r"not 'online'"),
-    ("retail_chain", {"purchase_process": "weekly"}, r"allowed: one of poisson, renewal"),
+    ("retail_chain", {"purchase_process": "weekly"},
+     r"'purchase_process' = 'weekly': .*\(allowed: one of poisson, renewal\)"),
     ("retail_chain", {"bgnbd_r": -1}, r"'bgnbd_r' = -1: .*\(allowed: float, > 0\)"),
 ])
 def test_bad_scenario_input_names_field_and_value(name, overrides, match):
-    """Unknown scenarios and fields, wrong types and out-of-range values raise ParameterError."""
+    """Unknown scenarios and fields, bad values and broken cross-field rules: ParameterError.
+
+    One case per way a message is built: a plain bound with its "(allowed: ...)" (bgnbd_r),
+    a list (weekly) and one of its items (weekly.6), a choice (purchase_process), a nested
+    model's field (stores.0.x), a non-finite number, override names, and each cross-field
+    rule of ScenarioParams.
+    """
     with pytest.raises(ParameterError, match=match):
         get_scenario(name, overrides)
 
 
 @pytest.mark.parametrize(("customers", "days", "match"), [
     (0, 10, r"customers = 0: must be a positive integer"),
-    (-5, 10, r"customers = -5: must be a positive integer"),
     (1.5, 10, r"customers = 1.5: must be a positive integer"),
-    ("10", 10, r"customers = '10': must be a positive integer"),
     (10, 0, r"days = 0: must be an integer from 1 to 20000"),
-    (10, -1, r"days = -1: must be an integer from 1 to 20000"),
     (10, 20_001, r"days = 20001: must be an integer from 1 to 20000"),
     (10, 2.5, r"days = 2.5: must be an integer from 1 to 20000"),
     (True, 10, r"customers = True: must be a positive integer"),
@@ -158,7 +128,7 @@ def test_bad_world_size_names_field_and_value(customers, days, match):
         World(get_scenario("retail_chain"), customers, days, 0)
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, None, "7", True])
+@pytest.mark.parametrize("seed", [-1, None, True])
 def test_bad_seed_is_rejected(seed):
     """The seed must be an integer >= 0 (None would draw fresh entropy: never reproducible)."""
     with pytest.raises(ParameterError, match="seed = .*: must be an integer >= 0"):
@@ -173,15 +143,10 @@ def test_shock_outside_the_run_is_rejected():
 
 @pytest.mark.parametrize(("spec", "match"), [
     ("no_such_shock", r"unknown shock 'no_such_shock'; allowed: recession, competitor_campaign"),
-    ("", r"unknown shock ''"),
     ("recession:spend_drop=2", r"shock recession field 'spend_drop' = 2: .*less than 1"),
-    ("recession:spend_drop=-0.1", r"'spend_drop' = -0.1: "),
     ("recession:oops", r"shock 'recession:oops': expected key=value, got 'oops'"),
     ("recession:foo=1", r"shock recession field 'foo' = 1: Extra inputs are not permitted"),
-    ("recession:start_day=1.5", r"'start_day' = 1.5: .*valid integer"),
     ("competitor_campaign:start_day=-1", r"'start_day' = -1: .*greater than or equal to 0"),
-    ("competitor_campaign:duration_days=0", r"'duration_days' = 0: .*greater than 0"),
-    ("competitor_campaign:churn_multiplier=abc", r"'churn_multiplier' = 'abc': "),
     ("holiday_season:rate_boost=-1", r"'rate_boost' = -1: "),
     ("preference_drift:per_year=2", r"'per_year' = 2: "),
 ])
@@ -198,8 +163,7 @@ def test_bad_shock_names_field_and_value(spec, match):
 def test_unknown_drift_channel_fails_at_parse_time(spec, match):
     """A drift to an unknown channel fails when the shock is parsed, naming field and value.
 
-    Today the channel is a free string: `parse_shock` accepts it and the error only comes
-    from `World(...)`, after the population has been built, without the field's name.
+    Not later in `World(...)`, after the population has been built, without the field's name.
     """
     with pytest.raises(ParameterError, match=match):
         parse_shock(spec)
@@ -222,8 +186,8 @@ def test_drift_category_out_of_range_fails_when_the_world_is_built():
 def test_every_accepted_boundary_value_builds_a_world(overrides):
     """Values at the edge of what validation accepts build and run a world.
 
-    `online_share_mean = 1.0` passes validation but the online share is drawn from
-    Beta(2, 2 / mean - 2) = Beta(2, 0), which numpy rejects with a bare ValueError.
+    E.g. `online_share_mean = 1.0` passes validation, so the online share's Beta draw must
+    not get a zero parameter (Beta(k m, k (1 - m)) at m = 1), which numpy would reject.
     """
     world = World(get_scenario("retail_chain", overrides), 500, 3, 0)
     for _ in range(3):
@@ -380,9 +344,9 @@ def test_subscription_renews_every_30_days(make_world, record):
 def test_subscription_base_has_a_renewal_history(make_world):
     """At day 0 an alive subscriber renewed within the last renewal period.
 
-    The burn-in draws every history from the Poisson (BG/NBD) process whatever
-    `purchase_process` says, so alive subscribers start with recencies up to 720 days, most
-    of them in the `churned` stage, and "reactivate" at their first renewal in the run.
+    The burn-in must follow `purchase_process`: drawn from the Poisson (BG/NBD) process
+    instead, alive subscribers would start with recencies up to 720 days, most of them in
+    the `churned` stage, and "reactivate" at their first renewal in the run.
     """
     world = make_world("subscription", 5000, 10, seed=0)
     pop, n = world.pop, world.n_present
