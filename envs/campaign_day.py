@@ -14,7 +14,10 @@ plus the change in expected customer value (objective `ltv`); `info["customers"]
 objective `window` a decision's reward is the margin of everything the customer buys in the
 attribution window after it, minus its cost, contacted or not: it is known when the window
 closes, and `info["matured"]` lists the days whose windows closed at this step (the step's
-reward is their sum; the horizon closes the rest, shorter). `info["decisions"]` (the fields of
+reward is their sum; the horizon closes the rest, shorter). Objective `uplift` is `window`
+minus an estimate of what the customer would have made uncontacted in that window, fitted
+on the holdout and the uncontacted customers as the run goes (`envs.uplift_baseline`), so
+that a reward estimates the decision's incremental margin. `info["decisions"]` (the fields of
 `sim.campaign.Decisions`, truth and outcome of what was sent as dicts of arrays) and
 `info["outcome"]` (the next day's purchases and deaths) hold the full detail.
 The horizon ends the episode as `truncated`.
@@ -30,6 +33,8 @@ import numpy as np
 from gymnasium import spaces
 
 from nbasim.envs import context, setup
+from nbasim.envs.setup import WINDOW_OBJECTIVES
+from nbasim.envs.uplift_baseline import FOLDS, RECENT_DAYS, UpliftBaseline, baseline_features
 from nbasim.sim import constraints
 from nbasim.sim.actions import build_catalog
 from nbasim.sim.constraints import REASONS
@@ -74,6 +79,8 @@ class CampaignDayEnv(gym.Env):
                                                 int(self.np_random.integers(2**63 - 1)))
         self._margin = np.zeros(self.options.customers)  # each customer's margin so far
         self._windows: deque[dict] = deque()  # decisions whose window is open (objective window)
+        self._baseline = (UpliftBaseline(len(self.feature_names) + 2 + len(RECENT_DAYS))
+                          if self.options.objective == "uplift" else None)
         return self._observe(), self._with_truth({"day": self.world.today})
 
     def step(self, action):
@@ -83,6 +90,11 @@ class CampaignDayEnv(gym.Env):
         action = self._check(action)
         w, c = self.world, self.campaign
         rows = self._rows
+        windows = self.options.objective in WINDOW_OBJECTIVES
+        if windows:  # what the window's reward needs, as it stands before the decisions
+            record = {"day": w.today, "customers": rows, "start": self._margin[rows].copy()}
+            if self._baseline is not None:
+                record.update(self._baseline_inputs(rows))
         dec = c.act(rows, action[rows])
         real = dec.realized
         rewards, costs = np.zeros(rows.size), np.zeros(rows.size)
@@ -92,10 +104,8 @@ class CampaignDayEnv(gym.Env):
             to = rows[dec.sent]
             revived = real.incremental & ~w.pop.alive[to]
             rewards[dec.sent] += setup.value_change(c, to, revived, real.churned)
-        window = self.options.objective == "window"
-        if window:
-            self._windows.append({"day": w.today, "customers": rows, "costs": costs,
-                                  "start": self._margin[rows].copy()})
+        if windows:
+            self._windows.append({**record, "costs": costs, "sent": dec.sent})
         info = {"day": w.today, "sent": int(dec.sent.sum()),
                 "true_uplift": float(dec.truth.uplift.sum()),
                 "true_incremental_margin": float(dec.truth.incremental_margin.sum()),
@@ -115,7 +125,7 @@ class CampaignDayEnv(gym.Env):
                              "churned": out.churned, "n_present": out.n_present})
         truncated = w.day >= w.days
         np.add.at(self._margin, out.transactions.customer, out.transactions.margin)
-        if window:
+        if windows:
             info["matured"] = self._close_windows(truncated)
             reward = float(sum(m["rewards"].sum() for m in info["matured"]))
         else:
@@ -127,18 +137,49 @@ class CampaignDayEnv(gym.Env):
         """Decisions whose attribution window closed today (all of them at the horizon).
 
         Each: {"day", "customers", "rewards", "costs", "days"}, rewards being the margin the
-        customer made in the window minus the decision's cost; "days" is the window's length
-        (shorter than the attribution window for those the horizon cut).
+        customer made in the window minus the decision's cost (objective `uplift`: minus the
+        baseline too, given as "baselines"); "days" is the window's length (shorter than the
+        attribution window for those the horizon cut).
         """
         today, span = self.world.today, self.world.params.response.attribution_days
         done = []
         while self._windows and (truncated or today - self._windows[0]["day"] >= span):
             d = self._windows.popleft()
-            rows = d["customers"]
-            done.append({"day": d["day"], "customers": rows, "costs": d["costs"],
-                         "rewards": self._margin[rows] - d["start"] - d["costs"],
-                         "days": min(today - d["day"], span)})
+            rows, days = d["customers"], min(today - d["day"], span)
+            rewards = self._margin[rows] - d["start"] - d["costs"]
+            out = {"day": d["day"], "customers": rows, "costs": d["costs"], "days": days}
+            if self._baseline is not None:
+                out["baselines"] = self._baselines(d, days)
+                rewards = rewards - out["baselines"]
+            done.append({**out, "rewards": rewards})
         return done
+
+    def _baseline_inputs(self, rows: np.ndarray) -> dict:
+        """Features of today's decided customers and of the holdout who consent to a channel."""
+        w, c = self.world, self.campaign
+        here = w.n_present
+        hold = np.flatnonzero(c.holdout[:here] & (w.pop.consent[:here] > 0))
+        return {"hold": hold, "start_hold": self._margin[hold].copy(),
+                "x": self._features(rows), "x_hold": self._features(hold)}
+
+    def _features(self, rows: np.ndarray) -> np.ndarray:
+        w, pop = self.world, self.world.pop
+        day = w.today
+        return baseline_features(context.of_campaign(self.campaign, rows), pop.monetary[rows],
+                                 day - pop.join_day[rows].astype(np.float64),
+                                 day - pop.last_purchase_day[rows].astype(np.float64))
+
+    def _baselines(self, d: dict, days: int) -> np.ndarray:
+        """The decisions' baselines; the window then teaches the model (objective uplift)."""
+        rows, hold = d["customers"], d["hold"]
+        margin = np.concatenate([self._margin[rows] - d["start"],
+                                 self._margin[hold] - d["start_hold"]])
+        who = np.concatenate([rows, hold])
+        base = self._baseline.close(np.vstack([d["x"], d["x_hold"]]), margin / days,
+                                    np.full(who.size, float(days)),
+                                    np.concatenate([~d["sent"], np.ones(hold.size, bool)]),
+                                    who % FOLDS)
+        return base[:rows.size]
 
     def contexts(self, obs: dict[str, np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
         """Feature vectors (named by `feature_names`) of customers `rows` of an observation.

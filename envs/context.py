@@ -96,8 +96,7 @@ def consent_mask(consent: np.ndarray, channel: np.ndarray) -> np.ndarray:
         consent: (k,) bit masks, bit j set when the customer consents to channel j.
         channel: (n_actions,) each action's channel index, -1 for no action.
     """
-    return constraints.customer_reasons(channel[None, :], False, np.asarray(consent)[:, None],
-                                        constraints.SENT) == constraints.SENT
+    return (channel < 0) | (constraints.consents(np.asarray(consent)[:, None], channel) == 1)
 
 
 def of_campaign(campaign: Campaign, rows: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 from gymnasium import spaces
 
 from nbasim.envs import context, setup
+from nbasim.envs.setup import WINDOW_OBJECTIVES
 from nbasim.sim.actions import build_catalog
 from nbasim.sim.calendar import KINDS, Calendar
 from nbasim.sim.constraints import REASONS
@@ -43,8 +44,9 @@ class NextBestActionEnv(gym.Env):
 
     def __init__(self, **options: Any):
         self.options = setup.parse_options({**DEFAULTS, **options})
-        if self.options.objective == "window":
-            raise ParameterError("objective = 'window': available in CampaignDay-v0 only; "
+        if self.options.objective in WINDOW_OBJECTIVES:
+            raise ParameterError(f"objective = {self.options.objective!r}: available in "
+                                 "CampaignDay-v0 only; "
                                  "here 'margin' or 'ltv'")
         params = get_scenario(self.options.scenario, self.options.overrides)
         catalog = build_catalog(tuple(params.offers), tuple(params.channels))

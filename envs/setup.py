@@ -14,7 +14,9 @@ from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
 from nbasim.sim.world import World
 
-OBJECTIVES = ("margin", "ltv", "window")
+OBJECTIVES = ("margin", "ltv", "window", "uplift")
+WINDOW_OBJECTIVES = ("window", "uplift")
+"""Objectives whose rewards are known when the attribution window closes (CampaignDay-v0)."""
 
 
 class CampaignSettings(ContactRules):
@@ -30,7 +32,10 @@ class CampaignSettings(ContactRules):
     """'margin': attributed margin minus cost; 'ltv': that plus the change in expected value;
     'window' (CampaignDay-v0): the margin of everything the customer buys in the attribution
     window after the decision, minus cost, for every decided customer, contacted or not, known
-    when the window closes (so a learner sees what no action earns and can learn uplift)."""
+    when the window closes (so a learner sees what no action earns and can learn uplift);
+    'uplift' (CampaignDay-v0): 'window' minus an estimate of what the customer would have made
+    uncontacted, fitted on the holdout and uncontacted customers only (`envs.uplift_baseline`),
+    so that a decision's reward estimates its incremental margin."""
 
     def contact_rules(self) -> ContactRules:
         """The `ContactRules` part of these settings, as the world takes them."""

@@ -133,9 +133,18 @@ def customer_reasons(channel, holdout, consent, contact_reason) -> np.ndarray:
     Returns:
         int64 reason codes, the broadcast shape.
     """
-    ch = np.maximum(channel, 0)
-    consents = (consent.astype(np.int64) >> ch) & 1
-    return np.where(channel >= 0, combine_reasons(holdout, consents, contact_reason), SENT)
+    return np.where(channel >= 0,
+                    combine_reasons(holdout, consents(consent, channel), contact_reason), SENT)
+
+
+def consents(consent, channel):
+    """1 where the customer consents to the action's channel, else 0 (broadcasts).
+
+    Args:
+        consent: uint8 consent bit masks (bit j: channel j).
+        channel: channel of each action; -1 (no action) reads bit 0.
+    """
+    return (consent.astype(np.int64) >> np.maximum(channel, 0)) & 1
 
 
 def combine_reasons(holdout, consents, contact_reason):

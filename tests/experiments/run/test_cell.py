@@ -37,11 +37,11 @@ def recorder():
     registry._REGISTRY.update(saved)
 
 
-@pytest.mark.parametrize("objective", ["margin", "ltv", "window"])
+@pytest.mark.parametrize("objective", ["margin", "ltv", "window", "uplift"])
 def test_every_decision_is_learned_once_with_the_logged_reward(recorder, objective):
     """The policy learns each decision exactly once, with the reward the log shows.
 
-    Under `window` a decision's reward arrives when its window closes, days later (or at the
+    Under `window` and `uplift` a decision's reward arrives when its window closes, days later (or at the
     horizon), and counts the customer's margin whether contacted or not; under `margin` and
     `ltv` each day's batch comes right after the day.
     """
@@ -59,7 +59,7 @@ def test_every_decision_is_learned_once_with_the_logged_reward(recorder, objecti
     np.testing.assert_array_equal(learned["action"][order], log["action"][mine])
     np.testing.assert_array_equal(learned["reward"][order], log["reward"][mine])
     assert np.isfinite(log["reward"]).all()
-    if objective == "window":                      # uncontacted decisions earn margin too
+    if objective in ("window", "uplift"):          # uncontacted decisions earn margin too
         assert (log["reward"][~log["sent"]] != 0).any()
     else:                                          # only what was sent earns or costs
         assert (log["reward"][~log["sent"]] == 0).all()
