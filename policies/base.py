@@ -65,6 +65,9 @@ class Policy(abc.ABC):
     Params: ClassVar[type[Params]] = Params
     needs_truth: ClassVar[bool] = False
     """True for policies that read `truth` in `act` (callers then build envs with truth=True)."""
+    objective: ClassVar[str | None] = None
+    """The env objective whose reward the policy is meant to learn (`causal_*`: "uplift"), or
+    None for whatever the experiment uses; runners build the policy's env with it."""
 
     def __init__(self, *, action_features: np.ndarray, dim_context: int, seed: int,
                  **params: Any):

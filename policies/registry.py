@@ -37,6 +37,11 @@ _BUILTIN = {
               "(exact pscores)"),
     "vw": ("vw:VWPolicy", "Vowpal Wabbit --cb_explore_adf over action features (epsilon, "
            "squarecb, cover, bag, softmax, rnd); top_k slates"),
+    "causal_lints": ("causal:CausalLinTS", "Thompson sampling on the uplift reward over "
+                     "factorised action features; no action is worth 0 (learns objective "
+                     "uplift)"),
+    "causal_vw": ("vw:CausalVW", "Vowpal Wabbit --cb_explore_adf on the uplift reward "
+                  "(learns objective uplift)"),
     "oracle": ("oracle:Oracle", "the eligible action of highest true incremental margin, if "
                "positive"),
 }

@@ -57,7 +57,7 @@ import itertools
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pylibvw
@@ -372,3 +372,14 @@ def _unpickle(cls: type[VWPolicy], kwargs: dict, model: bytes, rng_state: dict) 
         policy = cls(model=path, **kwargs)
     policy.rng.bit_generator.state = rng_state
     return policy
+
+
+class CausalVW(VWPolicy):
+    """Vowpal Wabbit on the `uplift` reward: it learns each message's incremental margin.
+
+    The same adapter as `vw` (action features, exploration, slates); only the reward differs,
+    which runners take from `objective`. No action keeps its example without features, so its
+    value is learned as what it is under that reward, 0 up to noise.
+    """
+
+    objective: ClassVar[str | None] = "uplift"

@@ -67,11 +67,18 @@ def policy_seed(seed: int, label: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(label.encode())]).generate_state(1)[0])
 
 
-def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool) -> CampaignDayEnv:
-    """The CampaignDay env of a variant with the config's population, rules and objective."""
+def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool,
+             policy: PolicySpec | None = None) -> CampaignDayEnv:
+    """The CampaignDay env of a variant with the config's population, rules and objective.
+
+    The objective is the first set of: the policy's own (`objective` in its spec), its class's
+    (`causal_*` learn "uplift"), the variant's, the config's.
+    """
     overrides, calibrated = variant_world(variant, cfg.days)
     settings = {k: getattr(cfg, k) for k in CampaignSettings.model_fields}
-    settings["objective"] = variant.objective or cfg.objective
+    own = None if policy is None else (
+        policy.objective or policies.policy_class(policy.name).objective)
+    settings["objective"] = own or variant.objective or cfg.objective
     return CampaignDayEnv(scenario=variant.scenario, overrides=overrides, shocks=variant.shocks,
                           customers=calibrated or cfg.customers, days=cfg.days, truth=truth,
                           **settings)
@@ -116,7 +123,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     """Run one cell to the horizon and return its tables and figures."""
     start = time.perf_counter()
     needs_truth = policies.policy_class(cell.policy.name).needs_truth
-    env = make_env(cfg, cell.scenario, needs_truth)
+    env = make_env(cfg, cell.scenario, needs_truth, cell.policy)
     obs, info = env.reset(seed=cell.seed)
     w, c = env.world, env.campaign
     policy = make_policy(cell.policy, env, policy_seed(cell.seed, cell.policy.label), cfg.days)

@@ -68,6 +68,9 @@ class PolicySpec(FrozenModel):
     """Keyword parameters of the policy."""
     budget: NonNegative | None = None
     """Wrap the policy in budget pacing with this much money for the whole run."""
+    objective: Literal[OBJECTIVES] | None = None
+    """The reward this policy learns from (default: its own, as `causal_*` learn "uplift";
+    else the variant's, else the config's). The world is the same whatever the objective."""
 
     @property
     def name(self) -> str:

@@ -41,9 +41,9 @@ def recorder():
 def test_every_decision_is_learned_once_with_the_logged_reward(recorder, objective):
     """The policy learns each decision exactly once, with the reward the log shows.
 
-    Under `window` and `uplift` a decision's reward arrives when its window closes, days later (or at the
-    horizon), and counts the customer's margin whether contacted or not; under `margin` and
-    `ltv` each day's batch comes right after the day.
+    Under `window` and `uplift` a decision's reward arrives when its window closes, days
+    later (or at the horizon), and counts the customer's margin whether contacted or not;
+    under `margin` and `ltv` each day's batch comes right after the day.
     """
     cfg = config.parse({"name": "learn", "customers": 300, "days": 12, "seeds": [0],
                         "objective": objective, "policies": [{"label": "recorder"}]})
@@ -64,3 +64,18 @@ def test_every_decision_is_learned_once_with_the_logged_reward(recorder, objecti
     else:                                          # only what was sent earns or costs
         assert (log["reward"][~log["sent"]] == 0).all()
     assert len(SEEN) == cfg.days - 1               # one batch per decision day
+
+
+def test_each_policy_learns_its_own_objective():
+    """causal_* get the uplift reward, others the config's; both face the same world."""
+    cfg = config.parse({"name": "mixed", "customers": 300, "days": 12, "seeds": [0],
+                        "policies": [{"label": "random"}, {"label": "causal_lints"},
+                                     {"label": "random_window", "policy": "random",
+                                      "objective": "window"}]})
+    logs = {c.policy.label: run_cell(cfg, c).decisions for c in sweep.cells(cfg)}
+    unsent = {k: log["reward"][~log["sent"]] for k, log in logs.items()}
+    assert (unsent["random"] == 0).all()                   # margin: no message, no reward
+    assert (unsent["causal_lints"] != 0).any()             # uplift: window minus baseline
+    assert (unsent["random_window"] != 0).any()
+    first = {k: log["customer"][log["day"] == log["day"].min()] for k, log in logs.items()}
+    np.testing.assert_array_equal(first["random"], first["random_window"])   # same world
