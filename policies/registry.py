@@ -37,8 +37,10 @@ _BUILTIN = {
               "(exact pscores)"),
     "vw": ("vw:VWPolicy", "Vowpal Wabbit --cb_explore_adf over action features (epsilon, "
            "squarecb, cover, bag, softmax, rnd); top_k slates"),
-    "oracle": ("oracle:Oracle", "the eligible action of highest true incremental margin, if "
-               "positive"),
+    "oracle": ("oracle:Oracle", "myopic oracle: the eligible action of highest true "
+               "incremental margin, if positive"),
+    "oracle_ltv": ("oracle:OracleLTV", "long-term oracle: the eligible action of highest true "
+                   "incremental value (margin net of the future value it moves), if positive"),
 }
 
 # name -> [a Policy subclass, or "module:Class" not yet imported; its one-line description]
