@@ -109,6 +109,7 @@ class CampaignDayEnv(gym.Env):
         info = {"day": w.today, "sent": int(dec.sent.sum()),
                 "true_uplift": float(dec.truth.uplift.sum()),
                 "true_incremental_margin": float(dec.truth.incremental_margin.sum()),
+                "true_incremental_value": float(dec.incremental_value.sum()),
                 "cost": float((real.price + real.discount_cost).sum()),
                 "rejected": {REASONS[k]: int(v) for k, v in
                              enumerate(np.bincount(dec.reason, minlength=len(REASONS))) if k and v},
@@ -218,13 +219,15 @@ class CampaignDayEnv(gym.Env):
         return a.astype(np.int64, copy=False)
 
     def _with_truth(self, info: dict) -> dict:
-        """Add the true margin of every action for the eligible customers (option truth).
+        """Add the true margin and value of every action for the eligible customers (truth).
 
-        `info["true_margins"]` is (n_eligible, n_actions), rows in the order of
+        `info["true_margins"]` (true incremental margins) and `info["true_values"]` (true
+        incremental values, `sim.long_term`) are (n_eligible, n_actions), rows in the order of
         `np.flatnonzero(eligible)`; call after `_observe`.
         """
         if self.options.truth:
-            info["true_margins"] = self.campaign.incremental_margins(self._rows)
+            info["true_margins"], info["true_values"] = self.campaign.incremental_values(
+                self._rows)
         return info
 
     def _observe(self) -> dict[str, np.ndarray]:

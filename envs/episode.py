@@ -21,6 +21,9 @@ from nbasim.envs.campaign_day import CampaignDayEnv
 from nbasim.envs.next_best_action import NextBestActionEnv
 from nbasim.errors import NbasimError
 
+TRUTH_KEYS = {"margins": "true_margins", "values": "true_values"}
+"""A policy's `needs_truth` -> the env info entry that holds that truth."""
+
 
 @dataclass
 class Step:
@@ -110,9 +113,10 @@ def steps(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
           start: tuple[Any, dict] | None = None) -> Iterator[Step]:
     """Play `policy` in `env` to the horizon, yielding each step (see `run_episode`)."""
     base = getattr(env, "unwrapped", env)
-    if getattr(policy, "needs_truth", False) and not base.options.truth:
+    key = truth_key(policy)
+    if key and not base.options.truth:
         raise NbasimError(f"policy {getattr(policy, 'name', '') or type(policy).__name__} "
-                          "reads the true margins: build the env with truth=True")
+                          f"reads info['{key}']: build the env with truth=True")
     if isinstance(base, CampaignDayEnv):
         play = _campaign_days
     elif isinstance(base, NextBestActionEnv):
@@ -121,11 +125,23 @@ def steps(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
         raise NbasimError(f"env {base!r}: expected nbasim/CampaignDay-v0 or "
                           "nbasim/NextBestAction-v0")
     obs, info = env.reset(seed=seed) if start is None else start
-    yield from play(env, base, policy, obs, info, learn)
+    yield from play(env, base, policy, obs, info, learn, key)
+
+
+def truth_key(policy: Any) -> str | None:
+    """The env info entry of the truth a policy reads, or None.
+
+    `needs_truth` "values" reads "true_values" (the true incremental values); "margins" or
+    True reads "true_margins".
+    """
+    needs = getattr(policy, "needs_truth", False)
+    if not needs:
+        return None
+    return TRUTH_KEYS.get(needs, "true_margins") if isinstance(needs, str) else "true_margins"
 
 
 def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info: dict,
-                   learn: bool) -> Iterator[Step]:
+                   learn: bool, key: str | None) -> Iterator[Step]:
     n = base.options.customers
     waiting: dict[int, tuple] = {}  # objective window: decisions whose reward is not known yet
     done = False
@@ -134,7 +150,7 @@ def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info:
         x = base.contexts(obs, rows)
         mask = base.action_mask(obs, rows)
         t = time.perf_counter()
-        actions, pscores = policy.act(x, mask, truth=info.get("true_margins"))
+        actions, pscores = policy.act(x, mask, truth=info.get(key) if key else None)
         seconds = time.perf_counter() - t
         action = np.zeros(n, dtype=np.int64)
         action[rows] = actions
@@ -158,12 +174,12 @@ def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info:
 
 
 def _decisions(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, info: dict,
-               learn: bool) -> Iterator[Step]:
+               learn: bool, key: str | None) -> Iterator[Step]:
     done = info["customer"] is None
     while not done:
         rows = np.array([info["customer"]], dtype=np.int64)
         x = obs[None, :]
-        truth = info.get("true_margins")
+        truth = info.get(key) if key else None
         t = time.perf_counter()
         actions, pscores = policy.act(x, base.action_mask(obs)[None, :],
                                       truth=None if truth is None else truth[None, :])

@@ -6,8 +6,9 @@ holdout is one decision. Observation: the customer's context followed by a one-h
 moment's kind. Action: an index into the action catalog (`Discrete`). Reward: the decision's
 attributed margin minus its cost (plus the change in expected value with objective `ltv`);
 `info` carries the true uplift and incremental margin, the cost and the rule that stopped the
-action, if any; with option `truth`, also `true_margins`, the true incremental margin of every
-action for the next decision. The end of the horizon is reported as `truncated`.
+action, if any; with option `truth`, also `true_margins` and `true_values`, the true
+incremental margin and value (`sim.long_term`) of every action for the next decision. The end
+of the horizon is reported as `truncated`.
 
 Each step is one `MomentQueue.decide` on plain floats (the same formulas as the batch path, bit
 for bit); what was sent reaches the world when the moment ends.
@@ -148,12 +149,17 @@ class NextBestActionEnv(gym.Env):
                 "customer": self._customers[self._i]}
 
     def _with_truth(self, info: dict) -> dict:
-        """Add the true incremental margin of every action for the next decision (option truth)."""
+        """Add the true incremental margin and value of every action for the next decision.
+
+        With option truth: `info["true_margins"]` and `info["true_values"]` (`sim.long_term`),
+        each (n_actions,), as of the moment's start (what the moment sends lands at its end).
+        """
         if self.options.truth and self._queue is not None:
             block, b = divmod(self._i, BLOCK)
             if block != self._margins_block:
                 rows = self._queue.rows[block * BLOCK:(block + 1) * BLOCK]
-                self._margins = self.campaign.incremental_margins(rows)
+                self._margins, self._values = self.campaign.incremental_values(rows)
                 self._margins_block = block
             info["true_margins"] = self._margins[b].copy()
+            info["true_values"] = self._values[b].copy()
         return info

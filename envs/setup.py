@@ -56,9 +56,10 @@ class EnvOptions(CampaignSettings):
     days: Annotated[int, Field(ge=2)] = 90
     """Days simulated; decisions are taken on every day but the last."""
     truth: bool = False
-    """Hand over the true incremental margin of every action in `info["true_margins"]` (for the
-    oracle policy and regret): the next decision's (n_actions,) in NextBestAction-v0, the
-    eligible customers' (n_eligible, n_actions) in CampaignDay-v0."""
+    """Hand over the true incremental margin and value of every action in
+    `info["true_margins"]` and `info["true_values"]` (for the oracles and regret): the next
+    decision's (n_actions,) in NextBestAction-v0, the eligible customers' (n_eligible,
+    n_actions) in CampaignDay-v0."""
 
 
 def parse_options(kwargs: dict) -> EnvOptions:

@@ -63,8 +63,10 @@ class Policy(abc.ABC):
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[Params]] = Params
-    needs_truth: ClassVar[bool] = False
-    """True for policies that read `truth` in `act` (callers then build envs with truth=True)."""
+    needs_truth: ClassVar[bool | str] = False
+    """Which truth a policy reads in `act`, if any: "margins" (the true incremental margins,
+    env info "true_margins") or "values" (the true incremental values, "true_values"); True
+    reads the margins. Callers then build envs with truth=True and pass that one on."""
     objective: ClassVar[str | None] = None
     """The env objective whose reward the policy is meant to learn (`causal_*`: "uplift"), or
     None for whatever the experiment uses; runners build the policy's env with it."""

@@ -92,7 +92,7 @@ class Paced(Policy):
             raise PolicyError(f"action_costs[0] = {costs[0]!r}: action 0 (no action) must "
                               "cost 0, it is what replaces actions that do not fit")
         self.policy = policy
-        self.needs_truth = bool(getattr(policy, "needs_truth", False))
+        self.needs_truth = getattr(policy, "needs_truth", False)
         self.action_costs = costs
         self.lam = float(self.params.lambda0)
         self.spent = 0.0

@@ -42,8 +42,10 @@ _BUILTIN = {
                      "uplift)"),
     "causal_vw": ("vw:CausalVW", "Vowpal Wabbit --cb_explore_adf on the uplift reward "
                   "(learns objective uplift)"),
-    "oracle": ("oracle:Oracle", "the eligible action of highest true incremental margin, if "
-               "positive"),
+    "oracle": ("oracle:Oracle", "myopic oracle: the eligible action of highest true "
+               "incremental margin, if positive"),
+    "oracle_ltv": ("oracle:OracleLTV", "long-term oracle: the eligible action of highest true "
+                   "incremental value (margin net of the future value it moves), if positive"),
 }
 
 # name -> [a Policy subclass, or "module:Class" not yet imported; its one-line description]

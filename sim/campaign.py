@@ -13,13 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import constraints, response
+from nbasim.sim import constraints, long_term, response
 from nbasim.sim.actions import ActionCatalog, build_catalog
 from nbasim.sim.constraints import ContactRules, Ledger
+from nbasim.sim.long_term import LTV_HORIZON_DAYS
 from nbasim.sim.params import ParameterError
 from nbasim.sim.world import World
-
-LTV_HORIZON_DAYS = 365
 
 
 @dataclass
@@ -32,6 +31,8 @@ class Decisions:
         sent: (n,) the action went out (an action other than 0 that passed the rules).
         truth: expected outcome of the messages sent, aligned with `rows[sent]`.
         realized: their drawn outcome, aligned with `rows[sent]`.
+        incremental_value: (k,) true incremental value of the messages sent
+            (`sim.long_term`), aligned with `rows[sent]`.
     """
 
     rows: np.ndarray
@@ -40,6 +41,7 @@ class Decisions:
     sent: np.ndarray
     truth: response.Truth
     realized: response.Realized
+    incremental_value: np.ndarray
 
 
 class Campaign:
@@ -101,13 +103,49 @@ class Campaign:
         sent = (actions > 0) & (reason == constraints.SENT)
         # Then the response, for what was sent only.
         to, act = rows[sent], actions[sent]
-        truth = w.truth(to, act, cat)
+        customers = w.customers_for_response(to)
+        truth = response.truth(customers, act, cat, rp, w.mods.channel_up[d])
+        value = self._values_sent(to, customers, truth, channel[sent])
         real = response.realize(truth, self.day_uniforms(d)[to].T.astype(np.float64), True,
                                 cat.discount[act], self._price[act], rp)
         # The budget was charged the worst case; give back what was not spent.
         self.ledger.spent -= float((worst[sent] - real.price - real.discount_cost).sum())
         self.apply(to, channel[sent], real, d)
-        return Decisions(rows, actions, reason, sent, truth, real)
+        return Decisions(rows, actions, reason, sent, truth, real, value)
+
+    def _values_sent(self, rows: np.ndarray, customers: response.Customers,
+                     truth: response.Truth, channel: np.ndarray) -> np.ndarray:
+        """True incremental value of messages about to be sent (state before they land)."""
+        if rows.size == 0:
+            return np.zeros(0)
+        v = self.customer_values(rows, customers, channel)
+        return long_term.incremental_value(truth, v.consent_value, v.alive_value, v.dead_value,
+                                           v.fatigue_cost, self.world.params.response)
+
+    def customer_values(self, rows: np.ndarray, customers: response.Customers | None = None,
+                        channel: np.ndarray | None = None) -> long_term.CustomerValues:
+        """What the long-term truth needs of customers `rows` today (`sim.long_term`).
+
+        Args:
+            rows: (n,) customers.
+            customers: their `World.customers_for_response(rows)`, if already at hand.
+            channel: (n,) one channel per customer whose consent alone is valued; by default
+                every channel (`consent_value` is then (n, n_channels)).
+        """
+        w, p = self.world, self.world.params
+        c = customers if customers is not None else w.customers_for_response(rows)
+        value = self.expected_value(rows, c)
+        alive = c.alive.astype(bool)
+        d = w.today
+        churn_ahead = w.mods.churn[min(d + 1, w.days - 1):]
+        recency = d - w.pop.last_purchase_day[rows].astype(np.int64)
+        fatigue = (np.where(alive, value, 0.0) * p.response.fatigue_per_message
+                   * long_term.fatigue_churn(recency, churn_ahead, p))
+        t = response.tables(c, p.response, w.mods.channel_up[d])
+        consent = long_term.consent_values(t, c, self.actions, p.response,
+                                           long_term.consent_messages(p), channel)
+        return long_term.CustomerValues(np.where(alive, value, 0.0),
+                                        np.where(alive, 0.0, value), fatigue, consent)
 
     def incremental_margins(self, rows: np.ndarray, chunk: int = 200_000) -> np.ndarray:
         """True incremental margin of every action for each customer, if sent today.
@@ -126,6 +164,32 @@ class Campaign:
                 self.world.customers_for_response(part), np.arange(n_act), self.actions,
                 self.world.params.response, up, grid=True).incremental_margin
         return out
+
+    def incremental_values(self, rows: np.ndarray, chunk: int = 200_000
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """True incremental margin and true incremental value of every action, if sent today.
+
+        The value is the margin net of the future value the action moves (`sim.long_term`).
+
+        Returns:
+            margins and values, each (n, n_actions) float64; column 0 (no action) is 0.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        n_act, rp = self.actions.n_actions, self.world.params.response
+        up = self.world.mods.channel_up[self.world.today]
+        margins, values = np.empty((rows.size, n_act)), np.empty((rows.size, n_act))
+        channel = np.maximum(self.actions.channel, 0).astype(np.intp)
+        per = max(chunk // n_act, 1)
+        for lo in range(0, rows.size, per):
+            part = rows[lo:lo + per]
+            c = self.world.customers_for_response(part)
+            t = response.truth(c, np.arange(n_act), self.actions, rp, up, grid=True)
+            v = self.customer_values(part, c)
+            margins[lo:lo + part.size] = t.incremental_margin
+            values[lo:lo + part.size] = long_term.incremental_value(
+                t, v.consent_value[:, channel], v.alive_value[:, None], v.dead_value[:, None],
+                v.fatigue_cost[:, None], rp)
+        return margins, values
 
     def oracle(self, rows: np.ndarray) -> np.ndarray:
         """The best action per customer under the rules, greedy by true incremental margin.

@@ -161,8 +161,8 @@ def policy_target(spec: tuple[str, dict], k: int, catalog: np.ndarray | None,
     x = contexts if contexts.shape[1] else np.ones((contexts.shape[0], 1))
     try:
         if policies.policy_class(name).needs_truth:
-            raise OPEError(f"target policy:{name}: it acts on the true margins, which a log "
-                           "does not hold")
+            raise OPEError(f"target policy:{name}: it acts on the true margins or values, "
+                           "which a log does not hold")
         policy = policies.make(name, action_features=feats, dim_context=x.shape[1], seed=seed,
                                **params)
         if train.size:

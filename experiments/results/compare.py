@@ -75,6 +75,7 @@ class RankRow:
         group: group name.
         policy: its policy label ("" if the summary does not say).
         scenario: its scenario label ("" if the summary does not say).
+        role: "myopic oracle" or "long-term oracle" for an oracle's group, "" otherwise.
         is_baseline: the group is the run's baseline (or, with several scenario variants,
             the baseline policy on its variant: its "vs_baseline" is `{}`).
         metrics: metric -> estimate (None when the group lacks it), in `Ranking.metrics`
@@ -93,6 +94,12 @@ class RankRow:
     metrics: dict[str, Estimate | None]
     vs_baseline: Estimate | None
     verdict: str
+    role: str = ""
+
+    @property
+    def name(self) -> str:
+        """The group, with its role when it is an oracle: "oracle (myopic oracle)"."""
+        return f"{self.group} ({self.role})" if self.role else self.group
 
 
 @dataclass(frozen=True)
@@ -219,7 +226,7 @@ def rank(summary: Mapping[str, Any], by: str = DEFAULT_BY,
             policy=str(entry.get("policy", "")), scenario=str(entry.get("scenario", "")),
             is_baseline=is_baseline,
             metrics={m: Estimate.of(entry["metrics"].get(m)) for m in shown},
-            vs_baseline=diff, verdict=_verdict(better, diff)))
+            vs_baseline=diff, verdict=_verdict(better, diff), role=str(entry.get("role", ""))))
     base_name = None
     if baseline in summary["groups"]:
         base_name = str(summary["groups"][baseline].get("policy") or baseline)
@@ -257,7 +264,7 @@ def markdown_ranking(ranking: Ranking) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in ranking.rows:
         diff = "(baseline)" if row.is_baseline else cell(row.vs_baseline)
-        lines.append("| " + " | ".join([row.group, *(cell(row.metrics[m])
+        lines.append("| " + " | ".join([row.name, *(cell(row.metrics[m])
                                                      for m in ranking.metrics), diff]) + " |")
     return "\n".join(lines)
 
@@ -282,7 +289,7 @@ def render_ranking(ranking: Ranking) -> Table:
     base = ranking.baseline or "baseline"
     table.add_column(f"{ranking.by} - {base}\npaired, ± 95% CI", justify="right")
     for r in ranking.rows:
-        group = Text(r.group, style="bold" if r.is_baseline else "")
+        group = Text(r.name, style="bold" if r.is_baseline else "")
         if r.is_baseline:
             diff = Text("(baseline)", style="dim")
         else:

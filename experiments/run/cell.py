@@ -122,7 +122,7 @@ def action_cost_bounds(env: CampaignDayEnv) -> np.ndarray:
 def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     """Run one cell to the horizon and return its tables and figures."""
     start = time.perf_counter()
-    needs_truth = policies.policy_class(cell.policy.name).needs_truth
+    needs_truth = bool(policies.policy_class(cell.policy.name).needs_truth)
     env = make_env(cfg, cell.scenario, needs_truth, cell.policy)
     obs, info = env.reset(seed=cell.seed)
     w, c = env.world, env.campaign
@@ -218,6 +218,7 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
     row = {"day": info["day"], "eligible": rows.size, "sent": info["sent"], "cost": cost,
            "reward": reward,
            "true_incremental_margin": info["true_incremental_margin"],
+           "true_incremental_value": info["true_incremental_value"],
            "n_treated": treated_n, "n_holdout": holdout_n,
            "purchases": int((~held).sum()), "revenue": float(tx["amount"][~held].sum()),
            "margin": margin, "holdout_purchases": int(held.sum()),
@@ -247,8 +248,8 @@ def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated
     """
     w, c = env.world, env.campaign
     total = {k: float(sum(d[k] for d in daily)) for k in (
-        "uplift", "true_incremental_margin", "cost", "purchases", "revenue", "sent", "opens",
-        "clicks", "unsubscribes")}
+        "uplift", "true_incremental_margin", "true_incremental_value", "cost", "purchases",
+        "revenue", "sent", "opens", "clicks", "unsubscribes")}
     n_treated = max(int(treated.sum()), 1)
     here = np.arange(w.n_present)
     alive_end = w.pop.alive[here] & treated
@@ -261,6 +262,7 @@ def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated
     figures = {
         "incremental_margin": total["uplift"],
         "true_incremental_margin": total["true_incremental_margin"],
+        "true_incremental_value": total["true_incremental_value"],
         "conversion": total["purchases"] / n_treated,
         "revenue": total["revenue"],
         "average_check": total["revenue"] / total["purchases"] if total["purchases"] else 0.0,

@@ -12,6 +12,7 @@ only, never live objects).
      "metrics": {METRIC: {"label": str, "better": "higher" | "lower" | "none", "unit": str}},
      "groups": {GROUP: {
          "policy": str, "scenario": str, "n_seeds": int,
+         "role": "myopic oracle" | "long-term oracle",               # oracles only
          "metrics": {METRIC: {"mean": float, "ci": [lo, hi], "per_seed": [float, ...]}},
          "vs_baseline": {METRIC: {"mean": float, "ci": [lo, hi]}},   # paired by seed; {} for
                                                                      # the baseline itself
@@ -20,7 +21,8 @@ only, never live objects).
   A GROUP is one policy on one scenario variant, over seeds: the policy's label, or
   "<policy> @ <scenario>" when the config has several scenario variants. `ci` is the 95 %
   t-interval of the mean over seeds ([mean, mean] for one seed). A metric that a group cannot
-  have (regret without an oracle in the config) is left out of its "metrics".
+  have (regret without the myopic `oracle` in the config, regret_ltv without `oracle_ltv`) is
+  left out of its "metrics".
 - `daily.parquet`: one row per (scenario, policy, seed, day) with `DAILY_COLUMNS`.
 - `decisions.parquet`: one row per decision (every eligible customer of every day) with
   `DECISION_COLUMNS`, then the context as `x_<feature name>` float32 columns.
@@ -49,6 +51,8 @@ DAILY_COLUMNS = {
     "reward": "the step's reward under the objective (margin, ltv; window: the windows that "
               "closed today)",
     "true_incremental_margin": "true expected incremental margin of what was sent",
+    "true_incremental_value": "true expected incremental value of what was sent: the margin "
+                              "net of the future value it moved (`nbasim.sim.long_term`)",
     "n_treated": "present customers outside the holdout",
     "n_holdout": "present customers in the holdout",
     "purchases": "purchases by treated customers", "revenue": "their spend",

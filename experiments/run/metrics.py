@@ -43,11 +43,26 @@ METRICS: dict[str, Metric] = {
         "true incr. margin",
         "the simulator's ground truth of the margin the messages sent added (expected values, "
         "free of sampling noise)"),
+    "true_incremental_value": Metric(
+        "true expected incremental value of what was sent (margin net of future value moved)",
+        "higher", "money", "true incr. value",
+        "the true incremental margin net of the customer value the messages moved, from the "
+        "world's own formulas: minus P(churn caused) x expected value, plus P(purchase caused) "
+        "x expected value of a latent-dead customer brought back, minus P(unsubscribe) x the "
+        "consent's value (the channel's best-fitting message x one message per fatigue "
+        "half-life for a year), minus P(delivered) x the churn the added fatigue causes x "
+        "expected value"),
     "regret": Metric(
-        "true incremental margin short of the oracle's on the same seed", "lower", "money",
-        "regret",
-        "true margin left on the table against an oracle that knows every customer's true "
-        "response, on the same seed"),
+        "true incremental margin short of the myopic oracle's on the same seed", "lower",
+        "money", "regret",
+        "true margin left on the table against the myopic oracle, which knows every "
+        "customer's true response and maximises each message's true incremental margin, on "
+        "the same seed"),
+    "regret_ltv": Metric(
+        "true incremental value short of the long-term oracle's on the same seed", "lower",
+        "money", "regret (ltv)",
+        "true incremental value left on the table against the long-term oracle, which "
+        "maximises each message's true incremental value, on the same seed"),
     "roi": Metric(
         "incremental margin over the holdout per unit of spend", "higher", "ratio", "ROI",
         "incremental margin over the holdout per unit of money spent"),
@@ -91,6 +106,12 @@ METRICS: dict[str, Metric] = {
         "days to 2nd purchase", "days from a newcomer's first to second purchase"),
 }
 """Metric name -> its `Metric`, in the order summary.json lists them."""
+
+
+ORACLE_ROLES = {"oracle": "myopic oracle", "oracle_ltv": "long-term oracle"}
+"""Registry name of an oracle policy -> how summaries, reports and `compare` label its group:
+the myopic oracle maximises each message's true incremental margin, the long-term oracle its
+true incremental value (the margin net of the future value it moves)."""
 
 
 def definitions() -> dict[str, dict[str, str]]:

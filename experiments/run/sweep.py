@@ -27,7 +27,7 @@ from nbasim.experiments.results import stats
 from nbasim.experiments.run import versions
 from nbasim.experiments.run.cell import Cell, CellResult, run_cell
 from nbasim.experiments.run.config import ExperimentConfig
-from nbasim.experiments.run.metrics import METRICS, definitions
+from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES, definitions
 from nbasim.experiments.run.threads import single_threaded_blas
 from nbasim.experiments.store import atomic
 from nbasim.sim.params import ParameterError
@@ -200,11 +200,14 @@ def summarize(cfg: ExperimentConfig, all_cells: list[Cell], infos: list[dict],
     """
     figures = {c.key: info["figures"] for c, info in zip(all_cells, infos, strict=True)}
     timing = {c.key: info["timing"] for c, info in zip(all_cells, infos, strict=True)}
-    oracle = [p.label for p in cfg.policies if p.name == "oracle"]
-    if oracle:  # regret: the oracle's true margin on the same seed minus the policy's
-        for (scenario, _, seed), f in figures.items():
-            best = figures[(scenario, oracle[0], seed)]["true_incremental_margin"]
-            f["regret"] = best - f["true_incremental_margin"]
+    # regret: the myopic oracle's true margin on the same seed minus the policy's; regret_ltv:
+    # the long-term oracle's true incremental value on the same seed minus the policy's.
+    for name, metric, truth in (("oracle", "regret", "true_incremental_margin"),
+                                ("oracle_ltv", "regret_ltv", "true_incremental_value")):
+        oracle = [p.label for p in cfg.policies if p.name == name]
+        if oracle:
+            for (scenario, _, seed), f in figures.items():
+                f[metric] = figures[(scenario, oracle[0], seed)][truth] - f[truth]
     several = len(cfg.scenarios) > 1
     groups, per_seed = {}, {}
     for s in cfg.scenarios:
@@ -216,6 +219,7 @@ def summarize(cfg: ExperimentConfig, all_cells: list[Cell], infos: list[dict],
             times = [timing[(s.label, p.label, seed)] for seed in cfg.seeds]
             groups[label] = {
                 "policy": p.label, "scenario": s.label, "n_seeds": len(cfg.seeds),
+                **({"role": ORACLE_ROLES[p.name]} if p.name in ORACLE_ROLES else {}),
                 "metrics": stats.summarize(values),
                 "timing": {k: float(np.mean([t[k] for t in times])) for k in times[0]}}
     for s in cfg.scenarios:

@@ -112,7 +112,7 @@ def test_policy_runs_in_campaign_day(name, params):
     """A CampaignDay episode: actions inside the consent mask, valid pscores, learning starts."""
     env = gym.make("nbasim/CampaignDay-v0", customers=CUSTOMERS, days=DAYS)
     policy = make_policy(name, env, **{**SMALL.get(name, {}), **params})
-    rejected, spend = run_campaign_day(policy, policies.policy_class(name).needs_truth)
+    rejected, spend = run_campaign_day(policy, bool(policies.policy_class(name).needs_truth))
     assert "no_consent" not in rejected
     assert all(s >= 0 for s in spend)
     if name in LEARNING:
@@ -122,7 +122,7 @@ def test_policy_runs_in_campaign_day(name, params):
 @pytest.mark.parametrize("name", list(policies.available()))
 def test_policy_runs_in_next_best_action(name):
     """The first decisions of a NextBestAction episode, one at a time, each learned from."""
-    truth = policies.policy_class(name).needs_truth
+    truth = bool(policies.policy_class(name).needs_truth)
     env = gym.make("nbasim/NextBestAction-v0", customers=NBA_CUSTOMERS, days=NBA_DAYS,
                    truth=truth)
     policy = make_policy(name, env, **{**SMALL.get(name, {}), **NBA_SMALL.get(name, {})})

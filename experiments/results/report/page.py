@@ -20,10 +20,11 @@ from nbasim.experiments.results.report.text import (
     seed_count,
     short_label,
 )
-from nbasim.experiments.run.metrics import METRICS
+from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES
 
-TABLE_ORDER = ("true_incremental_margin", "regret", "roi", "spend", "conversion", "churn_rate",
-               "clv", "contacts_per_customer", "unsubscribes_per_customer")
+TABLE_ORDER = ("true_incremental_margin", "regret", "true_incremental_value", "regret_ltv", "roi",
+               "spend", "conversion", "churn_rate", "clv", "contacts_per_customer",
+               "unsubscribes_per_customer")
 """Metrics shown first in the table after the ranking metric; the others follow."""
 
 
@@ -162,8 +163,8 @@ def _verdict(run: Run) -> str:
                      f"{difference_words(run, m, d)}.")
     oracles = _oracle_groups(run)
     if best in oracles:
-        text += (" The oracle knows every customer's true response: it bounds what a policy "
-                 "can reach rather than being one to deploy.")
+        text += (f" The {oracles[best]} knows every customer's true response: it bounds what a "
+                 "policy can reach rather than being one to deploy.")
         real = [g for g in run.order if g not in oracles
                 and m in run.summary["groups"][g]["metrics"]]
         if real:
@@ -198,7 +199,9 @@ def _metric_table(run: Run, metrics: Sequence[str], table_id: str, with_diff: bo
     for i, g in enumerate(run.order, start=1):
         info = run.summary["groups"][g]
         base = baseline_of(run, g)
+        role = _oracle_groups(run).get(g)
         cells = [f'<td class="name">{i}</td>', f'<td class="name"><b>{e(g)}</b>'
+                 + (f" <small>({e(role)})</small>" if role else "")
                  + (" <small>(baseline)</small>" if g == base else "") + "</td>"]
         for m in metrics:
             entry = info["metrics"].get(m)
@@ -304,11 +307,18 @@ def _main_metrics(run: Run) -> list[str]:
                     and any(m in info["metrics"] for info in groups)]
 
 
-def _oracle_groups(run: Run) -> set[str]:
-    """Groups whose policy is the oracle (registry name "oracle" in config.toml)."""
+def _oracle_groups(run: Run) -> dict[str, str]:
+    """Groups whose policy is an oracle -> its role ("myopic oracle", "long-term oracle").
+
+    From the registry names in config.toml, else the summary's "role" of the group.
+    """
     names = {str(p.get("label")): str(p.get("policy") or p.get("label"))
              for p in run.config.get("policies", []) if isinstance(p, dict)}
-    return {g for g in run.groups if names.get(run.policy_of[g], run.policy_of[g]) == "oracle"}
+    out = {}
+    for g in run.groups:
+        role = ORACLE_ROLES.get(names.get(run.policy_of[g], run.policy_of[g]))
+        out[g] = role or run.summary["groups"][g].get("role")
+    return {g: r for g, r in out.items() if r}
 
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BASELINE = Path("results/baselines/quickstart.json")
@@ -99,3 +100,21 @@ def test_bad_config_and_bad_check_input_exit_2_and_write_nothing(tmp_path):
     assert done.returncode == 2 and "customers" in done.stderr and not out.exists()
     done = nbasim("check", str(tmp_path), "--baseline", str(tmp_path / "none.json"))
     assert done.returncode == 2 and "summary.json" in done.stderr
+
+
+def test_long_term_oracle_churns_less_and_is_labelled(quickstart):
+    """On the quickstart world the long-term oracle churns less than the myopic one.
+
+    Seed by seed it loses fewer customers and finds at least the myopic oracle's true
+    incremental value; both groups wear their labels.
+    """
+    groups = json.loads((quickstart / "summary.json").read_text())["groups"]
+    ltv, myopic = groups["oracle_ltv"], groups["oracle"]
+    assert (ltv["role"], myopic["role"]) == ("long-term oracle", "myopic oracle")
+    for key, better in (("churn_rate", np.less), ("true_incremental_value", np.greater_equal)):
+        a = np.array(ltv["metrics"][key]["per_seed"])
+        b = np.array(myopic["metrics"][key]["per_seed"])
+        assert better(a, b).all(), (key, a, b)
+    assert ltv["metrics"]["regret_ltv"]["mean"] == 0.0
+    html = (quickstart / "report.html").read_text()
+    assert "(myopic oracle)" in html and "(long-term oracle)" in html

@@ -1,0 +1,181 @@
+"""The long-term truth: an action's true incremental margin net of the future value it moves.
+
+The myopic truth (`response.Truth.incremental_margin`) counts what a message earns within its
+attribution window. A message also moves the customer's future, and the world says how:
+
+- a sleeping dog who opens it churns with probability sleeping_dog_churn x (-tau)
+  (`response.realize`), and a churned customer buys nothing again: the customer's expected
+  value is lost (`Campaign.expected_value`: a year of purchases at the customer's rate,
+  expected basket and margin);
+- a latent-dead customer whom it makes buy comes back to life (`World.step` sets `alive` for
+  every purchase an action caused): that value is won back, as objective `ltv` counts it;
+- a delivered message adds `fatigue_per_message` to the channel's fatigue, which decays with
+  `fatigue_half_life_days` and raises the daily churn hazard by a factor
+  (1 + churn_fatigue_weight x summed fatigue) (`behaviour.churn_hazard`);
+- an unsubscribe removes the channel for good, and with it every later message on it.
+
+So, for customer i and action a sent on channel ch,
+
+    true incremental value = incremental margin
+                             - P(churn caused) x alive x V
+                             + P(purchase caused) x (1 - alive) x V
+                             - P(unsubscribe) x consent value(i, ch)
+                             - P(delivered) x fatigue cost(i)
+
+with V the expected value. The terms, each from the world's own formulas:
+
+- fatigue cost(i) = alive x V x fatigue_per_message x churn_fatigue_weight x
+  sum over days k >= 0 after the send of churn_base x churn multiplier(day) x
+  min(1 + recency(day) / churn_recency_days, churn_recency_cap) x decay^k, decay =
+  0.5 ** (1 / fatigue_half_life_days): the churn the extra fatigue adds, to first order in
+  the daily hazards (about 1e-3), with the recency growing as if the customer did not buy in
+  the meantime (a purchase resets it and lowers the hazard: a slight overstatement for
+  frequent buyers). Fatigue also damps the effect of later messages and raises their
+  unsubscribe rate; those costs are not counted here: they fall only on messages a policy
+  chooses to send later, and the truth of each such message already carries them when it is
+  sent (counting them now would count them twice for a policy that reads that truth).
+- consent value(i, ch): the world has no value of a consent, since being reachable pays only
+  through the messages a policy will send. We value it at the channel's best-fitting message
+  for the customer today (the best offer on the channel, sent in the slot nearest the
+  preferred hour and in the preferred wording; its true incremental margin, floored at 0)
+  times `consent_messages`: one message per fatigue half-life over the value horizon, the pace
+  at which the channel's fatigue stays at most 2 units. A customer for whom the channel has
+  no profitable message loses nothing by leaving it.
+
+No action has a value of exactly 0, as it has a margin of 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nbasim.sim import response
+from nbasim.sim.actions import SLOT_HOURS, ActionCatalog
+from nbasim.sim.params import ResponseParams, ScenarioParams
+
+LTV_HORIZON_DAYS = 365
+"""Days of purchases a customer's expected value counts (`Campaign.expected_value`)."""
+FATIGUE_TAIL = 1e-6
+"""Fatigue left of a message when the fatigue cost's sum over days stops."""
+
+
+@dataclass
+class CustomerValues:
+    """What the long-term terms need of each customer (aligned (n,) arrays).
+
+    Attributes:
+        alive_value: expected value of customers alive now (0 for the latent-dead): lost if
+            an action makes them churn.
+        dead_value: expected value of latent-dead customers if brought back (0 for the
+            alive): won if an action makes them buy.
+        fatigue_cost: expected value lost through the churn hazard per delivered message.
+        consent_value: (n, n_channels) value of the customer's consent to each channel.
+    """
+
+    alive_value: np.ndarray
+    dead_value: np.ndarray
+    fatigue_cost: np.ndarray
+    consent_value: np.ndarray
+
+
+def consent_messages(params: ScenarioParams) -> float:
+    """Messages a consent is worth: one per fatigue half-life over `LTV_HORIZON_DAYS`."""
+    return LTV_HORIZON_DAYS / params.fatigue_half_life_days
+
+
+def fatigue_churn(recency: np.ndarray, churn_ahead: np.ndarray,
+                  params: ScenarioParams) -> np.ndarray:
+    """Expected churn that one unit of fatigue added today causes, per customer.
+
+    sum over k >= 0 of churn_base x churn_ahead[k] x min(1 + (recency + 1 + k) /
+    churn_recency_days, churn_recency_cap) x churn_fatigue_weight x decay^k: the fatigue
+    reaches the churn hazard from the next day on and decays at the end of each day. First
+    order in the hazards; the recency grows as if the customer did not buy.
+
+    Args:
+        recency: (n,) days since the last purchase, today.
+        churn_ahead: (m,) the world's churn multiplier from tomorrow on (shocks); its last
+            value holds beyond.
+        params: scenario.
+
+    Returns:
+        (n,) float64 probabilities per unit of fatigue.
+    """
+    decay = 0.5 ** (1.0 / params.fatigue_half_life_days)
+    k = np.arange(int(np.ceil(np.log(FATIGUE_TAIL) / np.log(decay))) + 1)
+    mult = np.asarray(churn_ahead, dtype=np.float64)[np.minimum(k, len(churn_ahead) - 1)]
+    # One table over the recencies the factor can tell apart (it is capped beyond).
+    top = int(np.ceil((params.churn_recency_cap - 1) * params.churn_recency_days)) + 1
+    r = np.arange(top + 1)[:, None] + 1 + k[None, :]
+    factor = np.minimum(1.0 + r / params.churn_recency_days, params.churn_recency_cap)
+    table = params.churn_base * params.churn_fatigue_weight * (factor * mult * decay ** k).sum(
+        axis=1)
+    return table[np.clip(np.asarray(recency, dtype=np.int64), 0, top)]
+
+
+def consent_values(t: response.Tables, c: response.Customers, catalog: ActionCatalog,
+                   rp: ResponseParams, messages: float,
+                   channel: np.ndarray | None = None) -> np.ndarray:
+    """Value of each customer's consent to a channel (see the module's docstring).
+
+    Args:
+        t: the customers' response tables (`response.tables(c, ...)`).
+        c: the customers, (n,) rows.
+        catalog: the action catalog (its offers and channels are the ones tried).
+        rp: response parameters.
+        messages: messages a consent is worth (`consent_messages`).
+        channel: (n,) one channel per customer; by default every channel.
+
+    Returns:
+        (n,) with `channel`, else (n, n_channels); 0 for a channel not in the catalog.
+    """
+    n, n_ch = c.p_organic.shape[0], len(rp.delivery)
+    sent = catalog.offer > 0
+    offers = np.unique(catalog.offer[sent]).astype(np.intp)
+    discount = np.array([catalog.discount[np.flatnonzero(catalog.offer == o)[0]]
+                         for o in offers.tolist()])
+    in_catalog = np.isin(np.arange(n_ch), catalog.channel[sent])
+    gap = np.abs(c.send_hour.astype(np.float64)[:, None] - np.asarray(SLOT_HOURS))
+    slot = np.minimum(gap, 24 - gap).argmin(axis=1)
+    here = np.arange(n)
+    word = t.word[here, c.wording.astype(np.intp)]
+    chans = np.arange(n_ch)[None, :] if channel is None else np.asarray(channel)[:, None]
+    rows = here[:, None]
+    # Customers x channels (x offers last): the best-fitting message of each offer.
+    best = response.combine(
+        response.ARRAYS, rp, reachable=t.consent[rows, chans][..., None],
+        open_=t.open[rows, chans, slot[:, None]][..., None], word=word[:, None, None],
+        effect=t.effect[:, offers][:, None, :], damp=t.damp[rows, chans][..., None],
+        unsub=t.unsub[rows, chans][..., None],
+        click_rate=np.asarray(rp.click_rate)[chans][..., None],
+        price=np.asarray(rp.channel_price)[chans][..., None],
+        delivery=t.delivery[chans][..., None], discount=discount,
+        p0=t.p_organic[:, None, None], basket=t.basket[:, None, None],
+        margin_rate=t.margin_rate[:, None, None]).incremental_margin
+    value = messages * np.maximum(best.max(axis=2), 0.0) * in_catalog[chans]
+    return value[:, 0] if channel is not None else value
+
+
+def incremental_value(t: response.Truth, consent_value: np.ndarray, alive_value: np.ndarray,
+                      dead_value: np.ndarray, fatigue_cost: np.ndarray,
+                      rp: ResponseParams) -> np.ndarray:
+    """True incremental value of actions from their truth and the customers' values.
+
+    Every argument broadcasts with the fields of `t`: (n,) for pairs, (n, n_actions) for a
+    grid with the customer values as (n, 1) and the consent value of each action's channel.
+
+    Args:
+        t: the truth of the actions.
+        consent_value: value of the consent to each action's channel.
+        alive_value: expected value at stake if the customer churns (see `CustomerValues`).
+        dead_value: expected value won back if a latent-dead customer buys.
+        fatigue_cost: expected value lost per delivered message through the churn hazard.
+        rp: response parameters.
+    """
+    harm = np.maximum(-t.effect, 0.0)
+    churn = t.p_open * rp.sleeping_dog_churn * harm
+    caused = t.p_open * np.maximum(t.effect, 0.0)
+    return (t.incremental_margin - churn * alive_value + caused * dead_value
+            - t.p_unsubscribe * consent_value - t.p_delivered * fatigue_cost)
