@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from nbasim.policies.bandits import _argmax_dist, _Shared, _uniform
+from nbasim.policies.bandits import _argmax_dist, _grouped_stats, _inverse_root, _uniform
 from nbasim.policies.base import Params, Policy, sample
 
 # Rows per chunk in `act`: no temporary above about this many floats (16 MB).
@@ -38,8 +38,10 @@ class CausalParams(Params):
     """Parameters of `causal_lints`.
 
     Attributes:
-        l2: prior precision of every uplift weight, in units of the noise variance (> 0):
-            the prior says uplifts are near 0 until messages show otherwise.
+        prior_sd: prior standard deviation of every uplift weight, in money per message
+            (> 0): uplifts are near 0 until messages show otherwise. Our choice of 0.1: a
+            message's true incremental margin is cents to a few units, and a context and
+            action share about a hundred active weights.
         n_samples: posterior samples per `act` call, 1 to 1024.
         hurdle: sampled uplift (money per message) a message must beat to be sent, >= 0.
         explore: share of uniform exploration over the eligible actions (no action
@@ -47,7 +49,7 @@ class CausalParams(Params):
         noise_prior: noise standard deviation assumed before any reward is seen, > 0.
     """
 
-    l2: float = Field(1.0, gt=0)
+    prior_sd: float = Field(0.1, gt=0)
     n_samples: int = Field(16, ge=1, le=1024)
     hurdle: float = Field(0.0, ge=0)
     explore: float = Field(0.0, ge=0, lt=1)
@@ -63,7 +65,7 @@ class CausalLinTS(Policy):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         feats = np.hstack([self.action_features[1:], np.ones((self.n_actions - 1, 1))])
-        self._model = _Shared(self.dim_context + 1, feats, self.params.l2)
+        self._model = _UpliftModel(self.dim_context + 1, feats)
         self._noise = [0.0, 0.0, 0]  # sum, sum of squares and count of the rewards seen
 
     @property
@@ -80,7 +82,7 @@ class CausalLinTS(Policy):
         """Per row, the message of highest sampled uplift above the hurdle, else no action."""
         n, k = contexts.shape[0], self.n_actions
         s = self.params.n_samples
-        draw = self._model.draw(self.rng, self.noise, s)
+        draw = self._model.draw(self.rng, self.noise, self.params.prior_sd, s)
         xt = np.hstack([contexts, np.ones((n, 1))])
         actions, pscores = np.empty(n, dtype=np.int64), np.empty(n)
         step = max(1, _CHUNK_FLOATS // (k * s))
@@ -109,3 +111,49 @@ class CausalLinTS(Policy):
         if sent.any():
             xt = np.hstack([contexts[sent], np.ones((int(sent.sum()), 1))])
             self._model.add(xt, actions[sent] - 1, rewards[sent])
+
+
+class _UpliftModel:
+    """Bayesian linear uplift over phi(x, a) = x~ (x) f~_a: prior N(0, prior_sd^2 I).
+
+    Keeps the data part Phi' Phi and Phi' r; the posterior at noise sigma is
+    N(A^-1 Phi' r, sigma^2 A^-1) with A = Phi' Phi + (sigma / prior_sd)^2 I, built when drawn
+    (the noise scale is learned as rewards come in, so the prior's weight moves with it).
+
+    Args:
+        dim: length of x~ (d).
+        feats: (K, m) action features f~ of the messages.
+    """
+
+    def __init__(self, dim: int, feats: np.ndarray):
+        self.dim, self.feats = dim, feats
+        self.n_actions, self.m = feats.shape
+        p = dim * self.m
+        self.gram = np.zeros((p, p))
+        self.moment = np.zeros(p)
+        self.weights = np.zeros((dim, self.m))     # the last posterior mean, as (d, m)
+        self._outer = np.einsum("kj,kl->kjl", feats, feats).reshape(self.n_actions, -1)
+
+    def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Accumulate a batch: sum_a X_a' X_a (x) f_a f_a' and sum_a (X_a' r_a) (x) f_a."""
+        d, m = self.dim, self.m
+        touched, grams, moments = _grouped_stats(xt, actions, rewards)
+        delta = grams.reshape(len(touched), d * d).T @ self._outer[touched]
+        self.gram += delta.reshape(d, d, m, m).transpose(0, 2, 1, 3).reshape(d * m, d * m)
+        self.moment += (moments.T @ self.feats[touched]).reshape(-1)
+
+    def draw(self, rng: np.random.Generator, sigma: float, prior_sd: float,
+             n_samples: int) -> np.ndarray:
+        """(d, m, S) weights, S samples from the posterior at noise `sigma`."""
+        p = self.gram.shape[0]
+        root_t = _inverse_root(self.gram + (sigma / prior_sd) ** 2 * np.eye(p)).T
+        mean = root_t @ (root_t.T @ self.moment)
+        self.weights = mean.reshape(self.dim, self.m)
+        z = rng.standard_normal((p, n_samples))
+        return (mean[:, None] + sigma * (root_t @ z)).reshape(self.dim, self.m, n_samples)
+
+    def sample_scores(self, xt: np.ndarray, draw: np.ndarray) -> np.ndarray:
+        """(n, S, K) sampled uplift of every message for every row."""
+        n, s = xt.shape[0], draw.shape[2]
+        xw = (xt @ draw.reshape(self.dim, -1)).reshape(n, self.m, s)
+        return xw.transpose(0, 2, 1) @ self.feats.T
