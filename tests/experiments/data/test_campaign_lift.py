@@ -50,8 +50,9 @@ def test_welch_by_hand():
     # lift = 0.75 - 0.2 = 0.55; se^2 = 0.25 / 4 + 0.2 / 5 = 0.0625 + 0.04 = 0.1025
     assert d.lift == pytest.approx(0.55)
     assert d.se == pytest.approx(np.sqrt(0.1025))
-    # df = 0.1025^2 / (0.0625^2 / 3 + 0.04^2 / 4) = 0.01050625 / 0.00170208... = 6.1726...
-    assert d.df == pytest.approx(0.01050625 / (0.0625 ** 2 / 3 + 0.04 ** 2 / 4))
+    # df = 0.1025^2 / (0.0625^2 / 3 + 0.04^2 / 4) = 0.01050625 / (0.00130208 + 0.0004)
+    #    = 0.01050625 / 0.00170208 = 6.1726
+    assert d.df == pytest.approx(6.1726, abs=1e-4)
     # t_{0.975, 6.17} is about 2.43, so the interval is 0.55 +- 0.78.
     assert d.hi - d.lift == pytest.approx(d.lift - d.lo)
     assert 2.4 < (d.hi - d.lift) / d.se < 2.46

@@ -39,15 +39,13 @@ def test_validation_scores_each_estimator_against_both_truths(tmp_path):
     ({"policies": SMALL["policies"][::2], "baseline": None}, "needs a no_action policy"),
     ({"policies": [*SMALL["policies"], {"label": "eg", "policy": "epsilon_greedy"}],
       "ope": {**SMALL["ope"], "targets": ["eg"]}}, r"targets \['eg'\] learn"),
+    ({"ope": {"behaviour": "ghost", "targets": ["blanket"]}}, "ope: 'ghost' is not a policy label"),
 ])
 def test_a_config_it_cannot_validate_is_named(tmp_path, changes, match):
-    """No [ope] table, no contexts in the log, no control: named before any cell runs."""
+    """No [ope] table, no contexts in the log, no control, a behaviour that is no policy label.
+
+    Each is named before any cell runs (the last by the config itself).
+    """
     with pytest.raises(ParameterError, match=match):
         ope_validate.validate(config.parse({**SMALL, **changes}), tmp_path / "run")
     assert not (tmp_path / "run").exists()
-
-
-def test_ope_targets_must_be_policy_labels():
-    """An [ope] behaviour or target that is not a policy label is refused by the config."""
-    with pytest.raises(ParameterError, match="ope: 'ghost' is not a policy label"):
-        config.parse({**SMALL, "ope": {"behaviour": "ghost", "targets": ["blanket"]}})

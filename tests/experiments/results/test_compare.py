@@ -242,7 +242,8 @@ def test_diff_runs_groups_only_in_one_run(summary):
     rows = {r.group: r for r in diff.rows}
     assert rows["playbook"].verdict == "only in A" and rows["playbook"].b is None
     assert rows["oracle"].verdict == "only in B" and rows["oracle"].a is None
-    assert rows["oracle"].b == Estimate(*stats.mean_ci([50.0, 51.0, 52.0]))
+    # [50, 51, 52]: mean 51, s = 1; half-width t(0.975, 2) / sqrt(3) = 4.3027 / 1.7321 = 2.4841.
+    assert rows["oracle"].b == pytest.approx(Estimate(51.0, 48.5159, 53.4841), abs=1e-4)
     assert rows["oracle"].diff is None
 
 

@@ -173,12 +173,11 @@ def test_report_is_self_contained_and_complete(built):
 
 def test_ranking_follows_the_summary(built):
     """Rows are the groups sorted by mean incremental margin, best first."""
-    page = (built / "report.html").read_text()
-    summary = json.loads((built / "summary.json").read_text())
-    expected = sorted(summary["groups"], key=lambda g:
-                      -summary["groups"][g]["metrics"]["incremental_margin"]["mean"])
-    assert expected == ["linucb", "blanket", "random"]
-    assert ranked_groups(page) == expected
+    # MARGIN: linucb 500 > blanket 300 > random -40 (noise sd 3 x sqrt(12) days, about 10).
+    means = json.loads((built / "summary.json").read_text())["groups"]
+    assert [means[g]["metrics"]["incremental_margin"]["mean"] for g in ("linucb", "blanket",
+            "random")] == pytest.approx([500, 300, -40], abs=50)
+    assert ranked_groups((built / "report.html").read_text()) == ["linucb", "blanket", "random"]
 
 
 def test_rebuild_gives_the_same_bytes(copy_of_built):
