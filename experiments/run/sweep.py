@@ -202,9 +202,9 @@ def summarize(cfg: ExperimentConfig, all_cells: list[Cell], infos: list[dict],
     timing = {c.key: info["timing"] for c, info in zip(all_cells, infos, strict=True)}
     # regret: the myopic oracle's true margin on the same seed minus the policy's; regret_ltv:
     # the long-term oracle's true incremental value on the same seed minus the policy's.
-    for name, metric, truth in (("oracle", "regret", "true_incremental_margin"),
-                                ("oracle_ltv", "regret_ltv", "true_incremental_value")):
-        oracle = [p.label for p in cfg.policies if p.name == name]
+    for oracle_name, metric, truth in (("oracle", "regret", "true_incremental_margin"),
+                                       ("oracle_ltv", "regret_ltv", "true_incremental_value")):
+        oracle = [p.label for p in cfg.policies if p.name == oracle_name]
         if oracle:
             for (scenario, _, seed), f in figures.items():
                 f[metric] = figures[(scenario, oracle[0], seed)][truth] - f[truth]

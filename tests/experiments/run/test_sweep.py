@@ -124,12 +124,15 @@ def test_interrupted_sweep_resumes_and_a_foreign_directory_is_refused(tmp_path, 
 
 
 def test_summary_has_intervals_regret_and_paired_differences(tmp_path, monkeypatch):
-    """Means lie in their intervals; the oracle has no regret; the baseline has no difference."""
+    """Means lie in their intervals; each oracle has no regret; the baseline no difference."""
     monkeypatch.setattr("nbasim.experiments.results.report.build_report", lambda run_dir: run_dir)
-    run_dir = sweep.run(tiny(), tmp_path / "run")
+    run_dir = sweep.run(tiny(policies=[*TINY["policies"], {"label": "oracle_ltv"}]),
+                        tmp_path / "run")
     s = json.loads((run_dir / "summary.json").read_text())
+    assert s["run_id"] == "run" and s["experiment"] == "tiny"
     assert s["baseline"] == "blanket" and set(s["groups"]) == {"no_action", "blanket", "eg",
-                                                                 "oracle"}
+                                                                 "oracle", "oracle_ltv"}
+    assert s["groups"]["oracle_ltv"]["metrics"]["regret_ltv"]["per_seed"] == [0.0, 0.0]
     for g in s["groups"].values():
         for m in g["metrics"].values():
             assert m["ci"][0] <= m["mean"] <= m["ci"][1] and len(m["per_seed"]) == 2
