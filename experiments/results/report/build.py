@@ -7,7 +7,7 @@ Only the Parquet columns the figures need are read. The page embeds its plots as
 and its CSS inline, so it can be mailed or archived alone; it holds no timestamp, so the same
 run directory always gives the same bytes.
 
-Plots (in `plots/`): `ranking.png`, `uplift.png`, `active.png`, `spend.png`,
+Plots (in `plots/`): `ranking.png`, `uplift.png`, `learning.png`, `active.png`, `spend.png`,
 `migration.png`, `action_mix.png`, `timing.png` (each only when its inputs exist).
 """
 

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from nbasim.experiments.results import learning
 from nbasim.experiments.results.report import figures as rp
 from nbasim.experiments.results.report.load import Run, group_timing
-from nbasim.experiments.results.report.text import baseline_name, baseline_of, ci_of, short_label
+from nbasim.experiments.results.report.text import (
+    baseline_name,
+    baseline_of,
+    ci_of,
+    oracle_groups,
+    short_label,
+)
+
+REGRETS = (("regret", "myopic oracle", "true_incremental_margin"),
+           ("regret_ltv", "long-term oracle", "true_incremental_value"))
+"""Regret curve -> the role of the oracle it is measured against and the daily column."""
 
 
 def draw(run: Run) -> dict[str, bytes]:
@@ -60,6 +73,13 @@ def draw(run: Run) -> dict[str, bytes]:
         if silent:
             run.notes.append(f"No messages sent (left out of the action mix): "
                              f"{', '.join(silent)}.")
+    curves = learning_curves(run)
+    if curves:
+        out["learning"] = rp.png(rp.learning_figure(curves, run.order, run.scenario_of, colors,
+                                                    oracle_groups(run)))
+    elif run.daily:
+        run.notes.append("No learning curves: daily.parquet lacks eligible decisions or the "
+                         "true incremental margin and value.")
     timing = group_timing(run)
     if timing:
         out["timing"] = rp.png(rp.timing_figure(run.order, timing))
@@ -72,3 +92,38 @@ def _pacing(run: Run) -> dict[str, float]:
         if isinstance(p, dict) and isinstance(p.get("budget"), int | float):
             budgets[str(p.get("label"))] = float(p["budget"])
     return {g: budgets[run.policy_of[g]] for g in run.groups if run.policy_of[g] in budgets}
+
+
+def learning_curves(run: Run) -> dict[str, dict[str, learning.Band]]:
+    """The learning curves of `plots/learning.png`, from the daily series of the run.
+
+    Returns:
+        `"margin"`, `"value"`: group -> true incremental margin (value) per decision by week;
+        `"regret"`, `"regret_ltv"`: group -> cumulative regret by day against the myopic
+        (long-term) oracle on the same scenario variant and seeds. A key is absent when the
+        run lacks its columns or its oracle.
+    """
+    daily, out = run.daily, {}
+    if "eligible" in daily:
+        for key, col in (("margin", "true_incremental_margin"),
+                         ("value", "true_incremental_value")):
+            for g, (days, values) in daily.get(col, {}).items():
+                if g in daily["eligible"]:
+                    weeks, rate = learning.weekly_per_decision(days, values,
+                                                               daily["eligible"][g][1])
+                    if np.isfinite(rate).any():
+                        out.setdefault(key, {})[g] = learning.seed_band(weeks, rate)
+    roles = oracle_groups(run)
+    for key, role, col in REGRETS:
+        per = daily.get(col, {})
+        for g, (days, values) in per.items():
+            oracle = next((o for o, r in roles.items() if r == role and o in per
+                           and run.scenario_of[o] == run.scenario_of[g]), None)
+            if oracle is None or not np.array_equal(per[oracle][0], days):
+                continue
+            o, p = learning.common_seeds(run.seeds_of[oracle], per[oracle][1],
+                                         run.seeds_of[g], values)
+            if len(o):
+                out.setdefault(key, {})[g] = learning.seed_band(
+                    days, learning.cumulative_regret(o, p))
+    return out

@@ -21,6 +21,8 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from nbasim.experiments.results.learning import Band  # noqa: E402
+
 Series = tuple[np.ndarray, np.ndarray]
 """One group's daily series: days (n_days,), values (n_seeds, n_days)."""
 
@@ -359,4 +361,72 @@ def timing_figure(order: Sequence[str], timing: Mapping[str, tuple[float, float]
     ax.set_xlabel("mean seconds per cell (one seed of one group)")
     fig.legend(fontsize=8, loc="outside lower center", ncol=2, frameon=False)
     ax.set_title("Time per cell", fontsize=10)
+    return fig
+
+
+LEARNING_PANELS = {
+    "margin": ("True incremental margin per decision, by week", "money per decision"),
+    "value": ("True incremental value per decision, by week", "money per decision"),
+    "regret": ("Cumulative regret against the myopic oracle (true incremental margin)",
+               "cumulative regret"),
+    "regret_ltv": ("Cumulative regret against the long-term oracle (true incremental value)",
+                   "cumulative regret"),
+}
+"""Learning-curve panel key -> (title, y label); the weekly panels above, regret below."""
+
+
+def learning_figure(curves: Mapping[str, Mapping[str, Band]], groups: Sequence[str],
+                    scenario_of: Mapping[str, str], colors: Mapping[str, tuple[float, ...]],
+                    roles: Mapping[str, str]) -> Figure:
+    """Learning curves: per decision by week above, cumulative regret by day below.
+
+    Per scenario variant two columns, margin (and regret against the myopic oracle) on the
+    left, value (and regret against the long-term oracle) on the right. The regret row is
+    left out when no group has a regret curve.
+
+    Args:
+        curves: panel key of `LEARNING_PANELS` -> group -> its band (weeks or days).
+        groups: groups in legend order.
+        scenario_of: group -> scenario variant label.
+        colors: group -> colour.
+        roles: oracle group -> its role ("myopic oracle", "long-term oracle").
+    """
+    scen = _by_scenario(groups, scenario_of)
+    several = len(scen) > 1
+    rows = [("margin", "value")]
+    if curves.get("regret") or curves.get("regret_ltv"):
+        rows.append(("regret", "regret_ltv"))
+    fig, axes = plt.subplots(len(rows), 2 * len(scen), figsize=(11.5 * len(scen) + 1.5,
+                                                               3.9 * len(rows)),
+                             squeeze=False, constrained_layout=True)
+    for c0, (s, members) in enumerate(scen.items()):
+        for r, keys in enumerate(rows):
+            for dc, key in enumerate(keys):
+                ax = axes[r, 2 * c0 + dc]
+                title, ylabel = LEARNING_PANELS[key]
+                ax.set_title(f"{title} ({s})" if several else title, fontsize=9)
+                data = curves.get(key, {})
+                drawn = [g for g in members if g in data]
+                if not drawn:
+                    ax.text(0.5, 0.5, f"no {key.replace('_', ' ')} curve in this run",
+                            ha="center", va="center", color="0.4", transform=ax.transAxes)
+                    ax.set_axis_off()
+                    continue
+                for g in drawn:
+                    b = data[g]
+                    label = _short(g, several) + (f" ({roles[g]})" if g in roles else "")
+                    ax.plot(b.x, b.mean, color=colors[g], lw=1.8, label=label,
+                            marker="o" if r == 0 else None, ms=3.5,
+                            ls="--" if g in roles else "-")
+                    if np.any(b.hi > b.lo):
+                        ax.fill_between(b.x, b.lo, b.hi, color=colors[g], alpha=0.15, lw=0)
+                ax.axhline(0.0, color="0.3", lw=0.8, ls=":")
+                ax.set_xlabel("week (week 0: days 0-6)" if r == 0 else "day")
+                if r == 0:
+                    ax.xaxis.get_major_locator().set_params(integer=True)
+                ax.set_ylabel(ylabel)
+                ax.grid(alpha=0.25)
+                _legend(ax)
+    fig.suptitle("Learning curves (mean over seeds, 95 % band). A decision is a customer "
+                 "decided for, sent a message or not")
     return fig

@@ -28,7 +28,8 @@ RANK_METRICS = ("incremental_margin", "uplift")
 
 
 DAILY_NEEDED = ("scenario", "policy", "seed", "day", "uplift", "active", "churned", "cost",
-                "budget", "budget_left")
+                "budget", "budget_left", "eligible", "true_incremental_margin",
+                "true_incremental_value")
 DECISION_NEEDED = ("scenario", "policy", "segment", "offer", "channel", "action")
 MIGRATION_NEEDED = ("scenario", "policy", "seed", "from_segment", "to_segment", "customers")
 
@@ -47,7 +48,9 @@ class Run:
         baseline: the baseline group.
         scenario_of: group -> scenario variant label.
         policy_of: group -> policy label.
-        daily: column -> group -> (days (n_days,), values (n_seeds, n_days)).
+        daily: column -> group -> (days (n_days,), values (n_seeds, n_days)); `uplift`,
+            `churned` and `cost` cumulative, the others per day as in daily.parquet.
+        seeds_of: group -> its seeds in daily.parquet, the rows of its `daily` values.
         budget: scenario -> cumulative budget made available (days, (1, n_days)).
         migration: group -> (n_segments, n_segments) customers, over seeds; with
             `migration_segments` naming rows and columns.
@@ -67,6 +70,7 @@ class Run:
     scenario_of: dict[str, str] = field(default_factory=dict)
     policy_of: dict[str, str] = field(default_factory=dict)
     daily: dict[str, dict[str, rp.Series]] = field(default_factory=dict)
+    seeds_of: dict[str, np.ndarray] = field(default_factory=dict)
     budget: dict[str, rp.Series] = field(default_factory=dict)
     migration: dict[str, np.ndarray] = field(default_factory=dict)
     migration_segments: list[str] = field(default_factory=list)
@@ -217,6 +221,7 @@ def _read_daily(run: Run, path: Path) -> None:
         if g is None:
             continue
         rows = code == k
+        run.seeds_of[g] = np.unique(seed[rows])
         for c, v in cols.items():
             series = _pivot(seed[rows], day[rows], v[rows])
             if c in ("uplift", "churned", "cost"):

@@ -17,10 +17,11 @@ from nbasim.experiments.results.report.text import (
     fmt_number,
     metric_label,
     metric_unit,
+    oracle_groups,
     seed_count,
     short_label,
 )
-from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES
+from nbasim.experiments.run.metrics import METRICS
 
 TABLE_ORDER = ("true_incremental_margin", "regret", "true_incremental_value", "regret_ltv", "roi",
                "spend", "conversion", "churn_rate", "clv", "contacts_per_customer",
@@ -68,12 +69,20 @@ CAPTIONS = {
                   "the messages sent there (messages in brackets).",
     "timing": "Mean seconds per cell (one seed of one group), split into simulating the world "
               "and running the policy.",
+    "learning": "How to read it: top, the true incremental margin (left) and value (right) "
+                "that each policy earned per decision, week by week (a decision is a customer "
+                "decided for, sent a message or not); a policy that learns climbs towards the "
+                "oracles (dashed). Bottom, the regret summed day by day: what the policy left "
+                "on the table against the myopic oracle (margin) and the long-term oracle "
+                "(value) on the same seed; a learning policy's line flattens. Bands are 95 % "
+                "intervals over seeds; the last day's regret is the table's.",
 }
 
 TITLES = {
     "ranking": "Ranking", "uplift": "Cumulative uplift", "active": "Active customers and churn",
     "spend": "Spend against budget", "migration": "Segment migration",
     "action_mix": "Action mix per segment", "timing": "Time per cell",
+    "learning": "Learning curves",
 }
 
 
@@ -95,7 +104,7 @@ def render_html(run: Run, figures: Mapping[str, bytes]) -> str:
     if more:
         parts += ["<h2>More metrics</h2>", _metric_table(run, more, "more", with_diff=False)]
     parts += ["<h2>What the metrics mean</h2>", _metric_notes(run)]
-    for name in ("uplift", "active", "spend", "migration", "action_mix"):
+    for name in ("uplift", "learning", "active", "spend", "migration", "action_mix"):
         parts.append(f"<h2>{TITLES[name]}</h2>")
         parts.append(_figure(name, figures) if name in figures else
                      '<p class="note">Not available for this run (see the notes below).</p>')
@@ -161,7 +170,7 @@ def _verdict(run: Run) -> str:
             text += (f" Against the baseline {e(base)}: {fmt(float(d['mean']), unit, True)}"
                      f" (95 % interval {fmt(dlo, unit, True)} to {fmt(dhi, unit, True)}): "
                      f"{difference_words(run, m, d)}.")
-    oracles = _oracle_groups(run)
+    oracles = oracle_groups(run)
     if best in oracles:
         text += (f" The {oracles[best]} knows every customer's true response: it bounds what a "
                  "policy can reach rather than being one to deploy.")
@@ -199,7 +208,7 @@ def _metric_table(run: Run, metrics: Sequence[str], table_id: str, with_diff: bo
     for i, g in enumerate(run.order, start=1):
         info = run.summary["groups"][g]
         base = baseline_of(run, g)
-        role = _oracle_groups(run).get(g)
+        role = oracle_groups(run).get(g)
         cells = [f'<td class="name">{i}</td>', f'<td class="name"><b>{e(g)}</b>'
                  + (f" <small>({e(role)})</small>" if role else "")
                  + (" <small>(baseline)</small>" if g == base else "") + "</td>"]
@@ -305,21 +314,6 @@ def _main_metrics(run: Run) -> list[str]:
     first = [run.rank_metric] if run.rank_metric else []
     return first + [m for m in TABLE_ORDER if m not in first
                     and any(m in info["metrics"] for info in groups)]
-
-
-def _oracle_groups(run: Run) -> dict[str, str]:
-    """Groups whose policy is an oracle -> its role ("myopic oracle", "long-term oracle").
-
-    From the registry names in config.toml, else the summary's "role" of the group.
-    """
-    names = {str(p.get("label")): str(p.get("policy") or p.get("label"))
-             for p in run.config.get("policies", []) if isinstance(p, dict)}
-    out = {}
-    for g in run.groups:
-        role = ORACLE_ROLES.get(names.get(run.policy_of[g], run.policy_of[g]))
-        out[g] = role or run.summary["groups"][g].get("role")
-    return {g: r for g, r in out.items() if r}
-
 
 
 def _scenarios(run: Run) -> list[str]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from nbasim.experiments.results import summary as summary_reader
 from nbasim.experiments.results.report.load import Run
-from nbasim.experiments.run.metrics import METRICS
+from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES
 
 PERCENT_UNITS = ("share", "fraction")
 """Units shown as percentages."""
@@ -26,6 +26,20 @@ def baseline_of(run: Run, group: str) -> str:
                 and run.scenario_of[g] == run.scenario_of[group]):
             return g
     return run.baseline
+
+
+def oracle_groups(run: Run) -> dict[str, str]:
+    """Groups whose policy is an oracle -> its role ("myopic oracle", "long-term oracle").
+
+    From the registry names in config.toml, else the summary's "role" of the group.
+    """
+    names = {str(p.get("label")): str(p.get("policy") or p.get("label"))
+             for p in run.config.get("policies", []) if isinstance(p, dict)}
+    out = {}
+    for g in run.groups:
+        role = ORACLE_ROLES.get(names.get(run.policy_of[g], run.policy_of[g]))
+        out[g] = role or run.summary["groups"][g].get("role")
+    return {g: r for g, r in out.items() if r}
 
 
 def short_label(run: Run, metric: str) -> str:

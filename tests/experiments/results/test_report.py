@@ -24,7 +24,8 @@ from nbasim.sim.rfm import SEGMENTS
 
 # Incremental margin per policy: the ranking is oracle, linucb, blanket, random.
 MARGIN = {"blanket": 300.0, "linucb": 500.0, "random": -40.0, "oracle": 900.0}
-ALL_PLOTS = {"ranking", "uplift", "active", "spend", "migration", "action_mix", "timing"}
+ALL_PLOTS = {"ranking", "uplift", "learning", "active", "spend", "migration", "action_mix",
+             "timing"}
 
 
 def _entry(values: list[float]) -> dict:
@@ -58,7 +59,9 @@ def make_run(root: Path, policies=("blanket", "linucb", "random"), seeds=(0, 1, 
             for d in range(days):
                 row = {c: 0 for c in DAILY_COLUMNS}
                 row.update(scenario=s, policy=p, seed=seed, day=d, uplift=uplift[d],
-                           cost=cost[d], active=900 - 3 * d, churned=3,
+                           cost=cost[d], active=900 - 3 * d, churned=3, eligible=20,
+                           true_incremental_margin=MARGIN[p] / days,
+                           true_incremental_value=2 * MARGIN[p] / days,
                            budget=np.nan if budget is None else budget,
                            budget_left=np.nan if budget is None else budget - cost[:d + 1]
                            [d - d % 5:].sum())
