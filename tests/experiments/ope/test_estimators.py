@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from ope_planted import PI_T, Q_TRUE, V_TRUE, planted_log  # in this folder
 
 from nbasim.experiments import ope
 from nbasim.experiments.ope import OPEError
@@ -115,24 +116,6 @@ def test_bootstrap_is_seeded():
 
 
 # --- a synthetic bandit with a known value -------------------------------------------------------
-#
-# 4 equally likely contexts, 3 actions; Bernoulli rewards with means Q_TRUE; the logger MU and
-# the target PI_T are fixed tables. The target's value is exact:
-# V = mean_x sum_a PI_T[x, a] Q_TRUE[x, a].
-
-Q_TRUE = np.array([[0.1, 0.5, 0.3], [0.6, 0.2, 0.4], [0.3, 0.3, 0.9], [0.05, 0.7, 0.2]])
-MU = np.array([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6], [0.4, 0.4, 0.2], [0.3, 0.3, 0.4]])
-PI_T = np.array([[0.0, 1.0, 0.0], [0.8, 0.1, 0.1], [0.1, 0.0, 0.9], [0.2, 0.6, 0.2]])
-V_TRUE = float((PI_T * Q_TRUE).sum(axis=1).mean())
-
-
-def _log(rng: np.random.Generator, n: int, noisy: bool = True):
-    x = rng.integers(0, 4, n)
-    cum = MU[x].cumsum(axis=1)
-    a = (cum < rng.random(n)[:, None]).sum(axis=1)
-    mean = Q_TRUE[x, a]
-    r = (rng.random(n) < mean).astype(float) if noisy else mean
-    return x, a, r, MU[x, a]
 
 
 def test_ips_is_unbiased_over_seeds():
@@ -142,7 +125,7 @@ def test_ips_is_unbiased_over_seeds():
     """
     est = []
     for seed in range(400):
-        x, a, r, p = _log(np.random.default_rng(seed), 500)
+        x, a, r, p = planted_log(np.random.default_rng(seed), 500)
         est.append(ope.ips(r, p, PI_T[x, a]))
     est = np.array(est)
     se = est.std(ddof=1) / math.sqrt(est.size)
@@ -155,7 +138,7 @@ def test_dr_with_a_perfect_model_is_the_truth():
     The correction is 0 row by row, so DR, SNDR and switch-DR equal DM, which is the exact
     value on the logged contexts.
     """
-    x, a, r, p = _log(np.random.default_rng(7), 1000, noisy=False)
+    x, a, r, p = planted_log(np.random.default_rng(7), 1000, noisy=False)
     q_hat, pi = Q_TRUE[x], PI_T[x]
     # The target's value in each of the 4 contexts, weighted by how often the log saw each.
     truth = float(np.bincount(x, minlength=4) @ (PI_T * Q_TRUE).sum(axis=1) / x.size)
@@ -173,7 +156,7 @@ def test_dr_with_a_perfect_model_is_unbiased_under_noise():
     """
     est = []
     for seed in range(200):
-        x, a, r, p = _log(np.random.default_rng(seed), 500)
+        x, a, r, p = planted_log(np.random.default_rng(seed), 500)
         est.append(ope.doubly_robust(r, a, p, PI_T[x], Q_TRUE[x]))
     est = np.array(est)
     assert abs(est.mean() - V_TRUE) < 3 * est.std(ddof=1) / math.sqrt(est.size)
@@ -187,7 +170,7 @@ def test_bootstrap_coverage_near_95_percent():
     """
     hits = np.zeros(2)
     for seed in range(200):
-        x, a, r, p = _log(np.random.default_rng(10_000 + seed), 1000)
+        x, a, r, p = planted_log(np.random.default_rng(10_000 + seed), 1000)
         terms = ope.Terms(r, p, PI_T[x, a])
         ci = ope.bootstrap_ci(terms, ("ips", "snips"), n_bootstrap=200, seed=seed)
         hits += [ci["ips"][0] <= V_TRUE <= ci["ips"][1],

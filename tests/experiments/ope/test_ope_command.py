@@ -9,30 +9,13 @@ import pyarrow as pa
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
 import pytest
+from ope_planted import PI_T, planted_log  # in this folder
 
 from nbasim.experiments import ope
 from nbasim.experiments.ope import OPEError
 from nbasim.experiments.ope.command import ope_command, render
 
 # --- a synthetic bandit with a known value -------------------------------------------------------
-#
-# 4 equally likely contexts, 3 actions; Bernoulli rewards with means Q_TRUE; the logger MU and
-# the target PI_T are fixed tables. The target's value is exact:
-# V = mean_x sum_a PI_T[x, a] Q_TRUE[x, a].
-
-Q_TRUE = np.array([[0.1, 0.5, 0.3], [0.6, 0.2, 0.4], [0.3, 0.3, 0.9], [0.05, 0.7, 0.2]])
-MU = np.array([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6], [0.4, 0.4, 0.2], [0.3, 0.3, 0.4]])
-PI_T = np.array([[0.0, 1.0, 0.0], [0.8, 0.1, 0.1], [0.1, 0.0, 0.9], [0.2, 0.6, 0.2]])
-V_TRUE = float((PI_T * Q_TRUE).sum(axis=1).mean())
-
-
-def _log(rng: np.random.Generator, n: int, noisy: bool = True):
-    x = rng.integers(0, 4, n)
-    cum = MU[x].cumsum(axis=1)
-    a = (cum < rng.random(n)[:, None]).sum(axis=1)
-    mean = Q_TRUE[x, a]
-    r = (rng.random(n) < mean).astype(float) if noisy else mean
-    return x, a, r, MU[x, a]
 
 
 
@@ -41,7 +24,7 @@ def _log(rng: np.random.Generator, n: int, noisy: bool = True):
 
 def _write_csv(path, n=400, seed=0, **override):
     rng = np.random.default_rng(seed)
-    x, a, r, p = _log(rng, n)
+    x, a, r, p = planted_log(rng, n)
     cols = {"action": a, "reward": r, "pscore": p, "x_ctx": x.astype(float),
             "x_noise": rng.normal(size=n)}
     cols.update(override)
