@@ -15,9 +15,12 @@ its neighbours. Only messages teach the model; the rewards of no-action decision
 noise around 0 under the uplift reward, give the noise scale that the posterior is drawn at,
 so confidence follows the reward's noise. A row's action for one posterior sample is the
 eligible message of highest sampled uplift if that uplift is above `hurdle`, else no action;
-each row acts on one of `n_samples` samples picked uniformly, so pscores are exact. The hurdle
-is the price of being wrong the learner accepts: the winner's curse makes the best of hundreds
-of sampled uplifts look positive long before any is.
+each row acts on one of `n_samples` samples picked uniformly, so pscores are exact. The
+posterior and its samples are rebuilt, at the noise scale of the moment, when the messages
+learned from have grown by `REFRESH` and at least `REFRESH_ROWS` since they were last built:
+every day in a daily campaign, and every few dozen messages, not every one, when decisions
+come one at a time. The hurdle is the price of being wrong the learner accepts: the winner's
+curse makes the best of hundreds of sampled uplifts look positive long before any is.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ from nbasim.policies.base import Params, Policy, sample
 
 # Rows per chunk in `act`: no temporary above about this many floats (16 MB).
 _CHUNK_FLOATS = 1 << 21
+REFRESH = 0.01
+"""Relative growth of the data that rebuilds the posterior and its samples; a rebuild is a
+Cholesky factorisation of a (d m) x (d m) matrix."""
+REFRESH_ROWS = 64
+"""Fewest new rows that rebuild it (decisions one at a time would otherwise rebuild it at
+every one of the first hundred)."""
 
 
 class CausalParams(Params):
@@ -132,10 +141,23 @@ class _UpliftModel:
         self.gram = np.zeros((p, p))
         self.moment = np.zeros(p)
         self.weights = np.zeros((dim, self.m))     # the last posterior mean, as (d, m)
+        self.n = 0                                  # rows learned from
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._outer = np.einsum("kj,kl->kjl", feats, feats).reshape(self.n_actions, -1)
+        self._drawn: tuple[int, np.ndarray] | None = None   # (n at the draw, the draw)
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        """Accumulate a batch: sum_a X_a' X_a (x) f_a f_a' and sum_a (X_a' r_a) (x) f_a."""
+        """Keep a batch; it enters the sufficient statistics at the next rebuild."""
+        self._pending.append((xt, actions, rewards))
+        self.n += len(actions)
+
+    def _fold(self) -> None:
+        """Add the kept batches: sum_a X_a' X_a (x) f_a f_a' and sum_a (X_a' r_a) (x) f_a."""
+        if not self._pending:
+            return
+        xt, actions, rewards = (np.concatenate(part) for part in zip(*self._pending,
+                                                                      strict=True))
+        self._pending = []
         d, m = self.dim, self.m
         touched, grams, moments = _grouped_stats(xt, actions, rewards)
         delta = grams.reshape(len(touched), d * d).T @ self._outer[touched]
@@ -144,13 +166,24 @@ class _UpliftModel:
 
     def draw(self, rng: np.random.Generator, sigma: float, prior_sd: float,
              n_samples: int) -> np.ndarray:
-        """(d, m, S) weights, S samples from the posterior at noise `sigma`."""
+        """(d, m, S) weights, S samples from the posterior at noise `sigma`.
+
+        The samples of the last call are kept until the data has grown by `REFRESH` and at
+        least `REFRESH_ROWS` rows since they were drawn.
+        """
+        if self._drawn is not None:
+            n, draw = self._drawn
+            if self.n - n < max(REFRESH * n, REFRESH_ROWS):
+                return draw
+        self._fold()
         p = self.gram.shape[0]
         root_t = _inverse_root(self.gram + (sigma / prior_sd) ** 2 * np.eye(p)).T
         mean = root_t @ (root_t.T @ self.moment)
         self.weights = mean.reshape(self.dim, self.m)
         z = rng.standard_normal((p, n_samples))
-        return (mean[:, None] + sigma * (root_t @ z)).reshape(self.dim, self.m, n_samples)
+        draw = (mean[:, None] + sigma * (root_t @ z)).reshape(self.dim, self.m, n_samples)
+        self._drawn = (self.n, draw)
+        return draw
 
     def sample_scores(self, xt: np.ndarray, draw: np.ndarray) -> np.ndarray:
         """(n, S, K) sampled uplift of every message for every row."""

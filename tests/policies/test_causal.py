@@ -53,11 +53,12 @@ def test_causal_lints_mails_the_persuadables_and_leaves_the_others(seed):
 def test_no_action_is_worth_zero_and_never_learned():
     """Rewards of no-action rows move the noise scale only, never the uplift model."""
     policy = policies.make("causal_lints", action_features=FEATURES, dim_context=3, seed=0)
-    before = (policy._model.gram.copy(), policy._model.moment.copy())
+    before = (policy._model.gram.copy(), policy._model.moment.copy(), policy._model.n)
     policy.update(np.eye(3), np.zeros(3, dtype=np.int64), np.array([5.0, -5.0, 9.0]),
                   np.ones(3))
     np.testing.assert_array_equal(policy._model.gram, before[0])
     np.testing.assert_array_equal(policy._model.moment, before[1])
+    assert policy._model.n == before[2]
     assert policy.noise == pytest.approx(np.std([5.0, -5.0, 9.0]))
 
 
