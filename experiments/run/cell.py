@@ -79,9 +79,9 @@ def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool,
     own = None if policy is None else (
         policy.objective or policies.policy_class(policy.name).objective)
     settings["objective"] = own or variant.objective or cfg.objective
+    customers = calibrated or variant.customers or cfg.customers
     return CampaignDayEnv(scenario=variant.scenario, overrides=overrides, shocks=variant.shocks,
-                          customers=calibrated or cfg.customers, days=cfg.days, truth=truth,
-                          **settings)
+                          customers=customers, days=cfg.days, truth=truth, **settings)
 
 
 def make_policy(spec: PolicySpec, env: CampaignDayEnv, seed: int, days: int) -> policies.Policy:

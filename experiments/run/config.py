@@ -12,6 +12,7 @@ label = "base"
 scenario = "dry_cleaning_chain"
 overrides = {churn_base = 0.0004}
 shocks = ["recession:start_day=20"]
+customers = 10000               # optional: this variant's base size (default: the config's)
 
 [[policies]]
 label = "blanket"
@@ -37,6 +38,9 @@ from nbasim.sim.params import FrozenModel, NonNegative, ParameterError, validate
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
 
+Customers = Annotated[int, Field(ge=100, le=2_000_000)]
+"""Customers in all (the day-0 base plus newcomers), as an experiment may have them."""
+
 
 class ScenarioVariant(FrozenModel):
     """One world the policies are run in."""
@@ -55,6 +59,16 @@ class ScenarioVariant(FrozenModel):
     """A calibration.json (`nbasim calibrate`): the base's BG/NBD and Gamma-Gamma parameters,
     size and age structure on this scenario's stores and catalog (its size replaces
     `customers`; `overrides` still apply on top)."""
+    customers: Customers | None = None
+    """Customers in this variant (default: the config's), e.g. one variant per base size to
+    see how a policy's results scale; not with a calibration, which sets the size."""
+
+    @model_validator(mode="after")
+    def _one_size(self) -> ScenarioVariant:
+        if self.customers is not None and self.calibration is not None:
+            raise ValueError(f"scenario {self.label!r}: customers = {self.customers} and a "
+                             "calibration, which sets the size itself; give one of them")
+        return self
 
 
 class PolicySpec(FrozenModel):
@@ -100,7 +114,7 @@ class ExperimentConfig(CampaignSettings):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     """Experiment name (letters, digits, _ . -); results go to <out>/<name>/<run-id>."""
-    customers: Annotated[int, Field(ge=100, le=2_000_000)] = 3000
+    customers: Customers = 3000
     """Customers in all (the day-0 base plus newcomers)."""
     days: Annotated[int, Field(ge=3, le=3650)] = 45
     """Days simulated; decisions are taken every day but the last."""

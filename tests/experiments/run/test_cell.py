@@ -79,3 +79,26 @@ def test_each_policy_learns_its_own_objective():
     assert (unsent["random_window"] != 0).any()
     first = {k: log["customer"][log["day"] == log["day"].min()] for k, log in logs.items()}
     np.testing.assert_array_equal(first["random"], first["random_window"])   # same world
+
+
+def test_a_variant_may_set_its_own_base_size():
+    """One variant per base size: each cell's world has its variant's customers."""
+    cfg = config.parse({"name": "sizes", "customers": 300, "days": 5, "seeds": [0],
+                        "scenarios": [{"label": "small"},
+                                      {"label": "large", "customers": 600}],
+                        "policies": [{"label": "no_action"}]})
+    sizes = {}
+    for cell in sweep.cells(cfg):
+        daily = run_cell(cfg, cell).daily
+        sizes[cell.scenario.label] = int(daily["n_treated"][0] + daily["n_holdout"][0])
+    assert 0 < sizes["small"] <= 300 < sizes["large"] <= 600
+
+
+def test_a_size_and_a_calibration_together_are_refused(tmp_path):
+    """A calibration sets the base's size, so a variant may not set it too."""
+    from nbasim.sim.params import ParameterError
+
+    with pytest.raises(ParameterError, match="customers = 600 and a calibration"):
+        config.parse({"name": "x", "policies": [{"label": "no_action"}],
+                      "scenarios": [{"customers": 600,
+                                     "calibration": str(tmp_path / "c.json")}]})
