@@ -297,18 +297,15 @@ class _Shared:
         self.moment = np.zeros(p)
         self.root_t = np.eye(p) / np.sqrt(l2)       # R' with A^-1 = R' R
         self.weights = np.zeros((dim, self.m))      # theta as (d, m)
-        self._outer = np.einsum("kj,kl->kjl", feats, feats).reshape(self.n_actions, -1)
+        self._outer = outer_products(feats)
         self._stack32 = _f32(self._stack(np.eye(p) / l2))
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Accumulate a batch (grouped by action), then refresh the root and the mean."""
         d, m = self.dim, self.m
-        touched, grams, moments = _grouped_stats(xt, actions, rewards)
-        # sum_a G_a (x) f_a f_a', built as one product over the touched actions.
-        delta = grams.reshape(len(touched), d * d).T @ self._outer[touched]
-        delta = delta.reshape(d, d, m, m).transpose(0, 2, 1, 3).reshape(d * m, d * m)
-        self.gram += delta
-        self.moment += (moments.T @ self.feats[touched]).reshape(-1)
+        gram, moment = kron_stats(xt, actions, rewards, self.feats, self._outer)
+        self.gram += gram
+        self.moment += moment
         self.root_t = _inverse_root(self.gram).T
         inv = self.root_t @ self.root_t.T
         self.weights = (inv @ self.moment).reshape(d, m)
@@ -338,9 +335,41 @@ class _Shared:
 
     def sample_scores(self, xt: np.ndarray, draw: np.ndarray) -> np.ndarray:
         """(n, S, K) scores of every row under every sample."""
-        n, s = xt.shape[0], draw.shape[2]
-        xw = (xt @ draw.reshape(self.dim, -1)).reshape(n, self.m, s)
-        return xw.transpose(0, 2, 1) @ self.feats.T
+        return kron_scores(xt, draw, self.feats)
+
+
+def outer_products(feats: np.ndarray) -> np.ndarray:
+    """(K, m m) f_a f_a' of each action's features, flattened."""
+    return np.einsum("kj,kl->kjl", feats, feats).reshape(feats.shape[0], -1)
+
+
+def kron_stats(xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray, feats: np.ndarray,
+               outer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Phi' Phi and Phi' r of a batch for phi(x, a) = x~ (x) f~_a, grouped by action.
+
+    Args:
+        xt: (n, d) x~.
+        actions: (n,) rows of `feats`.
+        rewards: (n,).
+        feats: (K, m) f~.
+        outer: `outer_products(feats)`.
+
+    Returns:
+        (d m, d m) sum_a X_a' X_a (x) f_a f_a' and (d m,) sum_a (X_a' r_a) (x) f_a.
+    """
+    d, m = xt.shape[1], feats.shape[1]
+    touched, grams, moments = _grouped_stats(xt, actions, rewards)
+    # sum_a G_a (x) f_a f_a', built as one product over the touched actions.
+    delta = grams.reshape(len(touched), d * d).T @ outer[touched]
+    gram = delta.reshape(d, d, m, m).transpose(0, 2, 1, 3).reshape(d * m, d * m)
+    return gram, (moments.T @ feats[touched]).reshape(-1)
+
+
+def kron_scores(xt: np.ndarray, draw: np.ndarray, feats: np.ndarray) -> np.ndarray:
+    """(n, S, K) x~' W_s f~_a of every row, sample and action; `draw` is (d, m, S)."""
+    n, s = xt.shape[0], draw.shape[2]
+    xw = (xt @ draw.reshape(xt.shape[1], -1)).reshape(n, feats.shape[1], s)
+    return xw.transpose(0, 2, 1) @ feats.T
 
 
 def _inverse_root(gram: np.ndarray) -> np.ndarray:

@@ -30,7 +30,14 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from nbasim.policies.bandits import _argmax_dist, _grouped_stats, _inverse_root, _uniform
+from nbasim.policies.bandits import (
+    _argmax_dist,
+    _inverse_root,
+    _uniform,
+    kron_scores,
+    kron_stats,
+    outer_products,
+)
 from nbasim.policies.base import Params, Policy, sample
 
 # Rows per chunk in `act`: no temporary above about this many floats (16 MB).
@@ -99,7 +106,7 @@ class CausalLinTS(Policy):
             rows = slice(lo, min(lo + step, n))
             scores = np.empty((xt[rows].shape[0], s, k))
             scores[:, :, 0] = self.params.hurdle
-            scores[:, :, 1:] = self._model.sample_scores(xt[rows], draw)
+            scores[:, :, 1:] = kron_scores(xt[rows], draw, self._model.feats)
             mask = None if eligible is None else eligible[rows]
             if mask is not None:
                 scores = np.where(mask[:, None, :], scores, -np.inf)
@@ -143,7 +150,7 @@ class _UpliftModel:
         self.weights = np.zeros((dim, self.m))     # the last posterior mean, as (d, m)
         self.n = 0                                  # rows learned from
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._outer = np.einsum("kj,kl->kjl", feats, feats).reshape(self.n_actions, -1)
+        self._outer = outer_products(feats)
         self._drawn: tuple[int, np.ndarray] | None = None   # (n at the draw, the draw)
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
@@ -158,11 +165,9 @@ class _UpliftModel:
         xt, actions, rewards = (np.concatenate(part) for part in zip(*self._pending,
                                                                       strict=True))
         self._pending = []
-        d, m = self.dim, self.m
-        touched, grams, moments = _grouped_stats(xt, actions, rewards)
-        delta = grams.reshape(len(touched), d * d).T @ self._outer[touched]
-        self.gram += delta.reshape(d, d, m, m).transpose(0, 2, 1, 3).reshape(d * m, d * m)
-        self.moment += (moments.T @ self.feats[touched]).reshape(-1)
+        gram, moment = kron_stats(xt, actions, rewards, self.feats, self._outer)
+        self.gram += gram
+        self.moment += moment
 
     def draw(self, rng: np.random.Generator, sigma: float, prior_sd: float,
              n_samples: int) -> np.ndarray:
@@ -184,9 +189,3 @@ class _UpliftModel:
         draw = (mean[:, None] + sigma * (root_t @ z)).reshape(self.dim, self.m, n_samples)
         self._drawn = (self.n, draw)
         return draw
-
-    def sample_scores(self, xt: np.ndarray, draw: np.ndarray) -> np.ndarray:
-        """(n, S, K) sampled uplift of every message for every row."""
-        n, s = xt.shape[0], draw.shape[2]
-        xw = (xt @ draw.reshape(self.dim, -1)).reshape(n, self.m, s)
-        return xw.transpose(0, 2, 1) @ self.feats.T
