@@ -17,7 +17,9 @@ closes, and `info["matured"]` lists the days whose windows closed at this step (
 reward is their sum; the horizon closes the rest, shorter). Objective `uplift` is `window`
 minus an estimate of what the customer would have made uncontacted in that window, fitted
 on the holdout and the uncontacted customers as the run goes (`envs.uplift_baseline`), so
-that a reward estimates the decision's incremental margin. `info["decisions"]` (the fields of
+that a reward estimates the decision's incremental margin; `uplift_opened` keeps that only
+for opened messages (an unopened one earns minus its cost, no action 0), which removes the
+organic noise of every decision no message could have changed. `info["decisions"]` (the fields of
 `sim.campaign.Decisions`, truth and outcome of what was sent as dicts of arrays) and
 `info["outcome"]` (the next day's purchases and deaths) hold the full detail.
 The horizon ends the episode as `truncated`.
@@ -33,7 +35,7 @@ import numpy as np
 from gymnasium import spaces
 
 from nbasim.envs import context, setup
-from nbasim.envs.setup import WINDOW_OBJECTIVES
+from nbasim.envs.setup import UPLIFT_OBJECTIVES, WINDOW_OBJECTIVES
 from nbasim.envs.uplift_baseline import FOLDS, RECENT_DAYS, UpliftBaseline, baseline_features
 from nbasim.sim import constraints
 from nbasim.sim.actions import build_catalog
@@ -80,7 +82,7 @@ class CampaignDayEnv(gym.Env):
         self._margin = np.zeros(self.options.customers)  # each customer's margin so far
         self._windows: deque[dict] = deque()  # decisions whose window is open (objective window)
         self._baseline = (UpliftBaseline(len(self.feature_names) + 2 + len(RECENT_DAYS))
-                          if self.options.objective == "uplift" else None)
+                          if self.options.objective in UPLIFT_OBJECTIVES else None)
         return self._observe(), self._with_truth({"day": self.world.today})
 
     def step(self, action):
@@ -105,7 +107,9 @@ class CampaignDayEnv(gym.Env):
             revived = real.incremental & ~w.pop.alive[to]
             rewards[dec.sent] += setup.value_change(c, to, revived, real.churned)
         if windows:
-            self._windows.append({**record, "costs": costs, "sent": dec.sent})
+            opened = np.zeros(rows.size, dtype=bool)
+            opened[dec.sent] = real.opened
+            self._windows.append({**record, "costs": costs, "sent": dec.sent, "opened": opened})
         info = {"day": w.today, "sent": int(dec.sent.sum()),
                 "true_uplift": float(dec.truth.uplift.sum()),
                 "true_incremental_margin": float(dec.truth.incremental_margin.sum()),
@@ -138,9 +142,10 @@ class CampaignDayEnv(gym.Env):
         """Decisions whose attribution window closed today (all of them at the horizon).
 
         Each: {"day", "customers", "rewards", "costs", "days"}, rewards being the margin the
-        customer made in the window minus the decision's cost (objective `uplift`: minus the
-        baseline too, given as "baselines"); "days" is the window's length (shorter than the
-        attribution window for those the horizon cut).
+        customer made in the window minus the decision's cost (objectives `uplift` and
+        `uplift_opened`: minus the baseline too, given as "baselines"; `uplift_opened`: minus
+        the cost alone where no message was opened); "days" is the window's length (shorter
+        than the attribution window for those the horizon cut).
         """
         today, span = self.world.today, self.world.params.response.attribution_days
         done = []
@@ -152,6 +157,8 @@ class CampaignDayEnv(gym.Env):
             if self._baseline is not None:
                 out["baselines"] = self._baselines(d, days)
                 rewards = rewards - out["baselines"]
+            if self.options.objective == "uplift_opened":
+                rewards = np.where(d["opened"], rewards, -d["costs"])
             done.append({**out, "rewards": rewards})
         return done
 

@@ -68,7 +68,7 @@ class Policy(abc.ABC):
     env info "true_margins") or "values" (the true incremental values, "true_values"); True
     reads the margins. Callers then build envs with truth=True and pass that one on."""
     objective: ClassVar[str | None] = None
-    """The env objective whose reward the policy is meant to learn (`causal_*`: "uplift"), or
+    """The env objective whose reward the policy is meant to learn (`causal_*`: "uplift_opened"), or
     None for whatever the experiment uses; runners build the policy's env with it."""
 
     def __init__(self, *, action_features: np.ndarray, dim_context: int, seed: int,

@@ -375,11 +375,11 @@ def _unpickle(cls: type[VWPolicy], kwargs: dict, model: bytes, rng_state: dict) 
 
 
 class CausalVW(VWPolicy):
-    """Vowpal Wabbit on the `uplift` reward: it learns each message's incremental margin.
+    """Vowpal Wabbit on the `uplift_opened` reward: it learns each message's incremental margin.
 
     The same adapter as `vw` (action features, exploration, slates); only the reward differs,
     which runners take from `objective`. No action keeps its example without features, so its
     value is learned as what it is under that reward, 0 up to noise.
     """
 
-    objective: ClassVar[str | None] = "uplift"
+    objective: ClassVar[str | None] = "uplift_opened"

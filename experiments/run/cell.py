@@ -72,7 +72,7 @@ def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool,
     """The CampaignDay env of a variant with the config's population, rules and objective.
 
     The objective is the first set of: the policy's own (`objective` in its spec), its class's
-    (`causal_*` learn "uplift"), the variant's, the config's.
+    (`causal_*` learn "uplift_opened"), the variant's, the config's.
     """
     overrides, calibrated = variant_world(variant, cfg.days)
     settings = {k: getattr(cfg, k) for k in CampaignSettings.model_fields}

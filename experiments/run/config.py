@@ -83,7 +83,7 @@ class PolicySpec(FrozenModel):
     budget: NonNegative | None = None
     """Wrap the policy in budget pacing with this much money for the whole run."""
     objective: Literal[OBJECTIVES] | None = None
-    """The reward this policy learns from (default: its own, as `causal_*` learn "uplift";
+    """The reward this policy learns from (default: its own, as `causal_*` learn "uplift_opened";
     else the variant's, else the config's). The world is the same whatever the objective."""
 
     @property

@@ -41,7 +41,7 @@ def test_causal_lints_mails_the_persuadables_and_leaves_the_others(seed):
 
     The oracle mails the persuadables: a third of the customers at +1.0, 0.333 a customer.
     """
-    policy, kind, a = _learn("causal_lints", seed)
+    policy, kind, a = _learn("causal_lints", seed, hurdle=0.0)  # no fatigue to price here
     value = UPLIFT[kind, a].mean()
     oracle = UPLIFT.max(axis=1)[kind].mean()
     assert value >= 0.8 * oracle, (value, oracle)
@@ -51,7 +51,10 @@ def test_causal_lints_mails_the_persuadables_and_leaves_the_others(seed):
 
 
 def test_no_action_is_worth_zero_and_never_learned():
-    """Rewards of no-action rows move the noise scale only, never the uplift model."""
+    """Rewards of no-action rows teach neither the uplift model nor the noise scale.
+
+    Under `uplift_opened` they are exactly 0; the messages' spread is the noise.
+    """
     policy = policies.make("causal_lints", action_features=FEATURES, dim_context=3, seed=0)
     before = (policy._model.gram.copy(), policy._model.moment.copy(), policy._model.n)
     policy.update(np.eye(3), np.zeros(3, dtype=np.int64), np.array([5.0, -5.0, 9.0]),
@@ -59,7 +62,9 @@ def test_no_action_is_worth_zero_and_never_learned():
     np.testing.assert_array_equal(policy._model.gram, before[0])
     np.testing.assert_array_equal(policy._model.moment, before[1])
     assert policy._model.n == before[2]
-    assert policy.noise == pytest.approx(np.std([5.0, -5.0, 9.0]))
+    assert policy.noise == policy.params.noise_prior
+    policy.update(np.eye(3), np.array([1, 2, 0]), np.array([5.0, -5.0, 9.0]), np.ones(3))
+    assert policy.noise == pytest.approx(5.0)   # the two messages' rewards, +5 and -5
 
 
 def test_a_hurdle_keeps_a_fresh_learner_quiet():
@@ -72,6 +77,6 @@ def test_a_hurdle_keeps_a_fresh_learner_quiet():
 
 def test_causal_learners_declare_the_uplift_objective():
     """Runners build their envs with the uplift reward; other policies leave it to the config."""
-    assert policies.policy_class("causal_lints").objective == "uplift"
-    assert policies.policy_class("causal_vw").objective == "uplift"
+    assert policies.policy_class("causal_lints").objective == "uplift_opened"
+    assert policies.policy_class("causal_vw").objective == "uplift_opened"
     assert policies.policy_class("linucb").objective is None
