@@ -8,7 +8,8 @@ and its CSS inline, so it can be mailed or archived alone; it holds no timestamp
 run directory always gives the same bytes.
 
 Plots (in `plots/`): `ranking.png`, `uplift.png`, `learning.png`, `active.png`, `spend.png`,
-`migration.png`, `action_mix.png`, `timing.png` (each only when its inputs exist).
+`migration.png`, `action_mix.png`, `scale.png` (scenario variants of two or more sizes),
+`timing.png` (each only when its inputs exist).
 """
 
 from __future__ import annotations

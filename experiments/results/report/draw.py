@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from nbasim.experiments.results import learning
@@ -14,6 +16,7 @@ from nbasim.experiments.results.report.text import (
     oracle_groups,
     short_label,
 )
+from nbasim.experiments.run.config import ExperimentConfig
 
 REGRETS = (("regret", "myopic oracle", "true_incremental_margin"),
            ("regret_ltv", "long-term oracle", "true_incremental_value"))
@@ -80,6 +83,10 @@ def draw(run: Run) -> dict[str, bytes]:
     elif run.daily:
         run.notes.append("No learning curves: daily.parquet lacks eligible decisions or the "
                          "true incremental margin and value.")
+    scale = scale_lines(run)
+    if scale:
+        roles = {run.policy_of[g]: r for g, r in oracle_groups(run).items()}
+        out["scale"] = rp.png(rp.scale_figure(scale, by_policy, roles))
     timing = group_timing(run)
     if timing:
         out["timing"] = rp.png(rp.timing_figure(run.order, timing))
@@ -126,4 +133,53 @@ def learning_curves(run: Run) -> dict[str, dict[str, learning.Band]]:
             if len(o):
                 out.setdefault(key, {})[g] = learning.seed_band(
                     days, learning.cumulative_regret(o, p))
+    return out
+
+
+def variant_sizes(run: Run) -> dict[str, int]:
+    """Scenario variant label -> its base size, from config.toml.
+
+    A variant's own `customers`, else the config's (else the config's default). Variants with
+    a calibration are left out: their size is the calibration's, not in the config.
+    """
+    default = run.config.get("customers", ExperimentConfig.model_fields["customers"].default)
+    return {str(v.get("label", "base")): int(v.get("customers", default))
+            for v in run.config.get("scenarios", [])
+            if isinstance(v, dict) and v.get("calibration") is None}
+
+
+def scale_lines(run: Run) -> dict[str, list[rp.ScaleLine]]:
+    """The points of `plots/scale.png`: per metric, each policy's mean and interval per customer.
+
+    A point is a group's summary entry (mean, 95 % interval) divided by its variant's size.
+    Variants that differ in more than their label and size (scenario, overrides, shocks,
+    objective) are kept on separate lines, each named by its variants' labels.
+
+    Returns:
+        metric of `figures.SCALE_PANELS` -> lines in group order; {} unless the variants have
+        at least two distinct sizes.
+    """
+    sizes = variant_sizes(run)
+    if len(set(sizes.values())) < 2:
+        return {}
+    world = {str(v.get("label", "base")): json.dumps(
+        {k: x for k, x in v.items() if k not in ("label", "customers")}, sort_keys=True,
+        default=str) for v in run.config.get("scenarios", []) if isinstance(v, dict)}
+    members: dict[str, list[str]] = {}
+    for s in sizes:
+        members.setdefault(world[s], []).append(s)
+    family = {s: "/".join(members[world[s]]) if len(members) > 1 else "" for s in sizes}
+    out = {}
+    for m in rp.SCALE_PANELS:
+        points: dict[tuple[str, str], list[tuple[float, ...]]] = {}
+        for g in run.groups:
+            s, entry = run.scenario_of[g], run.summary["groups"][g]["metrics"].get(m)
+            if s in sizes and entry is not None:
+                n = sizes[s]
+                lo, hi = ci_of(entry)
+                points.setdefault((run.policy_of[g], family[s]), []).append(
+                    (n, float(entry["mean"]) / n, lo / n, hi / n))
+        if points:
+            out[m] = [rp.ScaleLine(p, f, *np.array(sorted(pts)).T)
+                      for (p, f), pts in points.items()]
     return out

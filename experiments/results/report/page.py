@@ -76,13 +76,24 @@ CAPTIONS = {
                 "on the table against the myopic oracle (margin) and the long-term oracle "
                 "(value) on the same seed; a learning policy's line flattens. Bands are 95 % "
                 "intervals over seeds; the last day's regret is the table's.",
+    "scale": "How to read it: each point is a policy's true incremental value or margin "
+             "(a panel each) on the scenario variant of that base size, divided by the "
+             "variant's customers (the holdout included) so that sizes compare: the mean over "
+             "seeds with its 95 % interval. A policy whose line rises with size learns from "
+             "more data; a fixed rule's stays about level. Where the line of a learner crosses "
+             "the playbook's is the size from which learning pays in this run; read a crossing "
+             "only where the intervals part. Variants that differ in more than their size are "
+             "drawn as separate lines.",
 }
+
+QUIET = ("scale",)
+"""Figures left out without a note when the run cannot draw them (most runs have one size)."""
 
 TITLES = {
     "ranking": "Ranking", "uplift": "Cumulative uplift", "active": "Active customers and churn",
     "spend": "Spend against budget", "migration": "Segment migration",
     "action_mix": "Action mix per segment", "timing": "Time per cell",
-    "learning": "Learning curves",
+    "learning": "Learning curves", "scale": "Scale",
 }
 
 
@@ -104,7 +115,9 @@ def render_html(run: Run, figures: Mapping[str, bytes]) -> str:
     if more:
         parts += ["<h2>More metrics</h2>", _metric_table(run, more, "more", with_diff=False)]
     parts += ["<h2>What the metrics mean</h2>", _metric_notes(run)]
-    for name in ("uplift", "learning", "active", "spend", "migration", "action_mix"):
+    for name in ("uplift", "learning", "scale", "active", "spend", "migration", "action_mix"):
+        if name in QUIET and name not in figures:
+            continue
         parts.append(f"<h2>{TITLES[name]}</h2>")
         parts.append(_figure(name, figures) if name in figures else
                      '<p class="note">Not available for this run (see the notes below).</p>')
