@@ -67,16 +67,25 @@ def test_every_decision_is_learned_once_with_the_logged_reward(recorder, objecti
 
 
 def test_each_policy_learns_its_own_objective():
-    """causal_* get the uplift reward, others the config's; both face the same world."""
+    """causal_* get the uplift_opened reward, others the config's; all face the same world."""
     cfg = config.parse({"name": "mixed", "customers": 300, "days": 12, "seeds": [0],
-                        "policies": [{"label": "random"}, {"label": "causal_lints"},
+                        "policies": [{"label": "random"}, {"label": "causal_lints",
+                                                           "params": {"hurdle": 0.0}},
                                      {"label": "random_window", "policy": "random",
-                                      "objective": "window"}]})
+                                      "objective": "window"},
+                                     {"label": "random_uplift", "policy": "random",
+                                      "objective": "uplift"}]})
     logs = {c.policy.label: run_cell(cfg, c).decisions for c in sweep.cells(cfg)}
     unsent = {k: log["reward"][~log["sent"]] for k, log in logs.items()}
     assert (unsent["random"] == 0).all()                   # margin: no message, no reward
-    assert (unsent["causal_lints"] != 0).any()             # uplift: window minus baseline
-    assert (unsent["random_window"] != 0).any()
+    assert (unsent["random_window"] != 0).any()            # window: what the customer made
+    assert (unsent["random_uplift"] != 0).any()            # uplift: window minus baseline
+    assert (unsent["causal_lints"] == 0).all()             # uplift_opened: exactly 0
+    sent = logs["causal_lints"]["reward"][logs["causal_lints"]["sent"]]
+    # An unopened message earns exactly minus its price (a few distinct values, one a
+    # channel); an opened one its window minus baseline (all different).
+    values, counts = np.unique(sent, return_counts=True)
+    assert sent.size > 20 and (values[counts > 1] < 0).all() and counts.max() > 5
     first = {k: log["customer"][log["day"] == log["day"].min()] for k, log in logs.items()}
     np.testing.assert_array_equal(first["random"], first["random_window"])   # same world
 
