@@ -2,7 +2,7 @@
 
 - `CampaignDay-v0` at 1M customers: a simulated day (the observation, the random actions for
   every eligible customer, the rules, the response and the next organic day) against the
-  organic day of the same world, side by side (target: at most 2x); with the messages sent per
+  organic day of the same world, side by side (target: at most 3x); with the messages sent per
   day, since the cost beyond the organic day grows with them.
 - `NextBestAction-v0` through `gymnasium.make` (default wrappers), random actions: steps per
   second (target: at least 30,000).
@@ -71,8 +71,8 @@ def main() -> None:
     ratio = env_day / organic
     print(f"CampaignDay-v0 at {args.customers:,}: env day {env_day * 1000:.0f} ms "
           f"({sent:,.0f} messages sent), organic day {organic * 1000:.1f} ms, ratio {ratio:.1f} "
-          "(target <= 2): "
-          f"{'met' if ratio <= 2 else 'NOT met'}")
+          "(target <= 3): "
+          f"{'met' if ratio <= 3 else 'NOT met'}")
     rate = nba_steps_per_second(args.steps)
     print(f"NextBestAction-v0: {rate:,.0f} steps/s (target >= 30,000): "
           f"{'met' if rate >= 30_000 else 'NOT met'}")

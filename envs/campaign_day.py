@@ -98,17 +98,17 @@ class CampaignDayEnv(gym.Env):
             if self._baseline is not None:
                 record.update(self._baseline_inputs(rows))
         dec = c.act(rows, action[rows])
-        real = dec.realized
+        real, sent = dec.realized, np.flatnonzero(dec.sent)
         rewards, costs = np.zeros(rows.size), np.zeros(rows.size)
-        rewards[dec.sent] = real.reward
-        costs[dec.sent] = real.price + real.discount_cost
+        rewards[sent] = real.reward
+        costs[sent] = real.price + real.discount_cost
         if self.options.objective == "ltv":
-            to = rows[dec.sent]
+            to = rows[sent]
             revived = real.incremental & ~w.pop.alive[to]
-            rewards[dec.sent] += setup.value_change(c, to, revived, real.churned)
+            rewards[sent] += setup.value_change(c, to, revived, real.churned)
         if windows:
             opened = np.zeros(rows.size, dtype=bool)
-            opened[dec.sent] = real.opened
+            opened[sent] = real.opened
             self._windows.append({**record, "costs": costs, "sent": dec.sent, "opened": opened})
         info = {"day": w.today, "sent": int(dec.sent.sum()),
                 "true_uplift": float(dec.truth.uplift.sum()),
@@ -254,8 +254,9 @@ class CampaignDayEnv(gym.Env):
 
 def _rows_or_zeros(column: np.ndarray, here: int, n: int) -> np.ndarray:
     """A copy of a column's first `here` rows, zeros below (customers not yet joined)."""
-    out = np.zeros_like(column) if here < n else np.empty_like(column)
+    out = np.empty_like(column)
     out[:here] = column[:here]
+    out[here:] = 0
     return out
 
 

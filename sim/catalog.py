@@ -54,10 +54,16 @@ class Catalog:
         Returns:
             (n,) affinity of the suggested category.
         """
-        odds = affinity * self.sequence[last]
-        rows = np.flatnonzero(last < self.n_categories)
-        odds[rows, last[rows]] = -1.0
-        return affinity[np.arange(affinity.shape[0]), odds.argmax(axis=1)]
+        # Worked out categories first, customers last; the first category of highest odds.
+        aff = affinity.T
+        odds = aff * np.take(self.sequence.T, last, axis=1)
+        is_last = last == np.arange(self.n_categories)[:, None]
+        odds = odds * ~is_last - is_last  # the last category: -1, below every other
+        best = odds.max(axis=0)
+        first = np.full(last.shape, self.n_categories - 1)
+        for j in range(self.n_categories - 2, -1, -1):
+            first += (odds[j] == best) * (j - first)
+        return np.take(np.ascontiguousarray(aff), first * last.size + np.arange(last.size))
 
     @property
     def none(self) -> int:

@@ -94,19 +94,27 @@ def contacts_last_7_days(contact_days: np.ndarray, last_contact_day: np.ndarray,
         last_contact_day: (n,) int16 day of the last contact.
         day: today.
         window: how many days back to count.
+
+    Returns:
+        (n,) uint8 counts.
     """
-    shift = np.clip(day - last_contact_day.astype(np.int64), 0, 32)
-    mask = np.where(shift >= 32, 0, contact_days.astype(np.uint64) << shift.astype(np.uint64))
-    return np.bitwise_count(mask & np.uint64(((1 << window) - 1) << 1)).astype(np.int64)
+    # Bit k is a contact gap + k days before today (gap = day - last contact): the window's
+    # days 1 to `window` are the bits of the window mask shifted right by the gap.
+    gap = np.clip(day - last_contact_day.astype(np.int32), 0, 32)
+    masks = (((1 << window) - 1) << 1) >> np.arange(33)
+    return np.bitwise_count(contact_days & masks.astype(np.uint32)[gap])
 
 
 def contact_reasons(contact_days: np.ndarray, last_contact_day: np.ndarray, day: int,
                     rules: ContactRules) -> np.ndarray:
-    """`CONTACT_LIMIT`, `MIN_GAP` or `SENT` per customer, from the contact history alone."""
-    return np.select([contacts_last_7_days(contact_days, last_contact_day, day)
-                      >= rules.max_per_7_days,
-                      day - last_contact_day.astype(np.int64) < rules.min_gap_days],
-                     [CONTACT_LIMIT, MIN_GAP], SENT)
+    """`CONTACT_LIMIT`, `MIN_GAP` or `SENT` per customer, from the contact history alone.
+
+    Returns:
+        (n,) int8 reason codes.
+    """
+    limit = contacts_last_7_days(contact_days, last_contact_day, day) >= rules.max_per_7_days
+    gap = (day - last_contact_day.astype(np.int32)) < rules.min_gap_days
+    return (limit * np.int8(CONTACT_LIMIT)) | ((gap & ~limit) * np.int8(MIN_GAP))
 
 
 def within_budget(cost: np.ndarray, left: float) -> np.ndarray:
@@ -131,10 +139,11 @@ def customer_reasons(channel, holdout, consent, contact_reason) -> np.ndarray:
         contact_reason: `contact_reasons` of each customer.
 
     Returns:
-        int64 reason codes, the broadcast shape.
+        int8 reason codes, the broadcast shape.
     """
-    return np.where(channel >= 0,
-                    combine_reasons(holdout, consents(consent, channel), contact_reason), SENT)
+    reason = combine_reasons(np.asarray(holdout, dtype=np.int8), consents(consent, channel),
+                             np.asarray(contact_reason, dtype=np.int8))
+    return reason * (np.asarray(channel) >= 0)  # no action: SENT, 0
 
 
 def consents(consent, channel):
@@ -143,8 +152,11 @@ def consents(consent, channel):
     Args:
         consent: uint8 consent bit masks (bit j: channel j).
         channel: channel of each action; -1 (no action) reads bit 0.
+
+    Returns:
+        int8 zeros and ones.
     """
-    return (consent.astype(np.int64) >> np.maximum(channel, 0)) & 1
+    return (consent.astype(np.int8) >> np.maximum(channel, 0).astype(np.int8)) & 1
 
 
 def combine_reasons(holdout, consents, contact_reason):
@@ -182,9 +194,8 @@ def check(channel: np.ndarray, price: np.ndarray, holdout: np.ndarray, consent: 
     """
     ledger.roll(day, rules.budget_period_days)
     send = channel >= 0
-    reason = customer_reasons(channel.astype(np.int64), holdout, consent,
-                              contact_reasons(contact_days, last_contact_day, day, rules)
-                              ).astype(np.int8)
+    reason = customer_reasons(channel, holdout, consent,
+                              contact_reasons(contact_days, last_contact_day, day, rules))
     phone = np.flatnonzero(send & (reason == SENT) & (channel == PHONE))
     over = phone[ledger.calls_left(day, capacity):]
     reason[over] = CAPACITY

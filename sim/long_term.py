@@ -116,46 +116,65 @@ def fatigue_churn(recency: np.ndarray, churn_ahead: np.ndarray,
 
 
 def consent_values(t: response.Tables, c: response.Customers, catalog: ActionCatalog,
-                   rp: ResponseParams, messages: float,
-                   channel: np.ndarray | None = None) -> np.ndarray:
-    """Value of each customer's consent to a channel (see the module's docstring).
+                   rp: ResponseParams, messages: float) -> np.ndarray:
+    """Value of each customer's consent to each channel of the tables (module's docstring).
 
     Args:
-        t: the customers' response tables (`response.tables(c, ...)`).
+        t: the customers' response tables (`response.tables(c, ...)`), of every channel or of
+            one channel per customer.
         c: the customers, (n,) rows.
         catalog: the action catalog (its offers and channels are the ones tried).
         rp: response parameters.
         messages: messages a consent is worth (`consent_messages`).
-        channel: (n,) one channel per customer; by default every channel.
 
     Returns:
-        (n,) with `channel`, else (n, n_channels); 0 for a channel not in the catalog.
+        (n, k) for the k channels of `t.channels`; 0 for a channel not in the catalog.
     """
-    n, n_ch = c.p_organic.shape[0], len(rp.delivery)
     sent = catalog.offer > 0
-    offers = np.unique(catalog.offer[sent]).astype(np.intp)
-    discount = np.array([catalog.discount[np.flatnonzero(catalog.offer == o)[0]]
-                         for o in offers.tolist()])
-    in_catalog = np.isin(np.arange(n_ch), catalog.channel[sent])
-    gap = np.abs(c.send_hour.astype(np.float64)[:, None] - np.asarray(SLOT_HOURS))
-    slot = np.minimum(gap, 24 - gap).argmin(axis=1)
-    here = np.arange(n)
-    word = t.word[here, c.wording.astype(np.intp)]
-    chans = np.arange(n_ch)[None, :] if channel is None else np.asarray(channel)[:, None]
-    rows = here[:, None]
-    # Customers x channels (x offers last): the best-fitting message of each offer.
+    offers, first = np.unique(catalog.offer[sent], return_index=True)
+    discount = catalog.discount[sent][first]
+    # Candidates: each offer with a discount, and of those without one the offer of highest
+    # effect. With no discount redeemed, the margin is a chain of sums, products by
+    # non-negative factors and clips of the effect, each monotone in floating point too, so
+    # that offer's margin is exactly the best of theirs.
+    effects, paid = t.effect.T, discount > 0  # (n_offers, n)
+    candidates, shares = [effects[o] for o in offers[paid]], list(discount[paid])
+    if not paid.all():
+        candidates.append(np.max(effects[offers[~paid]], axis=0))
+        shares.append(0.0)
+    in_catalog = np.zeros(len(rp.delivery), dtype=bool)
+    in_catalog[catalog.channel[sent]] = True
+    here = np.arange(c.p_organic.shape[0])
+    slot = _NEAREST_SLOT[c.send_hour]
+
+    def per_channel(a: np.ndarray) -> np.ndarray:
+        """(n or 1, k) -> (k, 1, n or 1): channels x candidates x customers, customers last."""
+        return a.T[:, None, :]
+
+    def per_customer(a: np.ndarray) -> np.ndarray:
+        return a[None, None, :]
+
     best = response.combine(
-        response.ARRAYS, rp, reachable=t.consent[rows, chans][..., None],
-        open_=t.open[rows, chans, slot[:, None]][..., None], word=word[:, None, None],
-        effect=t.effect[:, offers][:, None, :], damp=t.damp[rows, chans][..., None],
-        unsub=t.unsub[rows, chans][..., None],
-        click_rate=np.asarray(rp.click_rate)[chans][..., None],
-        price=np.asarray(rp.channel_price)[chans][..., None],
-        delivery=t.delivery[chans][..., None], discount=discount,
-        p0=t.p_organic[:, None, None], basket=t.basket[:, None, None],
-        margin_rate=t.margin_rate[:, None, None]).incremental_margin
-    value = messages * np.maximum(best.max(axis=2), 0.0) * in_catalog[chans]
-    return value[:, 0] if channel is not None else value
+        response.ARRAYS, rp, reachable=per_channel(t.consent),
+        open_=per_channel(t.open[here, :, slot]),
+        word=per_customer(t.word[here, c.wording.astype(np.intp)]),
+        effect=np.stack(candidates)[None], damp=per_channel(t.damp), unsub=None,
+        click_rate=per_channel(np.asarray(rp.click_rate)[t.channels]),
+        price=per_channel(np.asarray(rp.channel_price)[t.channels]),
+        delivery=per_channel(t.delivery[t.channels]), discount=np.array(shares)[:, None],
+        p0=per_customer(t.p_organic), basket=per_customer(t.basket),
+        margin_rate=per_customer(t.margin_rate)).incremental_margin
+    value = messages * np.maximum(best.max(axis=1), 0.0) * in_catalog[t.channels].T
+    return value.T
+
+
+def _nearest_slots() -> np.ndarray:
+    """(24,) the send-time slot nearest each whole hour (the first of two as near)."""
+    gap = np.abs(np.arange(24.0)[:, None] - np.asarray(SLOT_HOURS))
+    return np.minimum(gap, 24 - gap).argmin(axis=1)
+
+
+_NEAREST_SLOT = _nearest_slots()
 
 
 def incremental_value(t: response.Truth, consent_value: np.ndarray, alive_value: np.ndarray,

@@ -130,7 +130,7 @@ class MomentQueue:
             customers = w.customers_for_response(rows)
             t = response.tables(customers, w.params.response, w.mods.channel_up[self.day])
             self._t = response.Tables(**{k: v.tolist() for k, v in vars(t).items()})
-            self._u = c.day_uniforms(self.day)[rows].tolist()
+            self._u = c.day_uniforms(self.day, rows).T.tolist()
             self._alive = customers.alive.tolist()
             self._value = c.expected_value(rows, customers).tolist()
             self._block = block

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import lifecycle
+from nbasim.sim import arrays, lifecycle
 from nbasim.sim.actions import OFFERS, SLOT_HOURS, ActionCatalog
 from nbasim.sim.params import WORDINGS, ResponseParams
 
@@ -100,42 +100,50 @@ class Customers:
 
 
 def _offer_scales() -> dict[str, Callable]:
-    """Offer name -> scale(c, i, s): the customer-specific part of its effect, for rows `i` of c.
+    """Offer name -> scale(c, s): the customer-specific part of its effect, (n,) for c's rows.
 
     `s` is the `OfferScaleParams` of the scenario.
     """
-    def discount(c, i, s):
-        return s.discount_base + s.discount_per_price_sensitivity * c.price_sensitivity[i]
+    def discount(c, s):
+        return s.discount_base + s.discount_per_price_sensitivity * c.price_sensitivity
+
+    def win_back(c, s):
+        by_stage = np.full(len(lifecycle.STAGES), s.win_back_other)
+        by_stage[[lifecycle.AT_RISK, lifecycle.LAPSED, lifecycle.CHURNED]] = (
+            s.win_back_at_risk, s.win_back_lapsed, s.win_back_churned)
+        return by_stage[c.stage]
+
+    def cart_reminder(c, s):
+        # cart_open x exp(-age / decay) x min(base + ratio, cap): 0 without an open cart.
+        scale = np.zeros(c.cart_open.shape)
+        i = np.flatnonzero(c.cart_open)
+        scale[i] = np.exp(-c.cart_age[i] / s.cart_decay_days) * np.minimum(
+            s.cart_value_base + c.cart_ratio[i], s.cart_value_cap)
+        return scale
 
     return {
         "discount_10": discount, "discount_20": discount, "discount_30": discount,
-        "free_delivery": lambda c, i, s: (s.free_delivery_base
-                                          + s.free_delivery_per_online_share * c.online_share[i]),
-        "cross_sell": lambda c, i, s: (s.cross_sell_base
-                                       + s.cross_sell_per_affinity * c.next_category_affinity[i]),
-        "loyalty_x2": lambda c, i, s: s.loyalty_base + s.loyalty_per_frequency * np.minimum(
-            c.frequency[i] / s.loyalty_full_frequency, 1.0),
-        "second_store_bonus": lambda c, i, s: s.second_store_scale * np.exp(
-            -c.second_store_distance[i] / s.second_store_distance_cells),
-        "win_back": lambda c, i, s: np.select(
-            [c.stage[i] == lifecycle.AT_RISK, c.stage[i] == lifecycle.LAPSED,
-             c.stage[i] == lifecycle.CHURNED],
-            [s.win_back_at_risk, s.win_back_lapsed, s.win_back_churned], s.win_back_other),
-        "cart_reminder": lambda c, i, s: (
-            c.cart_open[i] * np.exp(-c.cart_age[i] / s.cart_decay_days)
-            * np.minimum(s.cart_value_base + c.cart_ratio[i], s.cart_value_cap)),
+        "free_delivery": lambda c, s: (s.free_delivery_base
+                                       + s.free_delivery_per_online_share * c.online_share),
+        "cross_sell": lambda c, s: (s.cross_sell_base
+                                    + s.cross_sell_per_affinity * c.next_category_affinity),
+        "loyalty_x2": lambda c, s: s.loyalty_base + s.loyalty_per_frequency * np.minimum(
+            c.frequency / s.loyalty_full_frequency, 1.0),
+        "second_store_bonus": lambda c, s: s.second_store_scale * np.exp(
+            -c.second_store_distance / s.second_store_distance_cells),
+        "win_back": win_back, "cart_reminder": cart_reminder,
     }
 
 
 OFFER_SCALES = _offer_scales()
 
 
-def _effect(c: Customers, i, offer: int, rp: ResponseParams) -> np.ndarray:
-    """Responsiveness x effect of `offer` for rows `i` of c (the latent-dead: win-back only)."""
-    scale = OFFER_SCALES[OFFERS[offer]](c, i, rp.offer_scale)
+def _effect(c: Customers, offer: int, rp: ResponseParams) -> np.ndarray:
+    """Responsiveness x effect of `offer` for c's rows (the latent-dead: win-back only)."""
+    scale = OFFER_SCALES[OFFERS[offer]](c, rp.offer_scale)
     if OFFERS[offer] != "win_back":
-        scale = scale * c.alive[i]
-    return c.responsiveness[i] * (rp.offer_effect[offer] * scale)
+        scale = scale * c.alive
+    return c.responsiveness * (rp.offer_effect[offer] * scale)
 
 
 def _slot_fit(send_hour: np.ndarray, slot_hour: np.ndarray, rp: ResponseParams) -> np.ndarray:
@@ -179,20 +187,25 @@ FLOATS = Ops(lambda v, lo, hi: min(max(v, lo), hi), lambda c, a, b: a if c else 
 class Tables:
     """The customers' side of the response, tabled by what it depends on.
 
+    The channel axis holds every channel, or one channel per customer (`tables(channel=...)`):
+    `channels` says which.
+
     Attributes:
         p_organic, basket, margin_rate: (n,) as in `Truth`.
-        consent: (n, n_channels) 1 where the customer accepts the channel.
-        open: (n, n_channels, n_slots) P(open) of a message that is sent, by channel and slot.
+        channels: (1, n_channels) every channel, or (n, 1) each customer's own channel.
+        consent: (n, k) 1 where the customer accepts the channel, k channels as in `channels`.
+        open: (n, k, n_slots) P(open) of a message that is sent, by channel and slot.
         word: (n, n_wordings) wording fit.
-        damp: (n, n_channels) fatigue damping.
+        damp: (n, k) fatigue damping.
         effect: (n, n_offers) responsiveness x offer effect.
-        unsub: (n, n_channels) base unsubscribe probability of a delivered message.
-        delivery: (n_channels,) delivery probability of the day.
+        unsub: (n, k) base unsubscribe probability of a delivered message.
+        delivery: (n_channels,) delivery probability of the day, by channel.
     """
 
     p_organic: np.ndarray
     basket: np.ndarray
     margin_rate: np.ndarray
+    channels: np.ndarray
     consent: np.ndarray
     open: np.ndarray
     word: np.ndarray
@@ -202,32 +215,42 @@ class Tables:
     delivery: np.ndarray
 
 
-def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = None) -> Tables:
+def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = None,
+           channel: np.ndarray | None = None) -> Tables:
     """Table the customers' side of the response (see `Tables`).
 
     Args:
         c: the customers, (n,) rows.
         rp: response parameters.
         channel_up: (n_channels,) delivery multiplier of the day (0 during an outage).
+        channel: (n,) one channel per customer to table alone (default: every channel).
     """
-    n_ch = len(rp.delivery)
+    n = c.p_organic.shape[0]
     delivery = np.asarray(rp.delivery) * (1.0 if channel_up is None else channel_up)
-    fat = c.fatigue.astype(np.float64)
-    everyone = slice(None)
-    effect = np.zeros((c.p_organic.shape[0], len(OFFERS)))
+    # Worked out channels first, customers last (long inner loops), and handed over as
+    # (n, ...) views: `chans` is (k, 1) for every channel, (1, n) for one per customer.
+    chans = (np.arange(len(rp.delivery))[:, None] if channel is None
+             else np.asarray(channel, dtype=np.intp)[None, :])
+    here = np.arange(n)
+    fat = c.fatigue.T.astype(np.float64)
+    fat_ch = fat[chans, here]
+    # Slot fit by the whole hour of the preferred send time (0-23), worked out once per hour.
+    fit = _slot_fit(np.arange(24.0), np.asarray(SLOT_HOURS, dtype=np.float64)[:, None], rp)
+    effect = np.empty((len(OFFERS), n))
+    effect[0] = 0.0
     for o in range(1, len(OFFERS)):
-        effect[:, o] = _effect(c, everyone, o, rp)
+        effect[o] = _effect(c, o, rp)
+    word = np.take(np.where(np.eye(len(WORDINGS), dtype=bool), rp.wording_match,
+                            rp.wording_miss), c.wording, axis=1)
     return Tables(
-        p_organic=c.p_organic, basket=c.basket, margin_rate=c.margin_rate,
-        consent=(c.consent[:, None].astype(np.int64) >> np.arange(n_ch)) & 1,
-        open=_open(delivery[:, None], np.asarray(rp.open_rate)[:, None],
-                   c.channel_affinity[:, :, None],
-                   _slot_fit(c.send_hour.astype(np.float64)[:, None, None],
-                             np.asarray(SLOT_HOURS, dtype=np.float64), rp), rp),
-        word=np.where(c.wording[:, None] == np.arange(len(WORDINGS)), rp.wording_match,
-                      rp.wording_miss),
-        damp=_damp(fat, fat.sum(axis=1)[:, None], rp), effect=effect,
-        unsub=delivery * np.asarray(rp.unsubscribe_rate) * (1 + fat), delivery=delivery)
+        p_organic=c.p_organic, basket=c.basket, margin_rate=c.margin_rate, channels=chans.T,
+        consent=((c.consent.astype(np.int64) >> chans) & 1).T,
+        open=_open(delivery[chans][:, None], np.asarray(rp.open_rate)[chans][:, None],
+                   c.channel_affinity.T[chans, here][:, None], np.take(fit, c.send_hour, axis=1),
+                   rp).transpose(2, 0, 1),
+        word=word.T, damp=_damp(fat_ch, arrays.row_sums(fat), rp).T, effect=effect.T,
+        unsub=(delivery[chans] * np.asarray(rp.unsubscribe_rate)[chans] * (1 + fat_ch)).T,
+        delivery=delivery)
 
 
 def combine(ops: Ops, rp: ResponseParams, *, reachable, open_, word, effect, damp, unsub,
@@ -238,7 +261,8 @@ def combine(ops: Ops, rp: ResponseParams, *, reachable, open_, word, effect, dam
     `reachable` is 1 when an action is sent on a channel the customer consents to; `open_`,
     `word`, `effect`, `damp` and `unsub` are the customer's table entries for the action's
     channel, slot, wording and offer; `click_rate`, `price`, `delivery` and `discount` are the
-    action's channel and offer figures.
+    action's channel and offer figures. `unsub` None leaves `p_unsubscribe` None (for callers
+    that want the margin only).
     """
     p_open = reachable * open_
     p_click_open = ops.clip(click_rate * word, 0.0, 1.0)
@@ -247,15 +271,16 @@ def combine(ops: Ops, rp: ResponseParams, *, reachable, open_, word, effect, dam
     p1_opened = ops.where(tau >= 0, p0 + (1 - p0) * tau, p0 * (1 + tau))
     p1 = p0 + p_open * (p1_opened - p0)
     cost = reachable * price + discount * basket * p_open * p1_opened
-    p_unsub = reachable * ops.clip(unsub + p_open * rp.sleeping_dog_unsubscribe
-                                   * ops.maximum(-tau, 0.0), 0.0, 1.0)
+    p_unsub = None if unsub is None else reachable * ops.clip(
+        unsub + p_open * rp.sleeping_dog_unsubscribe * ops.maximum(-tau, 0.0), 0.0, 1.0)
     uplift = p1 - p0
     return Truth(p0, p1, p_open, p_open * p_click_open, p_unsub, basket, margin_rate, cost,
                  uplift, uplift * (basket * margin_rate) - cost, tau, reachable * delivery)
 
 
 def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: ResponseParams,
-          channel_up: np.ndarray | None = None, *, grid: bool = False) -> Truth:
+          channel_up: np.ndarray | None = None, *, grid: bool = False,
+          t: Tables | None = None) -> Truth:
     """True expected response of customers to actions, for pairs or for a whole grid.
 
     Args:
@@ -265,44 +290,32 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         rp: response parameters.
         channel_up: (n_channels,) delivery multiplier of the day (0 during an outage).
         grid: answer every action for every customer: fields come out (n, n_actions).
+        t: for pairs, the customers' `tables` of each action's channel, if already at hand.
     """
     o = catalog.offer[actions].astype(np.intp)
     ch = np.maximum(catalog.channel[actions], 0).astype(np.intp)
     sl = np.maximum(catalog.slot[actions], 0).astype(np.intp)
     wd = np.maximum(catalog.wording[actions], 0).astype(np.intp)
-    common = {"click_rate": np.asarray(rp.click_rate)[ch],
-              "price": np.asarray(rp.channel_price)[ch], "discount": catalog.discount[actions]}
     if grid:
         t = tables(c, rp, channel_up)
-        out = combine(ARRAYS, rp, reachable=(actions > 0) * t.consent[:, ch],
-                      open_=t.open[:, ch, sl], word=t.word[:, wd], effect=t.effect[:, o],
-                      damp=t.damp[:, ch], unsub=t.unsub[:, ch], delivery=t.delivery[ch],
-                      p0=t.p_organic[:, None], basket=t.basket[:, None],
-                      margin_rate=t.margin_rate[:, None], **common)
+        i, j = slice(None), ch  # every customer, each action's channel
+        p0, basket, margin_rate = (t.p_organic[:, None], t.basket[:, None],
+                                   t.margin_rate[:, None])
+    else:
+        t = t if t is not None else tables(c, rp, channel_up, ch)
+        i, j = np.arange(c.p_organic.shape[0]), 0  # each customer, the one channel tabled
+        p0, basket, margin_rate = t.p_organic, t.basket, t.margin_rate
+    out = combine(ARRAYS, rp, reachable=(actions > 0) * t.consent[:, j],
+                  open_=t.open[i, j, sl], word=t.word[i, wd], effect=t.effect[i, o],
+                  damp=t.damp[:, j], unsub=t.unsub[:, j], click_rate=np.asarray(rp.click_rate)[ch],
+                  price=np.asarray(rp.channel_price)[ch], delivery=t.delivery[ch],
+                  discount=catalog.discount[actions], p0=p0, basket=basket,
+                  margin_rate=margin_rate)
+    if grid:
         shape = out.uplift.shape
         for name in ("p_organic", "basket", "margin_rate"):
             setattr(out, name, np.broadcast_to(getattr(out, name), shape))
-        return out
-    # Pairs: the same factors, worked out for each customer's own action only.
-    n = c.p_organic.shape[0]
-    here = np.arange(n)
-    delivery = (np.asarray(rp.delivery) * (1.0 if channel_up is None else channel_up))[ch]
-    fat = c.fatigue.astype(np.float64)
-    fat_ch = fat[here, ch]
-    effect = np.zeros(n)
-    for offer in np.unique(o[actions > 0]).tolist():
-        i = np.flatnonzero(o == offer)
-        effect[i] = _effect(c, i, offer, rp)
-    return combine(
-        ARRAYS, rp, reachable=(actions > 0) * ((c.consent.astype(np.int64) >> ch) & 1),
-        open_=_open(delivery, np.asarray(rp.open_rate)[ch], c.channel_affinity[here, ch],
-                    _slot_fit(c.send_hour.astype(np.float64),
-                              np.asarray(SLOT_HOURS, dtype=np.float64)[sl], rp), rp),
-        word=np.where(c.wording == wd, rp.wording_match, rp.wording_miss), effect=effect,
-        damp=_damp(fat_ch, fat.sum(axis=1), rp),
-        unsub=delivery * np.asarray(rp.unsubscribe_rate)[ch] * (1 + fat_ch),
-        delivery=delivery, p0=c.p_organic, basket=c.basket, margin_rate=c.margin_rate,
-        **common)
+    return out
 
 
 U_DELIVER, U_OPEN, U_CLICK, U_EFFECT, U_ORGANIC, U_UNSUBSCRIBE, U_CHURN, U_DELAY = range(8)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import behaviour, draws, lifecycle, response, rfm
+from nbasim.sim import arrays, behaviour, draws, lifecycle, response, rfm
 from nbasim.sim.actions import ActionCatalog
 from nbasim.sim.catalog import Catalog
 from nbasim.sim.geography import City
@@ -306,8 +306,16 @@ class World:
     # ------------------------------------------------------------------------ response
     def basket(self, rows: np.ndarray) -> np.ndarray:
         """Expected spend of a purchase by customers `rows` today (Gamma-Gamma mean x price)."""
-        aff = self.pop.category_affinity[rows].astype(np.float64)
-        return self._basket(rows, (aff * self.catalog.price_level).sum(axis=1))
+        return self._basket(rows, self._prices(rows)[0])
+
+    def _prices(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Price level of customers' baskets (n,), and their affinities (n_categories, n).
+
+        The affinity-weighted price of the categories, summed in order (not BLAS: the same
+        bits everywhere).
+        """
+        aff = arrays.columns(self.pop.category_affinity, rows).astype(np.float64)
+        return arrays.row_sums(aff * self.catalog.price_level[:, None]), aff
 
     def _basket(self, rows: np.ndarray, price: np.ndarray) -> np.ndarray:
         p = self.params
@@ -323,27 +331,31 @@ class World:
         alive = pop.alive[rows]
         p_organic = alive * -np.expm1(-pop.purchase_rate[rows].astype(np.float64) * window
                                       * demand)
-        aff = pop.category_affinity[rows].astype(np.float64)
-        price = (aff * self.catalog.price_level).sum(axis=1)  # not BLAS: same bits everywhere
+        price, aff = self._prices(rows)
+        cat = self.catalog
         basket = self._basket(rows, price)
         cart_age = (d - pop.cart_day[rows].astype(np.int64)).astype(np.float64)
         cart_open = (pop.cart_value[rows] > 0) & (cart_age <= p.cart_ttl_days)
+        shift = self.mods.channel_shift[d][:, None]
+        # Per-channel and per-category columns are worked out channel by channel (k, n) and
+        # handed over as (n, k) views.
         return response.Customers(
             p_organic=p_organic, basket=basket,
-            margin_rate=(aff * self.catalog.price_level * self.catalog.margin).sum(axis=1) / price,
+            margin_rate=arrays.row_sums(aff * cat.price_level[:, None] * cat.margin[:, None])
+            / price,
             alive=alive, consent=pop.consent[rows],
-            channel_affinity=np.clip(pop.channel_affinity[rows] + self.mods.channel_shift[d],
-                                     0.0, 1.0),
+            channel_affinity=np.clip(arrays.columns(pop.channel_affinity, rows) + shift, 0.0,
+                                     1.0).T,
             send_hour=pop.send_hour[rows], wording=pop.wording[rows],
             responsiveness=pop.responsiveness[rows].astype(np.float64),
             price_sensitivity=pop.price_sensitivity[rows].astype(np.float64),
             online_share=pop.online_share[rows].astype(np.float64),
-            next_category_affinity=self.catalog.next_affinity(aff, pop.last_category[rows]),
+            next_category_affinity=cat.next_affinity(aff.T, pop.last_category[rows]),
             frequency=pop.frequency[rows].astype(np.float64),
             second_store_distance=self.city.second_store_distance[pop.home_zone[rows]],
             stage=pop.stage[rows], cart_open=cart_open, cart_age=np.maximum(cart_age, 0.0),
             cart_ratio=np.where(cart_open, pop.cart_value[rows] / basket, 0.0),
-            fatigue=pop.fatigue[rows])
+            fatigue=arrays.columns(pop.fatigue, rows).T)
 
     def truth(self, rows: np.ndarray, actions: np.ndarray,
               catalog: ActionCatalog) -> response.Truth:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nbasim.sim import constraints
+from nbasim.sim import campaign, constraints, response
 from nbasim.sim.actions import OFFERS
 from nbasim.sim.campaign import Campaign
 from nbasim.sim.constraints import ContactRules, contacts_last_7_days
@@ -81,6 +81,42 @@ def test_contacts_last_7_days_by_hand():
     assert contacts_last_7_days(mask, last, 6).tolist() == [2]
     assert contacts_last_7_days(mask, last, 11).tolist() == [1]
     assert contacts_last_7_days(mask, last, 13).tolist() == [0]
+
+
+def test_contacts_in_a_window_count_the_mask_bits_inside_it():
+    """Against shifting the mask to today (bits beyond 32 days drop) and masking the window."""
+    rng = np.random.default_rng(0)
+    mask = rng.integers(0, 2**32, 5000, dtype=np.uint64).astype(np.uint32)
+    last = rng.integers(-40, 61, 5000).astype(np.int16)
+    last[:50] = -(2**15)  # never contacted
+    for window in (7, 30):
+        shift = np.clip(60 - last.astype(np.int64), 0, 32)
+        moved = np.where(shift >= 32, 0, mask.astype(np.uint64) << shift.astype(np.uint64))
+        want = np.bitwise_count(moved & np.uint64(((1 << window) - 1) << 1))
+        np.testing.assert_array_equal(contacts_last_7_days(mask, last, 60, window), want)
+
+
+def test_day_uniforms_are_the_rows_of_the_days_draw():
+    """Made from raw words, they are the rows of the response stream's float32 draw."""
+    w, c = make(n=3000)
+    rows = np.array([0, 5, 6, 1000, w.n_present - 1])
+    want = w.day_rng("response", w.today).random((w.n_present, response.N_UNIFORMS),
+                                                 dtype=np.float32)[rows]
+    np.testing.assert_array_equal(c.day_uniforms(w.today, rows), want.T)
+
+
+def test_blocks_of_messages_make_the_same_decisions(monkeypatch):
+    """Worked out in blocks of 7 messages or all at once, a day's decisions are identical."""
+    days = []
+    for block in (7, campaign.BLOCK):
+        monkeypatch.setattr(campaign, "BLOCK", block)
+        w, c = make(seed=6)
+        days.append([dec for _, dec, _ in random_days(w, c, 3, seed=2)])
+    for a, b in zip(*days, strict=True):
+        np.testing.assert_array_equal(a.incremental_value, b.incremental_value)
+        for part in ("truth", "realized"):
+            for name, field in vars(getattr(a, part)).items():
+                np.testing.assert_array_equal(field, getattr(getattr(b, part), name))
 
 
 def test_no_action_changes_nothing():

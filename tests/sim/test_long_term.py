@@ -88,6 +88,37 @@ def test_consent_value_is_the_best_fitting_message_times_the_messages():
     assert (v.consent_value >= 0).all() and v.consent_value.max() > 0
 
 
+@pytest.mark.parametrize("scenario", ["dry_cleaning_chain", "subscription"])
+def test_consent_values_are_exactly_the_best_message_of_every_offer(scenario):
+    """A consent is worth exactly its channel's best message over every offer, for both tables.
+
+    The value of one channel per customer is the every-channel value, itself the best margin
+    over every offer in the best-fitting slot and wording (not only over the candidates that
+    `consent_values` works out), bit for bit.
+    """
+    w = World(get_scenario(scenario), 3000, 20, 5)
+    c = Campaign(w)
+    w.step()
+    pop, cat = w.pop, c.actions
+    rows = np.arange(w.n_present)
+    pop.fatigue[rows[::3]] = 1.5
+    pop.responsiveness[rows[::7]] *= -1
+    every = c.customer_values(rows).consent_value
+    channel = np.random.default_rng(0).integers(0, 4, rows.size)
+    np.testing.assert_array_equal(c.customer_values(rows, channel=channel).consent_value,
+                                  every[rows, channel])
+    margins, _ = c.incremental_values(rows)
+    cu = w.customers_for_response(rows)
+    gap = np.abs(cu.send_hour[:, None].astype(float) - np.array([8, 12, 19]))
+    slot = np.minimum(gap, 24 - gap).argmin(axis=1)
+    n = long_term.consent_messages(w.params)
+    for ch in range(4):
+        fits = ((cat.channel[None, :] == ch) & (cat.slot[None, :] == slot[:, None])
+                & (cat.wording[None, :] == cu.wording[:, None]))
+        best = np.where(fits, margins, -np.inf).max(axis=1)
+        np.testing.assert_array_equal(every[:, ch], n * np.maximum(best, 0.0))
+
+
 def realized_value(t, real, v, consent, u):
     """What one draw of the world makes of a message: margin and value moved.
 

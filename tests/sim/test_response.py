@@ -164,3 +164,32 @@ def test_cross_sell_suggestion_skips_the_last_category():
     # After shirts (0) the odds are affinity x sequence row: outerwear (2) gets x3 -> 0.3,
     # the rest 0.1 (shirts itself is excluded); with no history shirts (0.5) wins.
     np.testing.assert_allclose(cat.next_affinity(aff, np.array([0, cat.none])), [0.1, 0.5])
+
+
+def test_cross_sell_suggestion_is_the_first_row_argmax():
+    """Bit for bit the first category of highest odds, ties and every last category included."""
+    cat = Catalog(get_scenario("dry_cleaning_chain"))
+    rng = np.random.default_rng(0)
+    aff = rng.dirichlet(np.ones(cat.n_categories), 3000).astype(np.float32).astype(float)
+    aff[:500] = np.round(aff[:500], 1)  # many ties
+    last = rng.integers(0, cat.n_categories + 1, 3000)
+    odds = aff * cat.sequence[last]
+    some = np.flatnonzero(last < cat.n_categories)
+    odds[some, last[some]] = -1.0
+    want = aff[np.arange(3000), odds.argmax(axis=1)]
+    np.testing.assert_array_equal(cat.next_affinity(aff, last), want)
+    np.testing.assert_array_equal(cat.next_affinity(np.asfortranarray(aff), last), want)
+
+
+def test_pairs_are_the_grid_bit_for_bit(world):
+    """The truth of one action per customer is the grid's entry for it, every field exactly."""
+    rows = np.arange(world.n_present)
+    c = world.customers_for_response(rows)
+    actions = np.random.default_rng(1).integers(0, CATALOG.n_actions, rows.size)
+    actions[::11] = 0
+    up = world.mods.channel_up[world.today]
+    pairs = response.truth(c, actions, CATALOG, world.params.response, up)
+    grid = response.truth(c, np.arange(CATALOG.n_actions), CATALOG, world.params.response, up,
+                          grid=True)
+    for name, field in vars(pairs).items():
+        np.testing.assert_array_equal(field, getattr(grid, name)[rows, actions], err_msg=name)

@@ -1,0 +1,29 @@
+"""Array helpers for short rows: the bits numpy gives, computed with long inner loops.
+
+numpy runs an operation on an (n, k) array row by row when k is short (a few channels or
+categories), paying a call per row. These helpers turn such arrays around, (k, n), so each
+operation runs once over all n, and keep the results bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def columns(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rows `rows` of an (N, k) state column, turned around: (k, n), C-contiguous."""
+    return np.ascontiguousarray(np.take(column, rows, axis=0).T)
+
+
+def row_sums(terms: np.ndarray) -> np.ndarray:
+    """Sum over k of a (k, n) array, as `terms.T.sum(axis=1)` gives it, bit for bit.
+
+    numpy adds a row of fewer than 8 numbers in order, and a longer one pairwise; in order, the
+    sum runs column by column over all n at once.
+    """
+    if terms.shape[0] >= 8:
+        return np.ascontiguousarray(terms.T).sum(axis=1)
+    out = terms[0].copy()
+    for t in terms[1:]:
+        out += t
+    return out
