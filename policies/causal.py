@@ -47,8 +47,6 @@ _CHUNK_FLOATS = 1 << 21
 REFRESH = 0.01
 """Relative growth of the data that rebuilds the posterior and its samples; a rebuild is a
 Cholesky factorisation of a (d m) x (d m) matrix."""
-NOISE_POOL = 50.0
-"""Rewards the pooled noise counts for in each message's noise estimate (`action_noise`)."""
 REFRESH_ROWS = 64
 """Fewest new rows that rebuild it (decisions one at a time would otherwise rebuild it at
 every one of the first hundred)."""
@@ -95,31 +93,16 @@ class CausalLinTS(Policy):
         super().__init__(**kwargs)
         feats = np.hstack([self.action_features[1:], np.ones((self.n_actions - 1, 1))])
         self._model = _UpliftModel(self.dim_context + 1, feats)
-        # Per message (action 1..K-1): count, sum and sum of squares of the rewards seen.
-        self._moments = np.zeros((3, self.n_actions - 1))
+        self._noise = [0.0, 0.0, 0]  # sum, sum of squares and count of the rewards seen
 
     @property
     def noise(self) -> float:
-        """Standard deviation of the messages' rewards seen (the prior's before any)."""
-        n, total, squares = self._moments.sum(axis=1)
+        """Standard deviation of the rewards seen (the prior's before any)."""
+        total, squares, n = self._noise
         if n < 2:
             return self.params.noise_prior
         return float(np.sqrt(max(squares / n - (total / n) ** 2, 0.0))) or \
             self.params.noise_prior
-
-    def action_noise(self) -> np.ndarray:
-        """(K - 1,) noise standard deviation of each message's reward.
-
-        Each message's own spread, shrunk towards the pooled one as if the pooled one had been
-        seen `NOISE_POOL` times: an unopened message earns exactly minus its cost, so the
-        noise of a channel grows with its open rate (e-mail's rewards vary half as much as
-        SMS's), and rows are weighted by it.
-        """
-        n, total, squares = self._moments
-        own = np.where(n > 1, squares / np.maximum(n, 1) - (total / np.maximum(n, 1)) ** 2, 0.0)
-        pooled = self.noise ** 2
-        var = (n * np.maximum(own, 0.0) + NOISE_POOL * pooled) / (n + NOISE_POOL)
-        return np.sqrt(np.maximum(var, 1e-12))
 
     def act(self, contexts: np.ndarray,
             eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -128,8 +111,7 @@ class CausalLinTS(Policy):
         s = self.params.n_samples
         # Scores in float32: half the time of float64, and the argmax of uplifts of cents
         # against noise of units does not move at the seventh digit.
-        draw = self._model.draw(self.rng, self.action_noise(), self.params.prior_sd,
-                                s).astype(np.float32)
+        draw = self._model.draw(self.rng, self.noise, self.params.prior_sd, s).astype(np.float32)
         feats = self._model.feats.astype(np.float32)
         xt = np.hstack([contexts, np.ones((n, 1))]).astype(np.float32)
         actions, pscores = np.empty(n, dtype=np.int64), np.empty(n)
@@ -153,23 +135,20 @@ class CausalLinTS(Policy):
                pscores: np.ndarray) -> None:
         """Learn the uplift and the noise scale from the messages."""
         sent = actions > 0
+        self._noise[0] += float(rewards[sent].sum())
+        self._noise[1] += float((rewards[sent] ** 2).sum())
+        self._noise[2] += int(sent.sum())
         if sent.any():
-            a, r = actions[sent] - 1, rewards[sent]
-            m = self.n_actions - 1
-            self._moments += np.stack([np.bincount(a, minlength=m),
-                                       np.bincount(a, r, minlength=m),
-                                       np.bincount(a, r * r, minlength=m)])
             xt = np.hstack([contexts[sent], np.ones((int(sent.sum()), 1))])
-            self._model.add(xt, a, r)
+            self._model.add(xt, actions[sent] - 1, rewards[sent])
 
 
 class _UpliftModel:
     """Bayesian linear uplift over phi(x, a) = x~ (x) f~_a: prior N(0, prior_sd^2 I).
 
-    Keeps the data part Phi' W Phi and Phi' W r, each row weighted by 1 / sigma_a^2, the noise
-    variance of its action when it is folded in; the posterior is N(A^-1 Phi' W r, A^-1) with
-    A = Phi' W Phi + I / prior_sd^2, built when drawn (the noise is learned as rewards come
-    in, so a batch is weighted at the noise of the moment it enters).
+    Keeps the data part Phi' Phi and Phi' r; the posterior at noise sigma is
+    N(A^-1 Phi' r, sigma^2 A^-1) with A = Phi' Phi + (sigma / prior_sd)^2 I, built when drawn
+    (the noise scale is learned as rewards come in, so the prior's weight moves with it).
 
     Args:
         dim: length of x~ (d).
@@ -193,22 +172,20 @@ class _UpliftModel:
         self._pending.append((xt, actions, rewards))
         self.n += len(actions)
 
-    def _fold(self, sigma: np.ndarray) -> None:
-        """Add the kept batches: sum_a X_a' X_a (x) f_a f_a' / sigma_a^2 and the moments."""
+    def _fold(self) -> None:
+        """Add the kept batches: sum_a X_a' X_a (x) f_a f_a' and sum_a (X_a' r_a) (x) f_a."""
         if not self._pending:
             return
         xt, actions, rewards = (np.concatenate(part) for part in zip(*self._pending,
                                                                       strict=True))
         self._pending = []
-        root_w = 1.0 / sigma[actions]
-        gram, moment = kron_stats(xt * root_w[:, None], actions, rewards * root_w, self.feats,
-                                  self._outer)
+        gram, moment = kron_stats(xt, actions, rewards, self.feats, self._outer)
         self.gram += gram
         self.moment += moment
 
-    def draw(self, rng: np.random.Generator, sigma: np.ndarray, prior_sd: float,
+    def draw(self, rng: np.random.Generator, sigma: float, prior_sd: float,
              n_samples: int) -> np.ndarray:
-        """(d, m, S) weights, S samples from the posterior; `sigma` (K,) noise per action.
+        """(d, m, S) weights, S samples from the posterior at noise `sigma`.
 
         The samples of the last call are kept until the data has grown by `REFRESH` and at
         least `REFRESH_ROWS` rows since they were drawn.
@@ -217,12 +194,12 @@ class _UpliftModel:
             n, draw = self._drawn
             if self.n - n < max(REFRESH * n, REFRESH_ROWS):
                 return draw
-        self._fold(sigma)
+        self._fold()
         p = self.gram.shape[0]
-        root_t = _inverse_root(self.gram + np.eye(p) / prior_sd ** 2).T
+        root_t = _inverse_root(self.gram + (sigma / prior_sd) ** 2 * np.eye(p)).T
         mean = root_t @ (root_t.T @ self.moment)
         self.weights = mean.reshape(self.dim, self.m)
         z = rng.standard_normal((p, n_samples))
-        draw = (mean[:, None] + root_t @ z).reshape(self.dim, self.m, n_samples)
+        draw = (mean[:, None] + sigma * (root_t @ z)).reshape(self.dim, self.m, n_samples)
         self._drawn = (self.n, draw)
         return draw
