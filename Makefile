@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_vw.py
 	$(PY) benchmarks/bench_calibrate.py
 	$(PY) benchmarks/bench_ope.py
+	$(PY) benchmarks/bench_learning.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
