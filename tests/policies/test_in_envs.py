@@ -160,8 +160,9 @@ def action_cost_bounds(env: gym.Env) -> np.ndarray:
     return np.where(catalog.channel >= 0, price, 0.0) + catalog.discount * top
 
 
-def test_paced_linucb_never_overspends_in_campaign_day():
-    """Paced LinUCB: cumulative spend stays on the budget path and under the budget.
+@pytest.mark.parametrize(("name", "params"), [("linucb", {}), ("causal_lints", {"hurdle": 0.0})])
+def test_paced_learners_never_overspend_in_campaign_day(name, params):
+    """Paced LinUCB and causal TS: cumulative spend stays on the budget path and under it.
 
     Unpaced, the first day alone spends over 100 (random-like choices over 1,264 rows), so a
     budget of 40 for the five days binds.
@@ -170,7 +171,7 @@ def test_paced_linucb_never_overspends_in_campaign_day():
     env = gym.make("nbasim/CampaignDay-v0", customers=CUSTOMERS, days=DAYS)
     env.reset(seed=0)
     bounds = action_cost_bounds(env)
-    inner = make_policy("linucb", env, seed=3)
+    inner = make_policy(name, env, seed=3, **params)
     policy = policies.paced(inner, budget, action_costs=bounds, horizon=horizon,
                             path_slack=slack, seed=3)
     rejected, spend = run_campaign_day(policy, truth=False)
