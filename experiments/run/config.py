@@ -23,6 +23,10 @@ budget = 2000.0                 # optional: wrap in `paced` with this budget for
 
 A bad config stops before any work with a `ParameterError` naming the field, the value and
 what is allowed.
+
+A run's own `config.toml` (the config as run) reads back as the same config: its `[versions]`
+table, the package versions the run recorded (`experiments.run.versions`), is a record, not
+a setting, and is set aside when the config is read.
 """
 
 from __future__ import annotations
@@ -195,11 +199,19 @@ def load(path: Path) -> ExperimentConfig:
     return parse(raw, str(path))
 
 
+RECORDS = ("versions",)
+"""Top-level tables a run writes into its config.toml as a record; ignored when read back."""
+
+
 def parse(raw: dict, where: str = "config") -> ExperimentConfig:
-    """Validate a config given as a dict (see `load`)."""
+    """Validate a config given as a dict (see `load`); a `[versions]` record is set aside."""
     from nbasim import policies
 
-    cfg = validate(ExperimentConfig, raw, where)
+    for key in RECORDS:
+        if key in raw and not isinstance(raw[key], dict):
+            raise ParameterError(f"{where} field {key!r} = {raw[key]!r}: the package versions "
+                                 "a run recorded; allowed: a table of names and versions")
+    cfg = validate(ExperimentConfig, {k: v for k, v in raw.items() if k not in RECORDS}, where)
     for s in cfg.scenarios:
         get_scenario(s.scenario, variant_world(s, cfg.days)[0])
         for shock in s.shocks:
