@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nbasim.experiments.results import stats
-from nbasim.experiments.run import versions
+from nbasim.experiments.run import preflight, versions
 from nbasim.experiments.run.cell import Cell, CellResult, run_cell
 from nbasim.experiments.run.config import ExperimentConfig
 from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES, definitions
@@ -50,10 +50,14 @@ def cells(cfg: ExperimentConfig) -> list[Cell]:
 def prepare(cfg: ExperimentConfig, run_dir: Path) -> list[Cell]:
     """Claim `run_dir` for this config and return the cells still to run.
 
+    Every policy is built first (`preflight.check_policies`), so that a bad one stops the
+    sweep before any cell runs.
+
     Raises:
-        ParameterError: `run_dir` holds a run of another config, or something that is not a
-            run; nothing is written then.
+        ParameterError: a policy that cannot be built, or `run_dir` holds a run of another
+            config, or something that is not a run; nothing is written then.
     """
+    preflight.check_policies(cfg)
     run_dir = Path(run_dir)
     stamp = run_dir / "config.toml"
     text = _config_toml(cfg)
