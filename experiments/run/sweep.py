@@ -24,15 +24,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nbasim.experiments.results import stats
-from nbasim.experiments.run import preflight, versions
+from nbasim.experiments.run import cell_files, preflight, versions
 from nbasim.experiments.run.cell import Cell, CellResult, run_cell
+from nbasim.experiments.run.cell_files import TABLES, write_cell
 from nbasim.experiments.run.config import ExperimentConfig
 from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES, definitions
 from nbasim.experiments.run.threads import single_threaded_blas
 from nbasim.experiments.store import atomic
 from nbasim.sim.params import ParameterError
 
-TABLES = ("daily", "decisions", "migration", "segments")
 EXECUTORS = ("local", "ray")
 
 
@@ -71,7 +71,7 @@ def prepare(cfg: ExperimentConfig, run_dir: Path) -> list[Cell]:
     run_dir.mkdir(parents=True, exist_ok=True)
     if not stamp.exists():
         atomic.write_text(stamp, text)
-    return [c for c in cells(cfg) if not (run_dir / c.path() / "cell.json").exists()]
+    return [c for c in cells(cfg) if not cell_files.finished(run_dir, c)]
 
 
 def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = "local",
@@ -141,46 +141,43 @@ def _execute_ray(cfg: ExperimentConfig, todo: list[Cell],
             ray.shutdown()
 
 
-def write_cell(run_dir: Path, cell: Cell, result: CellResult) -> None:
-    """Write one cell's files whole (a staged directory renamed into place)."""
-    with atomic.staged_dir(Path(run_dir) / cell.path()) as stage:
-        for name in TABLES:
-            columns = getattr(result, name)
-            if columns:
-                atomic.write_parquet(stage / f"{name}.parquet", columns)
-        atomic.write_json(stage / "cell.json", {
-            "scenario": cell.scenario.label, "policy": cell.policy.label, "seed": cell.seed,
-            "figures": result.figures, "timing": result.timing})
-
-
 def gather(cfg: ExperimentConfig, run_dir: Path) -> dict:
     """Gather every cell into the run's tables and summary.json; return the summary."""
     run_dir = Path(run_dir)
     all_cells = cells(cfg)
-    infos = [json.loads((run_dir / c.path() / "cell.json").read_text()) for c in all_cells]
+    infos = [cell_files.read_info(run_dir, c, verify=False) for c in all_cells]
+    broken = [c.path() for c, info in zip(all_cells, infos, strict=True) if info is None]
+    if broken:
+        raise ParameterError(f"run {run_dir}: cells {broken} are missing or damaged; rerun "
+                             "the same config with the same --out to compute them again")
     summary = summarize(cfg, all_cells, infos, run_dir.name)
     with tempfile.TemporaryDirectory(dir=run_dir, prefix=".gather-") as tmp:
         stage = Path(tmp)
         for name in TABLES:
-            _concatenate(run_dir, all_cells, name, stage / f"{name}.parquet")
+            paths = [cell_files.table_path(run_dir, c, info, name)
+                     for c, info in zip(all_cells, infos, strict=True)]
+            _concatenate(all_cells, paths, stage / f"{name}.parquet")
         atomic.write_json(stage / "summary.json", summary)
         for path in sorted(stage.iterdir()):
             os.replace(path, run_dir / path.name)
     return summary
 
 
-def _concatenate(run_dir: Path, all_cells: list[Cell], name: str, target: Path) -> None:
-    """Write one table of every cell's `name`.parquet, the cell's keys in front.
+def _concatenate(all_cells: list[Cell], paths: list[Path | None], target: Path) -> None:
+    """Write one table of every cell's file in `paths` (None: none), the cell's keys in front.
 
     Written cell by cell (a row group each), so memory holds one cell at a time.
     """
     writer = None
     try:
-        for cell in all_cells:
-            path = run_dir / cell.path() / f"{name}.parquet"
-            if not path.exists():
+        for cell, path in zip(all_cells, paths, strict=True):
+            if path is None:
                 continue
-            table = pq.read_table(path)
+            try:
+                table = pq.read_table(path)
+            except (pa.ArrowException, OSError) as err:
+                raise ParameterError(f"cell file {path} cannot be read ({err}); rerun the same "
+                                     "config with the same --out to compute it again") from None
             n = table.num_rows
             keys = {"scenario": pa.array([cell.scenario.label] * n, pa.string()),
                     "policy": pa.array([cell.policy.label] * n, pa.string()),
