@@ -53,6 +53,7 @@ def test_cli_exits_2_writes_nothing_and_the_corrected_config_then_runs(tmp_path)
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["run", str(bad), "--out", str(out)])
     assert result.exit_code == 2, result.output
+    assert "policies[linucb] on scenario" in result.output  # not swallowed as rich markup
     assert "alpha = -1" in result.output and "Traceback" not in result.output
     assert not out.exists()
     good = tmp_path / "good.toml"
