@@ -38,6 +38,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from nbasim.envs.setup import OBJECTIVES, CampaignSettings
+from nbasim.errors import NbasimError
 from nbasim.sim.params import FrozenModel, NonNegative, ParameterError, validate
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
@@ -187,13 +188,23 @@ def load(path: Path) -> ExperimentConfig:
     """Read and validate a config file; every scenario, shock and policy name is checked.
 
     Raises:
-        ParameterError: an unreadable file, a TOML error, or a bad field, naming it.
+        ParameterError: a missing or unreadable file, a directory, text that is not UTF-8, a
+            TOML error, or a bad field, naming it.
     """
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParameterError(f"config {path}: no such file") from None
+    except IsADirectoryError:
+        raise ParameterError(f"config {path}: is a directory; give a TOML file, e.g. "
+                             "experiments/configs/quickstart.toml") from None
+    except UnicodeDecodeError as err:
+        bad = err.object[err.start:err.start + 1]
+        raise ParameterError(f"config {path}: not UTF-8 text (byte {err.start} is {bad!r}); "
+                             "save it as UTF-8") from None
+    except OSError as err:
+        raise ParameterError(f"config {path}: cannot be read: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ParameterError(f"config {path}: not valid TOML: {err}") from None
     return parse(raw, str(path))
@@ -213,7 +224,12 @@ def parse(raw: dict, where: str = "config") -> ExperimentConfig:
                                  "a run recorded; allowed: a table of names and versions")
     cfg = validate(ExperimentConfig, {k: v for k, v in raw.items() if k not in RECORDS}, where)
     for s in cfg.scenarios:
-        get_scenario(s.scenario, variant_world(s, cfg.days)[0])
+        try:
+            overrides = variant_world(s, cfg.days)[0]
+        except NbasimError as err:  # a calibration file that is missing or is not one
+            raise ParameterError(f"{where}: scenarios[{s.label}].calibration = "
+                                 f"'{s.calibration}': {err}") from None
+        get_scenario(s.scenario, overrides)
         for shock in s.shocks:
             parse_shock(shock)
     known = policies.available()

@@ -10,6 +10,7 @@ tables and summary (see `experiments.run.layout`), and the report is built from 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -50,28 +51,64 @@ def cells(cfg: ExperimentConfig) -> list[Cell]:
 def prepare(cfg: ExperimentConfig, run_dir: Path) -> list[Cell]:
     """Claim `run_dir` for this config and return the cells still to run.
 
-    Every policy is built first (`preflight.check_policies`), so that a bad one stops the
-    sweep before any cell runs.
+    Everything is checked before the first write: every policy is built
+    (`preflight.check_policies`), so that a bad one stops the sweep before any cell runs, and
+    every directory the sweep will write in is probed, so that a read-only one stops it before
+    the work rather than after. Then `run_dir` is created and config.toml written.
 
     Raises:
-        ParameterError: a policy that cannot be built, or `run_dir` holds a run of another
-            config, or something that is not a run; nothing is written then.
+        ParameterError: a policy that cannot be built, or `run_dir` is a file, holds a run of
+            another config, or something that is not a run; nothing is written then.
+        WriteError: `run_dir` cannot be created or written (read-only, disk full); nothing is
+            left behind then.
     """
     preflight.check_policies(cfg)
     run_dir = Path(run_dir)
     stamp = run_dir / "config.toml"
     text = _config_toml(cfg)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not stamp.exists():
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ParameterError(f"--out {run_dir}: is a file; give a directory for the run (a new "
+                             "one, or a run of this config to resume)")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not stamp.is_file():
             raise ParameterError(f"--out {run_dir}: exists and is not an experiment run; "
                                  "choose another directory")
-        if _without_versions(stamp.read_text()) != _without_versions(text):
+        try:
+            earlier = stamp.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ParameterError(f"--out {run_dir}: its config.toml cannot be read ({err}); "
+                                 "choose another directory") from None
+        if _without_versions(earlier) != _without_versions(text):
             raise ParameterError(f"--out {run_dir}: holds a run of another config; choose "
                                  "another directory or delete it")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    todo = [c for c in cells(cfg) if not cell_files.finished(run_dir, c)]
+    _claim(run_dir, todo)
     if not stamp.exists():
-        atomic.write_text(stamp, text)
-    return [c for c in cells(cfg) if not cell_files.finished(run_dir, c)]
+        with atomic.writing(run_dir):
+            atomic.write_text(stamp, text)
+    return todo
+
+
+def _claim(run_dir: Path, todo: list[Cell]) -> None:
+    """Create `run_dir` and probe every directory the sweep writes in; undo it on failure."""
+    new = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
+    try:
+        with atomic.writing(run_dir):
+            run_dir.mkdir(parents=True, exist_ok=True)
+        dirs = {run_dir} | {d for d in (run_dir / "plots", run_dir / "cells") if d.is_dir()}
+        for cell in todo:  # the folders a cell's staged directory is made and renamed in
+            parent = (run_dir / cell.path()).parent
+            while parent != run_dir:
+                if parent.is_dir():
+                    dirs.add(parent)
+                parent = parent.parent
+        for d in sorted(dirs):
+            atomic.check_writable(d)
+    except BaseException:
+        for d in new:  # innermost first; only the empty folders made here
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
 
 
 def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = "local",
@@ -89,6 +126,11 @@ def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = 
 
     Returns:
         The run directory.
+
+    Raises:
+        ParameterError: see `prepare`.
+        WriteError: a file could not be written (a full disk, say); every cell written
+            before stays whole, and a rerun resumes from them.
     """
     if executor not in EXECUTORS:
         raise ParameterError(f"--executor {executor!r}: allowed {', '.join(EXECUTORS)}")
@@ -97,13 +139,15 @@ def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = 
     todo = prepare(cfg, run_dir)
     single_threaded_blas()  # before any worker process starts
     for cell, result in _execute(cfg, todo, workers, executor, address):
-        write_cell(run_dir, cell, result)
+        with atomic.writing(run_dir):  # a full disk: a named error, no half cell
+            write_cell(run_dir, cell, result)
         if on_cell is not None:
             on_cell(cell, result)
-    gather(cfg, run_dir)
     from nbasim.experiments.results.report import build_report
 
-    build_report(run_dir)
+    with atomic.writing(run_dir):
+        gather(cfg, run_dir)
+        build_report(run_dir)
     return run_dir
 
 
