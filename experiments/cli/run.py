@@ -29,7 +29,7 @@ def run_experiment(
     try:
         cfg = config_mod.load(config)
         run_dir = out or cfg.out / cfg.name / sweep.run_id(cfg)
-        todo = sweep.prepare(cfg, run_dir)
+        todo = sweep.prepare(cfg, run_dir, workers=workers, executor=executor)
     except NbasimError as err:
         raise fail(str(err)) from None
     total = len(sweep.cells(cfg))
@@ -45,8 +45,8 @@ def run_experiment(
                 f"{result.timing['policy_s']:.1f} s)", highlight=False)
 
         try:
-            sweep.run(cfg, run_dir, workers=workers, executor=executor, address=address,
-                      on_cell=done)
+            sweep.execute(cfg, run_dir, todo, workers=workers, executor=executor,
+                          address=address, on_cell=done)
         except NbasimError as err:
             raise fail(str(err)) from None
     out_console.print(f"report: {run_dir / 'report.html'}")

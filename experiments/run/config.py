@@ -230,8 +230,13 @@ def parse(raw: dict, where: str = "config") -> ExperimentConfig:
             raise ParameterError(f"{where}: scenarios[{s.label}].calibration = "
                                  f"'{s.calibration}': {err}") from None
         get_scenario(s.scenario, overrides)
-        for shock in s.shocks:
-            parse_shock(shock)
+        for text in s.shocks:
+            shock = parse_shock(text)
+            if shock.start_day >= cfg.days:  # the world refuses it too, but only at reset
+                raise ParameterError(
+                    f"{where}: scenarios[{s.label}].shocks: {text!r} starts on day "
+                    f"{shock.start_day}, after the run's last day; allowed: start_day from 0 to "
+                    f"{cfg.days - 1} (days = {cfg.days})")
     known = policies.available()
     for p in cfg.policies:
         if p.name not in known:

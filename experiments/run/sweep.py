@@ -48,20 +48,36 @@ def cells(cfg: ExperimentConfig) -> list[Cell]:
     return [Cell(s, p, seed) for s in cfg.scenarios for p in cfg.policies for seed in cfg.seeds]
 
 
-def prepare(cfg: ExperimentConfig, run_dir: Path) -> list[Cell]:
+def check_options(workers: int, executor: str) -> None:
+    """Refuse a number of workers below 1 or an unknown executor.
+
+    Raises:
+        ParameterError: naming the option, the value and what is allowed.
+    """
+    if executor not in EXECUTORS:
+        raise ParameterError(f"--executor {executor!r}: allowed {', '.join(EXECUTORS)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ParameterError(f"--workers {workers!r}: must be an integer, at least 1")
+
+
+def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
+            executor: str = "local") -> list[Cell]:
     """Claim `run_dir` for this config and return the cells still to run.
 
-    Everything is checked before the first write: every policy is built
+    Everything is checked before the first write: the options (`check_options`), every
+    policy, built
     (`preflight.check_policies`), so that a bad one stops the sweep before any cell runs, and
     every directory the sweep will write in is probed, so that a read-only one stops it before
     the work rather than after. Then `run_dir` is created and config.toml written.
 
     Raises:
-        ParameterError: a policy that cannot be built, or `run_dir` is a file, holds a run of
-            another config, or something that is not a run; nothing is written then.
+        ParameterError: a bad option, a policy that cannot be built, or `run_dir` is a file,
+            holds a run of another config, or something that is not a run; nothing is
+            written then.
         WriteError: `run_dir` cannot be created or written (read-only, disk full); nothing is
             left behind then.
     """
+    check_options(workers, executor)
     preflight.check_policies(cfg)
     run_dir = Path(run_dir)
     stamp = run_dir / "config.toml"
@@ -114,7 +130,7 @@ def _claim(run_dir: Path, todo: list[Cell]) -> None:
 def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = "local",
         address: str | None = None,
         on_cell: Callable[[Cell, CellResult], None] | None = None) -> Path:
-    """Run the cells still missing, gather the run's files, build the report.
+    """Check and claim `run_dir` (`prepare`), then run what is missing (`execute`).
 
     Args:
         cfg: the validated config.
@@ -128,15 +144,23 @@ def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = 
         The run directory.
 
     Raises:
-        ParameterError: see `prepare`.
+        ParameterError: see `prepare`; nothing is written then.
+        WriteError: see `execute`.
+    """
+    todo = prepare(cfg, run_dir, workers, executor)
+    return execute(cfg, run_dir, todo, workers, executor, address, on_cell)
+
+
+def execute(cfg: ExperimentConfig, run_dir: Path, todo: list[Cell], workers: int = 1,
+            executor: str = "local", address: str | None = None,
+            on_cell: Callable[[Cell, CellResult], None] | None = None) -> Path:
+    """Run the cells `todo` (from `prepare`), gather the run's files, build the report.
+
+    Raises:
         WriteError: a file could not be written (a full disk, say); every cell written
             before stays whole, and a rerun resumes from them.
     """
-    if executor not in EXECUTORS:
-        raise ParameterError(f"--executor {executor!r}: allowed {', '.join(EXECUTORS)}")
-    if workers < 1:
-        raise ParameterError(f"--workers {workers}: must be at least 1")
-    todo = prepare(cfg, run_dir)
+    run_dir = Path(run_dir)
     single_threaded_blas()  # before any worker process starts
     for cell, result in _execute(cfg, todo, workers, executor, address):
         with atomic.writing(run_dir):  # a full disk: a named error, no half cell
