@@ -31,12 +31,16 @@ def check_run(
     from nbasim.experiments.store import atomic
 
     if update:
+        if baseline.is_dir():
+            raise fail(f"--baseline {baseline}: is a directory; give the baseline's file, e.g. "
+                       "results/baselines/quickstart.json")
         try:
             summary = check_mod.trim_baseline(load_summary(run_dir))
-        except ValueError as err:
+            with atomic.writing(baseline):
+                baseline.parent.mkdir(parents=True, exist_ok=True)
+                atomic.write_text(baseline, json.dumps(summary, indent=2) + "\n")
+        except ValueError as err:  # ResultsError, WriteError: named, nothing half-written
             raise fail(str(err)) from None
-        baseline.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(baseline, json.dumps(summary, indent=2) + "\n")
         out_console.print(f"baseline written: {baseline}")
         return
     try:

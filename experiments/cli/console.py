@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from nbasim.sim import scenarios
@@ -18,7 +19,8 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 def fail(message: str) -> typer.Exit:
     """Print a bad-input message on stderr and return the exit (code 2) to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                      soft_wrap=True)  # escaped: "policies[linucb]" is not rich markup
     return typer.Exit(code=2)
 
 

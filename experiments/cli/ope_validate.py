@@ -26,7 +26,7 @@ def ope_validate_cmd(
     try:
         cfg = config_mod.load(config)
         run_dir = out or cfg.out / cfg.name / sweep.run_id(cfg)
-        sweep.prepare(cfg, run_dir)
+        ope_validate.check(cfg)  # validate checks again, then runs (nothing written before)
         with progress_bar(cfg.name) as progress:
             task = progress.add_task("cells", total=len(sweep.cells(cfg)))
             result = ope_validate.validate(cfg, run_dir, workers,

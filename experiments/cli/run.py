@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from nbasim.errors import NbasimError
 from nbasim.experiments.cli.console import err_console, fail, out_console, progress_bar
-from nbasim.sim.params import ParameterError
 
 
 def run_experiment(
@@ -29,8 +29,8 @@ def run_experiment(
     try:
         cfg = config_mod.load(config)
         run_dir = out or cfg.out / cfg.name / sweep.run_id(cfg)
-        todo = sweep.prepare(cfg, run_dir)
-    except ParameterError as err:
+        todo = sweep.prepare(cfg, run_dir, workers=workers, executor=executor)
+    except NbasimError as err:
         raise fail(str(err)) from None
     total = len(sweep.cells(cfg))
     with progress_bar(f"{cfg.name}") as progress:
@@ -45,9 +45,9 @@ def run_experiment(
                 f"{result.timing['policy_s']:.1f} s)", highlight=False)
 
         try:
-            sweep.run(cfg, run_dir, workers=workers, executor=executor, address=address,
-                      on_cell=done)
-        except ParameterError as err:
+            sweep.execute(cfg, run_dir, todo, workers=workers, executor=executor,
+                          address=address, on_cell=done)
+        except NbasimError as err:
             raise fail(str(err)) from None
     out_console.print(f"report: {run_dir / 'report.html'}")
     out_console.print(str(run_dir))

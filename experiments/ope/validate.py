@@ -32,8 +32,8 @@ from nbasim.experiments.store import atomic
 from nbasim.sim.params import CHANNELS, ParameterError
 
 
-def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> dict:
-    """Run the config's cells, estimate each target from the behaviour log, score the estimates.
+def check(cfg: ExperimentConfig) -> None:
+    """Refuse a config that `validate` cannot validate, before anything is run or written.
 
     Raises:
         ParameterError: the config has no `[ope]` table, no `no_action` policy, several
@@ -61,6 +61,20 @@ def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> 
     if cfg.decision_log != "full":
         raise ParameterError("ope-validate: decision_log must be 'full' (the estimators need the "
                              "contexts)")
+
+
+def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> dict:
+    """Run the config's cells, estimate each target from the behaviour log, score the estimates.
+
+    Everything (`check`, then the options and policies in `sweep.prepare`) is checked before
+    anything is written.
+
+    Raises:
+        ParameterError: see `check` and `sweep.prepare`; nothing is written then.
+    """
+    check(cfg)
+    spec = cfg.ope
+    control = [p.label for p in cfg.policies if p.name == "no_action"]
     sweep.run(cfg, run_dir, workers=workers, on_cell=on_cell)
     table = pq.read_table(run_dir / "decisions.parquet")
     daily = pq.read_table(run_dir / "daily.parquet", columns=["policy", "seed", "margin", "cost"])

@@ -23,6 +23,10 @@ budget = 2000.0                 # optional: wrap in `paced` with this budget for
 
 A bad config stops before any work with a `ParameterError` naming the field, the value and
 what is allowed.
+
+A run's own `config.toml` (the config as run) reads back as the same config: its `[versions]`
+table, the package versions the run recorded (`experiments.run.versions`), is a record, not
+a setting, and is set aside when the config is read.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from nbasim.envs.setup import OBJECTIVES, CampaignSettings
+from nbasim.errors import NbasimError
 from nbasim.sim.params import FrozenModel, NonNegative, ParameterError, validate
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
@@ -183,27 +188,55 @@ def load(path: Path) -> ExperimentConfig:
     """Read and validate a config file; every scenario, shock and policy name is checked.
 
     Raises:
-        ParameterError: an unreadable file, a TOML error, or a bad field, naming it.
+        ParameterError: a missing or unreadable file, a directory, text that is not UTF-8, a
+            TOML error, or a bad field, naming it.
     """
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParameterError(f"config {path}: no such file") from None
+    except IsADirectoryError:
+        raise ParameterError(f"config {path}: is a directory; give a TOML file, e.g. "
+                             "experiments/configs/quickstart.toml") from None
+    except UnicodeDecodeError as err:
+        bad = err.object[err.start:err.start + 1]
+        raise ParameterError(f"config {path}: not UTF-8 text (byte {err.start} is {bad!r}); "
+                             "save it as UTF-8") from None
+    except OSError as err:
+        raise ParameterError(f"config {path}: cannot be read: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ParameterError(f"config {path}: not valid TOML: {err}") from None
     return parse(raw, str(path))
 
 
+RECORDS = ("versions",)
+"""Top-level tables a run writes into its config.toml as a record; ignored when read back."""
+
+
 def parse(raw: dict, where: str = "config") -> ExperimentConfig:
-    """Validate a config given as a dict (see `load`)."""
+    """Validate a config given as a dict (see `load`); a `[versions]` record is set aside."""
     from nbasim import policies
 
-    cfg = validate(ExperimentConfig, raw, where)
+    for key in RECORDS:
+        if key in raw and not isinstance(raw[key], dict):
+            raise ParameterError(f"{where} field {key!r} = {raw[key]!r}: the package versions "
+                                 "a run recorded; allowed: a table of names and versions")
+    cfg = validate(ExperimentConfig, {k: v for k, v in raw.items() if k not in RECORDS}, where)
     for s in cfg.scenarios:
-        get_scenario(s.scenario, variant_world(s, cfg.days)[0])
-        for shock in s.shocks:
-            parse_shock(shock)
+        try:
+            overrides = variant_world(s, cfg.days)[0]
+        except NbasimError as err:  # a calibration file that is missing or is not one
+            raise ParameterError(f"{where}: scenarios[{s.label}].calibration = "
+                                 f"'{s.calibration}': {err}") from None
+        get_scenario(s.scenario, overrides)
+        for text in s.shocks:
+            shock = parse_shock(text)
+            if shock.start_day >= cfg.days:  # the world refuses it too, but only at reset
+                raise ParameterError(
+                    f"{where}: scenarios[{s.label}].shocks: {text!r} starts on day "
+                    f"{shock.start_day}, after the run's last day; allowed: start_day from 0 to "
+                    f"{cfg.days - 1} (days = {cfg.days})")
     known = policies.available()
     for p in cfg.policies:
         if p.name not in known:

@@ -33,8 +33,10 @@ only, never live objects).
   run's margin of treated and holdout customers and the uplift of the treated over the
   holdout's rate (`experiments.run.cell._segments`).
 - `plots/*.png` and `report.html` (rebuilt by `nbasim report RUN_DIR` from the files above).
-- `cells/<scenario>/<policy>/seed-<k>/`: each cell's own files, kept so that a rerun of an
-  interrupted sweep skips finished cells.
+- `cells/<scenario>/<policy>/seed-<k>/`: each cell's own tables and `cell.json` (figures,
+  timing, and the size and SHA-256 of each table), kept so that a rerun of an interrupted
+  sweep skips finished cells; a cell whose files are not all there and whole runs again
+  (`experiments.run.cell_files`).
 """
 
 from __future__ import annotations

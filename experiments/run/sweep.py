@@ -10,6 +10,7 @@ tables and summary (see `experiments.run.layout`), and the report is built from 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,15 +25,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nbasim.experiments.results import stats
-from nbasim.experiments.run import versions
+from nbasim.experiments.run import cell_files, preflight, versions
 from nbasim.experiments.run.cell import Cell, CellResult, run_cell
+from nbasim.experiments.run.cell_files import TABLES, write_cell
 from nbasim.experiments.run.config import ExperimentConfig
 from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES, definitions
 from nbasim.experiments.run.threads import single_threaded_blas
 from nbasim.experiments.store import atomic
 from nbasim.sim.params import ParameterError
 
-TABLES = ("daily", "decisions", "migration", "segments")
 EXECUTORS = ("local", "ray")
 
 
@@ -47,33 +48,89 @@ def cells(cfg: ExperimentConfig) -> list[Cell]:
     return [Cell(s, p, seed) for s in cfg.scenarios for p in cfg.policies for seed in cfg.seeds]
 
 
-def prepare(cfg: ExperimentConfig, run_dir: Path) -> list[Cell]:
-    """Claim `run_dir` for this config and return the cells still to run.
+def check_options(workers: int, executor: str) -> None:
+    """Refuse a number of workers below 1 or an unknown executor.
 
     Raises:
-        ParameterError: `run_dir` holds a run of another config, or something that is not a
-            run; nothing is written then.
+        ParameterError: naming the option, the value and what is allowed.
     """
+    if executor not in EXECUTORS:
+        raise ParameterError(f"--executor {executor!r}: allowed {', '.join(EXECUTORS)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ParameterError(f"--workers {workers!r}: must be an integer, at least 1")
+
+
+def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
+            executor: str = "local") -> list[Cell]:
+    """Claim `run_dir` for this config and return the cells still to run.
+
+    Everything is checked before the first write: the options (`check_options`), every
+    policy, built
+    (`preflight.check_policies`), so that a bad one stops the sweep before any cell runs, and
+    every directory the sweep will write in is probed, so that a read-only one stops it before
+    the work rather than after. Then `run_dir` is created and config.toml written.
+
+    Raises:
+        ParameterError: a bad option, a policy that cannot be built, or `run_dir` is a file,
+            holds a run of another config, or something that is not a run; nothing is
+            written then.
+        WriteError: `run_dir` cannot be created or written (read-only, disk full); nothing is
+            left behind then.
+    """
+    check_options(workers, executor)
+    preflight.check_policies(cfg)
     run_dir = Path(run_dir)
     stamp = run_dir / "config.toml"
     text = _config_toml(cfg)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not stamp.exists():
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ParameterError(f"--out {run_dir}: is a file; give a directory for the run (a new "
+                             "one, or a run of this config to resume)")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not stamp.is_file():
             raise ParameterError(f"--out {run_dir}: exists and is not an experiment run; "
                                  "choose another directory")
-        if _without_versions(stamp.read_text()) != _without_versions(text):
+        try:
+            earlier = stamp.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ParameterError(f"--out {run_dir}: its config.toml cannot be read ({err}); "
+                                 "choose another directory") from None
+        if _without_versions(earlier) != _without_versions(text):
             raise ParameterError(f"--out {run_dir}: holds a run of another config; choose "
                                  "another directory or delete it")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    todo = [c for c in cells(cfg) if not cell_files.finished(run_dir, c)]
+    _claim(run_dir, todo)
     if not stamp.exists():
-        atomic.write_text(stamp, text)
-    return [c for c in cells(cfg) if not (run_dir / c.path() / "cell.json").exists()]
+        with atomic.writing(run_dir):
+            atomic.write_text(stamp, text)
+    return todo
+
+
+def _claim(run_dir: Path, todo: list[Cell]) -> None:
+    """Create `run_dir` and probe every directory the sweep writes in; undo it on failure."""
+    new = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
+    try:
+        with atomic.writing(run_dir):
+            run_dir.mkdir(parents=True, exist_ok=True)
+        dirs = {run_dir} | {d for d in (run_dir / "plots", run_dir / "cells") if d.is_dir()}
+        for cell in todo:  # the folders a cell's staged directory is made and renamed in
+            parent = (run_dir / cell.path()).parent
+            while parent != run_dir:
+                if parent.is_dir():
+                    dirs.add(parent)
+                parent = parent.parent
+        for d in sorted(dirs):
+            atomic.check_writable(d)
+    except BaseException:
+        for d in new:  # innermost first; only the empty folders made here
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
 
 
 def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = "local",
         address: str | None = None,
         on_cell: Callable[[Cell, CellResult], None] | None = None) -> Path:
-    """Run the cells still missing, gather the run's files, build the report.
+    """Check and claim `run_dir` (`prepare`), then run what is missing (`execute`).
 
     Args:
         cfg: the validated config.
@@ -85,21 +142,36 @@ def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = 
 
     Returns:
         The run directory.
+
+    Raises:
+        ParameterError: see `prepare`; nothing is written then.
+        WriteError: see `execute`.
     """
-    if executor not in EXECUTORS:
-        raise ParameterError(f"--executor {executor!r}: allowed {', '.join(EXECUTORS)}")
-    if workers < 1:
-        raise ParameterError(f"--workers {workers}: must be at least 1")
-    todo = prepare(cfg, run_dir)
+    todo = prepare(cfg, run_dir, workers, executor)
+    return execute(cfg, run_dir, todo, workers, executor, address, on_cell)
+
+
+def execute(cfg: ExperimentConfig, run_dir: Path, todo: list[Cell], workers: int = 1,
+            executor: str = "local", address: str | None = None,
+            on_cell: Callable[[Cell, CellResult], None] | None = None) -> Path:
+    """Run the cells `todo` (from `prepare`), gather the run's files, build the report.
+
+    Raises:
+        WriteError: a file could not be written (a full disk, say); every cell written
+            before stays whole, and a rerun resumes from them.
+    """
+    run_dir = Path(run_dir)
     single_threaded_blas()  # before any worker process starts
     for cell, result in _execute(cfg, todo, workers, executor, address):
-        write_cell(run_dir, cell, result)
+        with atomic.writing(run_dir):  # a full disk: a named error, no half cell
+            write_cell(run_dir, cell, result)
         if on_cell is not None:
             on_cell(cell, result)
-    gather(cfg, run_dir)
     from nbasim.experiments.results.report import build_report
 
-    build_report(run_dir)
+    with atomic.writing(run_dir):
+        gather(cfg, run_dir)
+        build_report(run_dir)
     return run_dir
 
 
@@ -137,46 +209,43 @@ def _execute_ray(cfg: ExperimentConfig, todo: list[Cell],
             ray.shutdown()
 
 
-def write_cell(run_dir: Path, cell: Cell, result: CellResult) -> None:
-    """Write one cell's files whole (a staged directory renamed into place)."""
-    with atomic.staged_dir(Path(run_dir) / cell.path()) as stage:
-        for name in TABLES:
-            columns = getattr(result, name)
-            if columns:
-                atomic.write_parquet(stage / f"{name}.parquet", columns)
-        atomic.write_json(stage / "cell.json", {
-            "scenario": cell.scenario.label, "policy": cell.policy.label, "seed": cell.seed,
-            "figures": result.figures, "timing": result.timing})
-
-
 def gather(cfg: ExperimentConfig, run_dir: Path) -> dict:
     """Gather every cell into the run's tables and summary.json; return the summary."""
     run_dir = Path(run_dir)
     all_cells = cells(cfg)
-    infos = [json.loads((run_dir / c.path() / "cell.json").read_text()) for c in all_cells]
+    infos = [cell_files.read_info(run_dir, c, verify=False) for c in all_cells]
+    broken = [c.path() for c, info in zip(all_cells, infos, strict=True) if info is None]
+    if broken:
+        raise ParameterError(f"run {run_dir}: cells {broken} are missing or damaged; rerun "
+                             "the same config with the same --out to compute them again")
     summary = summarize(cfg, all_cells, infos, run_dir.name)
     with tempfile.TemporaryDirectory(dir=run_dir, prefix=".gather-") as tmp:
         stage = Path(tmp)
         for name in TABLES:
-            _concatenate(run_dir, all_cells, name, stage / f"{name}.parquet")
+            paths = [cell_files.table_path(run_dir, c, info, name)
+                     for c, info in zip(all_cells, infos, strict=True)]
+            _concatenate(all_cells, paths, stage / f"{name}.parquet")
         atomic.write_json(stage / "summary.json", summary)
         for path in sorted(stage.iterdir()):
             os.replace(path, run_dir / path.name)
     return summary
 
 
-def _concatenate(run_dir: Path, all_cells: list[Cell], name: str, target: Path) -> None:
-    """Write one table of every cell's `name`.parquet, the cell's keys in front.
+def _concatenate(all_cells: list[Cell], paths: list[Path | None], target: Path) -> None:
+    """Write one table of every cell's file in `paths` (None: none), the cell's keys in front.
 
     Written cell by cell (a row group each), so memory holds one cell at a time.
     """
     writer = None
     try:
-        for cell in all_cells:
-            path = run_dir / cell.path() / f"{name}.parquet"
-            if not path.exists():
+        for cell, path in zip(all_cells, paths, strict=True):
+            if path is None:
                 continue
-            table = pq.read_table(path)
+            try:
+                table = pq.read_table(path)
+            except (pa.ArrowException, OSError) as err:
+                raise ParameterError(f"cell file {path} cannot be read ({err}); rerun the same "
+                                     "config with the same --out to compute it again") from None
             n = table.num_rows
             keys = {"scenario": pa.array([cell.scenario.label] * n, pa.string()),
                     "policy": pa.array([cell.policy.label] * n, pa.string()),

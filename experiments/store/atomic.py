@@ -1,8 +1,14 @@
-"""Results written whole or not at all: a run directory is staged, then renamed into place."""
+"""Results written whole or not at all: a run directory is staged, then renamed into place.
+
+A write that the system refuses (a full disk, a read-only directory) raises `WriteError`,
+naming the path and the reason, and leaves no half file: `writing` turns the `OSError` into
+it, and `check_writable` finds a directory that cannot be written before the work starts.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -15,7 +21,49 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tomli_w
 
+from nbasim.errors import NbasimError
 from nbasim.sim.params import ParameterError
+
+_HINTS = {errno.ENOSPC: "the disk is full; free some space and run the same command again",
+          errno.EDQUOT: "the disk quota is used up; free some space and run the same command "
+                        "again",
+          errno.EACCES: "no permission to write there; choose a writable directory",
+          errno.EPERM: "no permission to write there; choose a writable directory",
+          errno.EROFS: "the file system is read-only; choose a writable directory"}
+
+
+class WriteError(NbasimError):
+    """A result that could not be written (disk full, read-only): nothing half-written is left."""
+
+
+def write_failure(err: OSError, where: Path) -> WriteError:
+    """A `WriteError` for `err`: the path written, the system's reason and what to do."""
+    path = err.filename or where
+    hint = _HINTS.get(err.errno, "check the path and the disk")
+    return WriteError(f"cannot write {path}: {err.strerror or err}; {hint}")
+
+
+@contextlib.contextmanager
+def writing(where: Path) -> Iterator[None]:
+    """Turn an `OSError` raised while writing under `where` into a `WriteError`."""
+    try:
+        yield
+    except OSError as err:
+        raise write_failure(err, Path(where)) from None
+
+
+def check_writable(directory: Path) -> None:
+    """Create and remove a probe file in `directory`, before any work needs to write there.
+
+    Raises:
+        WriteError: the directory cannot be written (read-only, no permission, full).
+    """
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise write_failure(err, Path(directory)) from None
 
 
 @contextlib.contextmanager
@@ -107,12 +155,17 @@ def json_safe(obj: object) -> object:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a text file whole: a temporary sibling renamed into place."""
+    """Write a text file whole: a temporary sibling renamed into place (removed on failure)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _umask() -> int:
