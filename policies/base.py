@@ -223,8 +223,21 @@ def sample(rng: np.random.Generator, dist: np.ndarray) -> tuple[np.ndarray, np.n
     Returns:
         actions (n,) int64 and their probabilities (n,).
     """
+    return pick(dist, rng.random(dist.shape[0]))
+
+
+def pick(dist: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`sample` with its uniforms given: row i takes the action where u[i] falls in its cumsum.
+
+    Args:
+        dist: (n, n_actions) action_dist.
+        u: (n,) uniforms in [0, 1).
+
+    Returns:
+        actions (n,) int64 and their probabilities (n,).
+    """
     cum = np.cumsum(dist, axis=1)
-    u = rng.random(dist.shape[0]) * cum[:, -1]
+    u = u * cum[:, -1]
     a = (cum < u[:, None]).sum(axis=1)
     a = np.minimum(a, dist.shape[1] - 1)
     # Never land on a zero-probability action through rounding at the edge.

@@ -33,20 +33,21 @@ import numpy as np
 from pydantic import Field
 
 from nbasim.policies.bandits import (
-    _argmax_dist,
     _inverse_root,
     _uniform,
-    kron_scores,
     kron_stats,
     outer_products,
 )
-from nbasim.policies.base import Params, Policy, sample
+from nbasim.policies.base import Params, Policy, pick
 
 # Rows per chunk in `act`: no temporary above about this many floats (16 MB).
 _CHUNK_FLOATS = 1 << 21
 REFRESH = 0.01
 """Relative growth of the data that rebuilds the posterior and its samples; a rebuild is a
 Cholesky factorisation of a (d m) x (d m) matrix."""
+_BOUND_SLACK = 1e-3
+"""Margin below the hurdle that `_ScoreBound` must clear for a row to be skipped: far above
+the float32 rounding of a score, so a skipped row's messages are all below the hurdle."""
 REFRESH_ROWS = 64
 """Fewest new rows that rebuild it (decisions one at a time would otherwise rebuild it at
 every one of the first hundred)."""
@@ -94,6 +95,7 @@ class CausalLinTS(Policy):
         feats = np.hstack([self.action_features[1:], np.ones((self.n_actions - 1, 1))])
         self._model = _UpliftModel(self.dim_context + 1, feats)
         self._noise = [0.0, 0.0, 0]  # sum, sum of squares and count of the rewards seen
+        self._bound = _ScoreBound(feats)
 
     @property
     def noise(self) -> float:
@@ -114,21 +116,32 @@ class CausalLinTS(Policy):
         draw = self._model.draw(self.rng, self.noise, self.params.prior_sd, s).astype(np.float32)
         feats = self._model.feats.astype(np.float32)
         xt = np.hstack([contexts, np.ones((n, 1))]).astype(np.float32)
-        actions, pscores = np.empty(n, dtype=np.int64), np.empty(n)
+        actions, pscores = np.zeros(n, dtype=np.int64), np.ones(n)
+        hurdle, explore = self.params.hurdle, self.params.explore
         step = max(1, _CHUNK_FLOATS // (k * s))
         for lo in range(0, n, step):
-            rows = slice(lo, min(lo + step, n))
-            scores = np.empty((xt[rows].shape[0], s, k), dtype=np.float32)
-            scores[:, :, 0] = self.params.hurdle
-            scores[:, :, 1:] = kron_scores(xt[rows], draw, feats)
-            mask = None if eligible is None else eligible[rows]
-            if mask is not None:
-                scores = np.where(mask[:, None, :], scores, -np.inf)
-            dist = _argmax_dist(scores)
-            if self.params.explore > 0:
-                dist = ((1 - self.params.explore) * dist
-                        + self.params.explore * _uniform(dist.shape, mask))
-            actions[rows], pscores[rows] = sample(self.rng, dist)
+            rows = np.arange(lo, min(lo + step, n))
+            xw = (xt[rows] @ draw.reshape(xt.shape[1], -1)).reshape(rows.size, -1, s)
+            u = self.rng.random(rows.size)
+            # Only the (row, sample) pairs whose best message may clear the hurdle are
+            # scored; every other pair's argmax is no action.
+            allowed = None if eligible is None else self._bound.allowed(eligible[rows, 1:])
+            at, sam = np.nonzero(self._bound.pairs(xw, allowed) >= hurdle - _BOUND_SLACK)
+            scores = np.empty((at.size, k), dtype=np.float32)
+            scores[:, 0] = hurdle
+            scores[:, 1:] = xw[at, :, sam] @ feats.T
+            if eligible is not None:
+                scores = np.where(eligible[rows[at]], scores, -np.inf)
+            counts = np.bincount(at * k + scores.argmax(axis=1),
+                                 minlength=rows.size * k).reshape(rows.size, k)
+            counts[:, 0] += s - np.bincount(at, minlength=rows.size)
+            # Rows all of whose samples say no action take it for sure (without exploration).
+            live = np.arange(rows.size) if explore > 0 else np.flatnonzero(counts[:, 0] < s)
+            dist = counts[live] / s
+            if explore > 0:
+                mask = None if eligible is None else eligible[rows]
+                dist = (1 - explore) * dist + explore * _uniform(dist.shape, mask)
+            actions[rows[live]], pscores[rows[live]] = pick(dist, u[live])
         return actions, pscores
 
     def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
@@ -141,6 +154,66 @@ class CausalLinTS(Policy):
         if sent.any():
             xt = np.hstack([contexts[sent], np.ones((int(sent.sum()), 1))])
             self._model.add(xt, actions[sent] - 1, rewards[sent])
+
+
+class _ScoreBound:
+    """An upper bound of max over messages of x~' W f~_a, from x~' W alone (no (n, K) scores).
+
+    sum_j f_aj (x~' W)_j <= sum over groups of max over the group's columns j of
+    max(f_max_j (x~' W)_j, f_min_j (x~' W)_j), where a group is a set of feature columns no
+    message has two of nonzero (the one-hots of an offer, a channel, a slot, a wording),
+    f_max_j and f_min_j are column j's extremes among the messages that have it nonzero, and
+    a group that some message leaves at 0 contributes at least 0. For a catalog that is the
+    product of its parts, the bound is the best message's score itself.
+
+    Args:
+        feats: (K, m) f~ of the messages.
+    """
+
+    def __init__(self, feats: np.ndarray):
+        nonzero = feats != 0
+        groups: list[list[int]] = []
+        for j in range(feats.shape[1]):
+            free = next((g for g in groups if not (nonzero[:, g].any(axis=1)
+                                                   & nonzero[:, j]).any()), None)
+            if free is None:
+                groups.append([j])
+            else:
+                free.append(j)
+        self.order = np.concatenate([np.asarray(g) for g in groups])
+        self.starts = np.cumsum([0] + [len(g) for g in groups])[:-1]
+        self.can_be_zero = np.array([not nonzero[:, g].any(axis=1).all() for g in groups])
+        # Each column's extremes among the messages that have it: a message without it
+        # is counted by its group, at 0 when `can_be_zero`.
+        self.high = np.where(nonzero, feats, -np.inf).max(axis=0)
+        self.low = np.where(nonzero, feats, np.inf).min(axis=0)
+        never = ~nonzero.any(axis=0)
+        self.high[never] = self.low[never] = 0.0
+        self.high = self.high.astype(np.float32)[self.order]
+        self.low = self.low.astype(np.float32)[self.order]
+        self.nonzero = nonzero.astype(np.float32)
+
+    def allowed(self, eligible: np.ndarray) -> np.ndarray:
+        """(n, m) bool: the columns some eligible message of each row has nonzero.
+
+        Args:
+            eligible: (n, K) bool, the messages each row may receive.
+        """
+        return (eligible.astype(np.float32) @ self.nonzero) > 0
+
+    def pairs(self, xw: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+        """(n, S) the bound for each row and sample; `xw` is (n, m, S) x~' W_s.
+
+        With `allowed` (n, m), only the columns of a row's eligible messages count (a
+        channel the customer does not consent to cannot lift their bound).
+        """
+        xw = xw[:, self.order, :]
+        col = np.maximum(self.high[:, None] * xw, self.low[:, None] * xw)
+        if allowed is not None:
+            col = np.where(allowed[:, self.order, None], col, -np.inf)
+        group = np.maximum.reduceat(col, self.starts, axis=1)
+        group[:, self.can_be_zero, :] = np.maximum(group[:, self.can_be_zero, :], 0.0)
+        return group.sum(axis=1)
 
 
 class _UpliftModel:

@@ -80,3 +80,27 @@ def test_causal_learners_declare_the_uplift_objective():
     assert policies.policy_class("causal_lints").objective == "uplift_opened"
     assert policies.policy_class("causal_vw").objective == "uplift_opened"
     assert policies.policy_class("linucb").objective is None
+
+
+def test_score_bound_never_undercuts_the_best_eligible_message():
+    """The bound that lets `act` skip (row, sample) pairs is an upper bound, exact on a product.
+
+    A catalog of 3 offers x 2 channels (one-hots, plus the intercept): with every message
+    allowed the bound is the best message's score; with a consent mask it is never below the
+    best eligible one's, and a row with no eligible message is bounded by -inf.
+    """
+    from nbasim.policies.causal import _ScoreBound
+
+    offers, channels = np.eye(3), np.eye(2)
+    feats = np.array([[*o, *c, 1.0] for o in offers for c in channels])     # (6, 6)
+    bound = _ScoreBound(feats)
+    rng = np.random.default_rng(0)
+    xw = rng.normal(size=(200, 6, 4)).astype(np.float32)                    # (n, m, S)
+    scores = np.einsum("nms,km->nsk", xw, feats.astype(np.float32))        # (n, S, K)
+    np.testing.assert_allclose(bound.pairs(xw), scores.max(axis=2), rtol=1e-5, atol=1e-5)
+    eligible = rng.random((200, 6)) < 0.5
+    eligible[0] = False
+    masked = np.where(eligible[:, None, :], scores, -np.inf).max(axis=2)
+    tight = bound.pairs(xw, bound.allowed(eligible))
+    assert (tight >= masked - 1e-5).all()
+    assert np.isneginf(tight[0]).all()
