@@ -70,6 +70,10 @@ class Policy(abc.ABC):
     objective: ClassVar[str | None] = None
     """The env objective whose reward the policy is meant to learn (`causal_*`: "uplift_opened"), or
     None for whatever the experiment uses; runners build the policy's env with it."""
+    # The small contexts the last `act` checked on Python values: (array, its bytes, its
+    # rows). `update` on the same unchanged array need not check its values again, and `act`
+    # itself may reuse the rows and bytes (`_act_input`).
+    _acted: tuple[np.ndarray, bytes, list] | None = None
 
     def __init__(self, *, action_features: np.ndarray, dim_context: int, seed: int,
                  **params: Any):
@@ -155,6 +159,13 @@ class Policy(abc.ABC):
         mask[:, 0] = True
         return mask
 
+    def _act_input(self, contexts: np.ndarray) -> tuple[list[list[float]], bytes]:
+        """(`contexts.tolist()`, `contexts.tobytes()`) inside `act`, as its check made them."""
+        acted = self._acted
+        if acted is not None and acted[0] is contexts:
+            return acted[2], acted[1]
+        return contexts.tolist(), contexts.tobytes()
+
     def _batch(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                pscores: np.ndarray, costs: np.ndarray | None) -> tuple:
         """Checked (contexts, actions int64, rewards, pscores, costs) of an `update` call."""
@@ -184,8 +195,14 @@ def _checked_act(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def act(self: Policy, contexts: np.ndarray, eligible: np.ndarray | None = None, *,
             truth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        x = self._contexts(contexts)
-        mask = self._eligible(eligible, x.shape[0])
+        rows = None if eligible is not None else _small_rows(contexts, self.dim_context)
+        if rows is not None:
+            x, mask = contexts, None
+            self._acted = (x, x.tobytes(), rows)
+        else:
+            self._acted = None
+            x = self._contexts(contexts)
+            mask = self._eligible(eligible, x.shape[0])
         if takes_truth:
             return fn(self, x, mask, truth=truth)
         return fn(self, x, mask)
@@ -199,7 +216,8 @@ def _checked_update(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def update(self: Policy, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                pscores: np.ndarray, *, costs: np.ndarray | None = None) -> None:
-        x, a, r, p, c = self._batch(contexts, actions, rewards, pscores, costs)
+        x, a, r, p, c = (_small_batch(self, contexts, actions, rewards, pscores, costs)
+                         or self._batch(contexts, actions, rewards, pscores, costs))
         if takes_costs:
             fn(self, x, a, r, p, costs=c)
         else:
@@ -287,6 +305,68 @@ def epsilon_greedy(rng: np.random.Generator, scores: np.ndarray, eligible: np.nd
 # Below this many values, checks run on a Python list: at batch size 1 numpy's per-call
 # overhead (about 1-2 us per reduction) would dominate a VW round.
 _SMALL = 32
+# A call whose contexts hold at most this many values (a row of a typical context) is
+# checked all at once on Python values (`_small_rows`, `_small_batch`); beyond that numpy's
+# reductions are faster.
+_FEW = 64
+_F64, _I64 = np.dtype(np.float64), np.dtype(np.int64)
+
+
+def _small_rows(contexts: np.ndarray, dim_context: int) -> list[list[float]] | None:
+    """`contexts.tolist()` if it holds 1 to `_FEW` finite float64 values in rows, else None.
+
+    What `Policy._contexts` accepts, checked on Python values for the common small case;
+    None sends the contexts to `Policy._contexts`, which names what is wrong, if anything.
+    """
+    x = contexts
+    if not (type(x) is np.ndarray and x.dtype is _F64 and x.ndim == 2
+            and x.shape[1] == dim_context and 0 < x.size <= _FEW):
+        return None
+    rows = x.tolist()
+    # A NaN or an infinity makes the sum non-finite (a finite overflow only sends the
+    # contexts to the full check).
+    return rows if math.isfinite(sum(map(sum, rows))) else None
+
+
+def _small_batch(policy: Policy, contexts: np.ndarray, actions: np.ndarray,
+                 rewards: np.ndarray, pscores: np.ndarray, costs: np.ndarray | None,
+                 ) -> tuple | None:
+    """`Policy._batch`'s result for a small valid batch of plain arrays, found cheaply; else None.
+
+    At batch size 1 the full checks would cost a third of a VW round (a few numpy calls
+    per array), so a batch of float64 arrays (int64 actions) whose contexts are those the
+    last `act` checked, unchanged, or hold at most `_FEW` values is checked on Python
+    values. Anything else, including any invalid value, gives None and goes through the
+    full checks, which raise the error naming it: this path accepts only batches they
+    accept, and never raises itself.
+    """
+    x, a, r, p, c = contexts, actions, rewards, pscores, costs
+    array = np.ndarray
+    if not (type(a) is array and type(r) is array and type(p) is array
+            and (c is None or type(c) is array)
+            and a.dtype is _I64 and r.dtype is _F64 and p.dtype is _F64):
+        return None
+    shape = a.shape
+    if not (len(shape) == 1 and r.shape == shape and p.shape == shape
+            and (c is None or (c.dtype is _F64 and c.shape == shape))
+            and type(x) is array and x.dtype is _F64
+            and x.shape == (shape[0], policy.dim_context) and 0 < shape[0] <= _FEW):
+        return None
+    acted = policy._acted
+    if not ((acted is not None and acted[0] is x and acted[1] == x.tobytes())
+            or _small_rows(x, policy.dim_context) is not None):
+        return None
+    al, rl, pl = a.tolist(), r.tolist(), p.tolist()
+    # Comparisons with NaN are False and an infinite pscore exceeds 1; a NaN or an infinity
+    # makes a sum non-finite (a finite overflow only sends the batch to the full checks).
+    if len(al) == 1:
+        valid = 0 <= al[0] < policy.n_actions and 0 < pl[0] <= 1 and math.isfinite(rl[0])
+    else:
+        valid = (min(al) >= 0 and max(al) < policy.n_actions and min(pl) > 0
+                 and max(pl) <= 1 and math.isfinite(sum(pl)) and math.isfinite(sum(rl)))
+    if not valid or (c is not None and not math.isfinite(sum(c.tolist()))):
+        return None
+    return x, a.copy(), r, p, c
 
 
 def _all_finite(v: np.ndarray) -> bool:

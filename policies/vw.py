@@ -16,16 +16,24 @@ renormalised afterwards and the pscore is exactly the probability the draw used 
 to 1 within float32 rounding; the draw is scaled by that sum). Rewards become VW costs
 (cost = -reward) here and nowhere else.
 
-Speed (batch size 1 is the hard case, ~16 us of it is VW's own predict + learn): no text is
-parsed on the hot path. The action examples are parsed once, when the policy is built, and
-reused for every row; each row's shared example is a long-lived example whose namespace `c`
-is rewritten in place (`unsetup_example`, `erase_namespace`, `push_feature_list` with
+Speed (batch size 1 is the hard case, most of it VW's own predict + learn): no context is
+written as text. The action examples are parsed once, when the policy is built, and reused
+for every row; each row's shared example is a long-lived example whose namespace `c` is
+rewritten in place (`unsetup_example`, `erase_namespace`, `push_feature_list` with
 pre-hashed feature ids, `setup_example`), which gives the same feature ids as the text
 `shared |c 0:x0 1:x1 ...` would, with the exact float32 values instead of VW's text float
-parser. A labelled copy of the chosen action (VW's labels cannot be cleared once set) is
-parsed once per distinct (action, cost, probability) and cached, so with binary rewards and
-epsilon-greedy every label is reused; the learn call swaps it into the example list for the
-duration of `learn_multi`. Nothing needs `finish_example`: no example comes from VW's pool.
+parser. Learning needs a labelled copy of the chosen action, swapped into the example list
+for the duration of `learn_multi`; VW appends to an example's label and never clears it, so
+every new (action, cost, probability) needs an example of its own. It is parsed into an
+example of a second, scratch workspace's pool (same arguments, hence the same features as the
+action's own example) and given back to that pool (`finish_example`) right after learning,
+so the next label reuses the same warm example instead of a new one; the scratch workspace
+never learns and is never saved, and the learning workspace, which never sees
+`finish_example`, keeps exactly the statistics and model of `learn_multi` alone. A label seen
+twice (epsilon-greedy's few probabilities with binary rewards, bagging's fractions) is kept
+and reused from then on. One row with every action eligible, one customer at a time, takes a
+short path through `act` and `update`, without the batch's lists; the base class checks such
+small inputs on Python values.
 
 Batches: `act` keeps each row's shared example (up to `_POOL` rows) and its candidate list;
 `update` with the same contexts (compared byte for byte) sets the labels and learns on them,
@@ -69,13 +77,17 @@ from nbasim.policies.vw_params import NS_ACTION, NS_CONTEXT, VWParams, vw_argume
 _CB = int(pylibvw.vw.lContextualBandit)
 # Rows whose shared example `act` keeps for `update` (one VW example is about 31 KB).
 _POOL = 512
-# Labelled action examples kept for reuse, keyed by (action, cost, probability).
+# Labelled action examples kept for reuse, keyed by (action, cost, probability), and how many
+# labels seen once are remembered, so that a label is kept from its second sighting on.
 _LABELS = 256
+_SEEN = 4096
 
 _unsetup = pylibvw.vw.unsetup_example
 _setup = pylibvw.vw.setup_example
 _predict = pylibvw.vw.predict_multi
 _learn = pylibvw.vw.learn_multi
+_parse = pylibvw.vw._parse
+_finish = pylibvw.vw._finish_example_multi_ex
 
 def _draw(pmf: list[float], u: float) -> int:
     """Index drawn from `pmf` (scaled by its sum) with the uniform `u` in [0, 1)."""
@@ -126,6 +138,7 @@ class VWPolicy(Policy):
                               f"{e}") from None
         vw = self._vw
         ids = self.params.action_ids
+        self._top_k = self.params.top_k
         self._lines = [_action_line(k, row, ids)
                        for k, row in enumerate(self.action_features.tolist())]
         self._acts = [pylibvw.example(vw, _CB, line) for line in self._lines]
@@ -133,7 +146,10 @@ class VWPolicy(Policy):
         self._ns_hash = vw.hash_space(NS_CONTEXT)
         self._hashes = [vw.hash_feature(str(i), self._ns_hash) for i in range(dim_context)]
         self._pool: list[list] = []  # per row slot: [shared example] + action examples
+        # Labelled examples come from a second workspace's example pool (module docstring).
+        self._scratch = vowpalwabbit.Workspace(self.vw_arguments)
         self._labels: dict[tuple[int, float, float], Any] = {}
+        self._seen: dict[tuple[int, float, float], None] = {}
         self._pending: _Pending | None = None
         self.last_slate: np.ndarray | None = None
         self.last_slate_pscores: np.ndarray | None = None
@@ -154,8 +170,13 @@ class VWPolicy(Policy):
         vw = getattr(self, "_vw", None)
         if vw is None:
             return
-        self._acts, self._pool, self._labels, self._pending = [], [], {}, None
-        self._vw = None
+        scratch = getattr(self, "_scratch", None)
+        kept = list(getattr(self, "_labels", {}).values())
+        self._acts, self._pool, self._labels, self._seen, self._pending = [], [], {}, {}, None
+        self._vw = self._scratch = None
+        if scratch is not None:
+            _finish(scratch, kept)  # back to the scratch pool, which frees them with it
+            scratch.finish()
         vw.finish()
 
     def __del__(self):
@@ -238,9 +259,22 @@ class VWPolicy(Policy):
             eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Ask VW for a distribution per row over its eligible actions and draw."""
         n = contexts.shape[0]
+        if n == 1 and eligible is None and self._top_k == 1:
+            # One customer at a time, the case where Python's overhead counts: the loop
+            # below for one row, without the batch's lists, candidates and slates.
+            rows, xbytes = self._act_input(contexts)
+            exs = self._pool[0] if self._pool else self._slot(0)
+            shared = exs[0]
+            self._set_context(shared, rows[0])
+            u = self.rng.random()  # the same draw as rng.random(1)[0]
+            _predict(self._vw, exs)
+            pmf = shared.get_action_scores()
+            j = _draw(pmf, u)
+            self._pending = _Pending(1, xbytes, None, None)
+            return np.array([j], dtype=np.int64), np.array([pmf[j]])
         rows = contexts.tolist()
         cands = self._candidates(eligible, n)
-        if self.params.top_k > 1:
+        if self._top_k > 1:
             return self._act_slates(contexts, rows, cands)
         draws = self.rng.random(n).tolist()
         vw, acts = self._vw, self._acts
@@ -266,7 +300,7 @@ class VWPolicy(Policy):
 
     def _act_slates(self, x: np.ndarray, rows: list, cands: list | None,
                     ) -> tuple[np.ndarray, np.ndarray]:
-        n, k = x.shape[0], self.params.top_k
+        n, k = x.shape[0], self._top_k
         draws = self.rng.random((n, k)).tolist()
         vw, acts = self._vw, self._acts
         slate = np.full((n, k), -1, dtype=np.int64)
@@ -302,25 +336,41 @@ class VWPolicy(Policy):
 
     # --- learning -----------------------------------------------------------------------
 
-    def _labelled(self, action: int, cost: float, prob: float) -> Any:
-        """The example of `action` labelled `0:cost:prob`, parsed once per distinct label."""
-        key = (action, cost, prob)
-        ex = self._labels.get(key)
-        if ex is None:
-            if len(self._labels) >= _LABELS:
-                del self._labels[next(iter(self._labels))]
-            ex = pylibvw.example(self._vw, _CB, f"0:{cost!r}:{prob!r} {self._lines[action]}")
-            self._labels[key] = ex
-        return ex
-
     def _learn_one(self, exs: list, pos: int, action: int, cost: float, prob: float) -> None:
-        """Learn on `exs` with the action at list position `pos + 1` labelled."""
+        """Learn on `exs` with the action at list position `pos + 1` labelled `0:cost:prob`.
+
+        The labelled example is a kept one or is parsed into the scratch workspace's pool and
+        given back after learning (see the module docstring): a new `pylibvw.example` per
+        label would cost about half a VW round (allocation, then cold memory in learning).
+        """
+        key = (action, cost, prob)
+        labelled = self._labels.get(key)
+        parsed = None
+        if labelled is None:
+            parsed = _parse(self._scratch, f"0:{cost!r}:{prob!r} {self._lines[action]}")
+            labelled = parsed[0]
         plain = exs[pos + 1]
-        exs[pos + 1] = self._labelled(action, cost, prob)
+        exs[pos + 1] = labelled
         try:
             _learn(self._vw, exs)
         finally:
             exs[pos + 1] = plain
+            if parsed is not None:
+                self._keep_or_return(key, parsed)
+
+    def _keep_or_return(self, key: tuple[int, float, float], parsed: list) -> None:
+        """Keep a labelled example whose label was seen before; give a first one back."""
+        seen, kept = self._seen, self._labels
+        if key in seen:
+            del seen[key]
+            if len(kept) >= _LABELS:
+                _finish(self._scratch, [kept.pop(next(iter(kept)))])
+            kept[key] = parsed[0]
+            return
+        if len(seen) >= _SEEN:  # labels that do not recur (SquareCB's): start afresh
+            seen.clear()
+        seen[key] = None
+        _finish(self._scratch, parsed)
 
     def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                pscores: np.ndarray) -> None:
@@ -330,6 +380,12 @@ class VWPolicy(Policy):
         # The rows `act` saw: their candidate lists and slates still apply; their shared
         # examples still hold the contexts only when the batch fitted in the pool.
         match = pend is not None and pend.n == n and pend.xbytes == contexts.tobytes()
+        if match and n == 1 and pend.cands is None and pend.slates is None:
+            # One row over the whole catalog, whose shared example still holds it: the
+            # loop below for one row.
+            a = actions.item()
+            self._learn_one(self._pool[0], a, a, -rewards.item(), pscores.item())
+            return
         same = match and n <= _POOL
         rows = None if same else contexts.tolist()
         cands = pend.cands if match else None

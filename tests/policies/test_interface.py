@@ -260,6 +260,65 @@ def test_bad_input_is_refused(method, bad, match):
         call(make("linucb"), method, bad)
 
 
+# One row (a customer at a time) is checked on Python values, all at once; each bad value
+# must still reach the full checks and their message. Row 0 of the contexts is also what a
+# valid `act` saw just before, so that `update` may skip re-checking only unchanged values.
+ONE = {"contexts": np.zeros((1, DIM)), "eligible": None, "truth": np.zeros((1, K)),
+       "actions": np.array([1]), "rewards": np.zeros(1), "pscores": np.ones(1),
+       "costs": np.zeros(1)}
+BAD_ONE = [
+    ("act", {"contexts": np.full((1, DIM), np.nan)}, "contexts hold NaN"),
+    ("act", {"contexts": np.full((1, DIM), -np.inf)}, "contexts hold NaN or infinity"),
+    ("act", {"contexts": np.zeros((1, DIM - 1))}, rf"contexts shape \(1, {DIM - 1}\)"),
+    ("act", {"contexts": np.zeros(DIM)}, rf"contexts shape \({DIM},\)"),
+    ("update", {"contexts": np.full((1, DIM), np.inf)}, "contexts hold NaN or infinity"),
+    ("update", {"contexts": np.zeros((2, DIM))}, r"actions shape \(1,\) dtype int64: "
+                                                 r"expected \(2,\)"),
+    ("update", {"actions": np.array([K])}, rf"action {K}: allowed 0 to {K - 1}"),
+    ("update", {"actions": np.array([-1])}, rf"action -1: allowed 0 to {K - 1}"),
+    ("update", {"actions": np.array([1.0])}, r"actions shape \(1,\) dtype float64"),
+    ("update", {"actions": np.array(1)}, r"actions shape \(\) dtype int64"),
+    ("update", {"rewards": np.array([np.nan])}, "rewards hold NaN or infinity"),
+    ("update", {"rewards": np.zeros(2)}, r"rewards shape \(2,\)"),
+    ("update", {"pscores": np.array([0.0])}, r"pscore 0\.0: allowed 0 < p <= 1"),
+    ("update", {"pscores": np.array([-0.5])}, r"pscore -0\.5: allowed 0 < p <= 1"),
+    ("update", {"pscores": np.array([1.5])}, r"pscore 1\.5: allowed 0 < p <= 1"),
+    ("update", {"pscores": np.array([np.nan])}, "pscores hold NaN or infinity"),
+    ("update", {"pscores": np.array([np.inf])}, "pscores hold NaN or infinity"),
+    ("update", {"costs": np.array([np.inf])}, "costs hold NaN or infinity"),
+]
+
+
+@pytest.mark.parametrize(("method", "bad", "match"), BAD_ONE,
+                         ids=[f"{m}-{next(iter(b))}-{i}" for i, (m, b, _) in
+                              enumerate(BAD_ONE)])
+@pytest.mark.parametrize("name", ["linucb", "vw"])
+def test_bad_single_row_is_refused(name, method, bad, match):
+    """At batch size 1 (checked on Python values) each bad input gets the same named error."""
+    policy = make(name)
+    policy.act(ONE["contexts"])
+    args = {**ONE, **bad}
+    with pytest.raises(PolicyError, match=match):
+        if method == "act":
+            policy.act(args["contexts"], args["eligible"], truth=args["truth"])
+        else:
+            policy.update(args["contexts"], args["actions"], args["rewards"], args["pscores"],
+                          costs=args["costs"])
+
+
+@pytest.mark.parametrize("name", ["linucb", "vw"])
+def test_contexts_changed_after_act_are_checked_again(name):
+    """`update` re-checks contexts that were edited in place since `act` checked them."""
+    policy = make(name)
+    x = np.zeros((1, DIM))
+    a, ps = policy.act(x)
+    x[0, 3] = np.nan
+    with pytest.raises(PolicyError, match="contexts hold NaN"):
+        policy.update(x, a, np.zeros(1), ps)
+    x[0, 3] = 0.0
+    policy.update(x, a, np.zeros(1), ps)
+
+
 @pytest.mark.parametrize("name", NAMES_OF)
 def test_every_policy_checks_its_inputs(name):
     """Each registered policy's act and update receive checked inputs, one bad array each."""

@@ -113,6 +113,29 @@ def test_batched_act_update_learns_too():
     assert (actions[-1000:] == best[-1000:]).mean() >= 0.8
 
 
+@pytest.mark.parametrize("exploration", ["epsilon", "squarecb"])
+def test_one_row_path_acts_and_learns_as_the_batch_loop(exploration):
+    """One row without a mask takes act's short path; a full mask takes the batch loop.
+
+    Same seed, same rows and rewards: the same actions and pscores throughout and the same
+    learned pmf at the end (so the labelled examples, kept or from the scratch pool, teach
+    VW the same).
+    """
+    short, loop = _make(seed=4, exploration=exploration), _make(seed=4, exploration=exploration)
+    x_all = _contexts(400, seed=6)
+    rng = np.random.default_rng(7)
+    everything = np.ones((1, N_ACTIONS), dtype=bool)
+    for t in range(400):
+        x = x_all[t:t + 1]
+        a1, p1 = short.act(x)
+        a2, p2 = loop.act(x, everything)
+        assert np.array_equal(a1, a2) and np.array_equal(p1, p2)
+        r = _planted_reward(x, a1, rng)
+        short.update(x, a1, r, p1)
+        loop.update(x.copy(), a2, r, p2)
+    assert np.array_equal(short.action_dist(x_all[:50]), loop.action_dist(x_all[:50]))
+
+
 def test_eligibility_is_respected_and_pscores_exact():
     """Only eligible actions are chosen; with m eligible, pscore is 0.9 + 0.1/m or 0.1/m.
 
