@@ -6,6 +6,10 @@
   day, since the cost beyond the organic day grows with them.
 - `NextBestAction-v0` through `gymnasium.make` (default wrappers), random actions: steps per
   second (target: at least 30,000).
+- The oracles' truth at 50,000 customers: a `CampaignDay-v0` day with option `truth` True
+  (both grids), "values" (what oracle_ltv reads) and "margins" (oracle) against the same
+  world's day without it, side by side, no action sent (no target; the grids are most of an
+  oracle's day).
 
 Run `python benchmarks/bench_envs.py --help`.
 """
@@ -59,6 +63,28 @@ def nba_steps_per_second(steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def truth_day_seconds(customers: int, days: int = 5) -> dict[str, float]:
+    """Median seconds of an env day with each option `truth` ("False": without), same world.
+
+    The envs step side by side through the same days, with no action sent (so the worlds
+    stay the same), a few warm-up days first.
+    """
+    options = (False, True, "values", "margins")
+    envs = [gymnasium.make("nbasim/CampaignDay-v0", customers=customers, days=days + 12,
+                           truth=t).unwrapped for t in options]
+    action = np.zeros(customers, dtype=np.int64)
+    times: dict[object, list[float]] = {t: [] for t in options}
+    for env in envs:
+        env.reset(seed=0)
+    for day in range(days + 10):
+        for t, env in zip(options, envs, strict=True):
+            start = time.perf_counter()
+            env.step(action)
+            if day >= 10:
+                times[t].append(time.perf_counter() - start)
+    return {str(t): statistics.median(times[t]) for t in options}
+
+
 def main() -> None:
     """Measure and print each figure with its target."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -66,6 +92,8 @@ def main() -> None:
                     help="customers of the CampaignDay run (default 1,000,000)")
     ap.add_argument("--steps", type=int, default=20_000,
                     help="NextBestAction steps to time (default 20,000)")
+    ap.add_argument("--truth-customers", type=int, default=50_000,
+                    help="customers of the truth-grid runs (default 50,000)")
     args = ap.parse_args()
     env_day, organic, sent = campaign_day_ratio(args.customers)
     ratio = env_day / organic
@@ -76,6 +104,11 @@ def main() -> None:
     rate = nba_steps_per_second(args.steps)
     print(f"NextBestAction-v0: {rate:,.0f} steps/s (target >= 30,000): "
           f"{'met' if rate >= 30_000 else 'NOT met'}")
+    days = truth_day_seconds(args.truth_customers)
+    plain = days.pop("False")
+    print(f"CampaignDay-v0 at {args.truth_customers:,}, no action: day without truth "
+          f"{plain * 1000:.0f} ms; with option truth " + ", ".join(
+              f"{k} {v * 1000:.0f} ms ({v / plain:.0f}x)" for k, v in days.items()))
 
 
 if __name__ == "__main__":

@@ -229,12 +229,14 @@ class CampaignDayEnv(gym.Env):
         """Add the true margin and value of every action for the eligible customers (truth).
 
         `info["true_margins"]` (true incremental margins) and `info["true_values"]` (true
-        incremental values, `sim.long_term`) are (n_eligible, n_actions), rows in the order of
-        `np.flatnonzero(eligible)`; call after `_observe`.
+        incremental values, `sim.long_term`), or the one option `truth` names, are
+        (n_eligible, n_actions), rows in the order of `np.flatnonzero(eligible)`; call after
+        `_observe`.
         """
-        if self.options.truth:
-            info["true_margins"], info["true_values"] = self.campaign.incremental_values(
-                self._rows)
+        which = setup.truth_grids(self.options.truth)
+        if which:
+            for name, grid in self.campaign.truth_grids(self._rows, which).items():
+                info[f"true_{name}"] = grid
         return info
 
     def _observe(self) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from nbasim.envs.campaign_day import CampaignDayEnv
 from nbasim.envs.next_best_action import NextBestActionEnv
+from nbasim.envs.setup import truth_grids
 from nbasim.errors import NbasimError
 
 TRUTH_KEYS = {"margins": "true_margins", "values": "true_values"}
@@ -114,9 +115,10 @@ def steps(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
     """Play `policy` in `env` to the horizon, yielding each step (see `run_episode`)."""
     base = getattr(env, "unwrapped", env)
     key = truth_key(policy)
-    if key and not base.options.truth:
+    if key and truth_option(policy) not in truth_grids(base.options.truth):
         raise NbasimError(f"policy {getattr(policy, 'name', '') or type(policy).__name__} "
-                          f"reads info['{key}']: build the env with truth=True")
+                          f"reads info['{key}']: build the env with truth=True (or "
+                          f"truth={truth_option(policy)!r})")
     if isinstance(base, CampaignDayEnv):
         play = _campaign_days
     elif isinstance(base, NextBestActionEnv):
@@ -138,6 +140,16 @@ def truth_key(policy: Any) -> str | None:
     if not needs:
         return None
     return TRUTH_KEYS.get(needs, "true_margins") if isinstance(needs, str) else "true_margins"
+
+
+def truth_option(policy: Any) -> bool | str:
+    """The env option `truth` that hands over what a policy reads (`truth_key`), and no more.
+
+    False for a policy that reads no truth, else "margins" or "values"; `policy` may be a
+    policy class.
+    """
+    key = truth_key(policy)
+    return False if key is None else key.removeprefix("true_")
 
 
 def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info: dict,

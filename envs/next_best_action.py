@@ -6,9 +6,9 @@ holdout is one decision. Observation: the customer's context followed by a one-h
 moment's kind. Action: an index into the action catalog (`Discrete`). Reward: the decision's
 attributed margin minus its cost (plus the change in expected value with objective `ltv`);
 `info` carries the true uplift and incremental margin, the cost and the rule that stopped the
-action, if any; with option `truth`, also `true_margins` and `true_values`, the true
-incremental margin and value (`sim.long_term`) of every action for the next decision. The end
-of the horizon is reported as `truncated`.
+action, if any; with option `truth`, also `true_margins` and `true_values` (or the one the
+option names), the true incremental margin and value (`sim.long_term`) of every action for the
+next decision. The end of the horizon is reported as `truncated`.
 
 Each step is one `MomentQueue.decide` on plain floats (the same formulas as the batch path, bit
 for bit); what was sent reaches the world when the moment ends.
@@ -134,7 +134,7 @@ class NextBestActionEnv(gym.Env):
         kind = np.zeros((rows.size, len(KINDS)), dtype=np.float32)
         kind[:, KINDS.index(moment.kind)] = 1.0
         self._x = np.hstack([context.of_campaign(self.campaign, rows), kind])
-        self._margins_block = -1
+        self._truth_block = -1
 
     def _observe(self) -> np.ndarray:
         if self._queue is None:
@@ -152,14 +152,16 @@ class NextBestActionEnv(gym.Env):
         """Add the true incremental margin and value of every action for the next decision.
 
         With option truth: `info["true_margins"]` and `info["true_values"]` (`sim.long_term`),
-        each (n_actions,), as of the moment's start (what the moment sends lands at its end).
+        each (n_actions,), or the one the option names, as of the moment's start (what the
+        moment sends lands at its end).
         """
-        if self.options.truth and self._queue is not None:
+        which = setup.truth_grids(self.options.truth)
+        if which and self._queue is not None:
             block, b = divmod(self._i, BLOCK)
-            if block != self._margins_block:
+            if block != self._truth_block:
                 rows = self._queue.rows[block * BLOCK:(block + 1) * BLOCK]
-                self._margins, self._values = self.campaign.incremental_values(rows)
-                self._margins_block = block
-            info["true_margins"] = self._margins[b].copy()
-            info["true_values"] = self._values[b].copy()
+                self._truth = self.campaign.truth_grids(rows, which)
+                self._truth_block = block
+            for name, grid in self._truth.items():
+                info[f"true_{name}"] = grid[b].copy()
         return info

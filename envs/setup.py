@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from nbasim.sim.campaign import Campaign
+from nbasim.sim.campaign import TRUTH_GRIDS, Campaign
 from nbasim.sim.constraints import ContactRules
 from nbasim.sim.params import validate
 from nbasim.sim.scenarios import get_scenario
@@ -19,6 +19,8 @@ WINDOW_OBJECTIVES = ("window", "uplift", "uplift_opened")
 """Objectives whose rewards are known when the attribution window closes (CampaignDay-v0)."""
 UPLIFT_OBJECTIVES = ("uplift", "uplift_opened")
 """Window objectives that subtract a baseline of what the customer would have made."""
+TRUTH_OPTIONS = (False, True, *TRUTH_GRIDS)
+"""Values of option `truth`: no truth, every grid, or one grid by name."""
 
 
 class CampaignSettings(ContactRules):
@@ -61,11 +63,23 @@ class EnvOptions(CampaignSettings):
     """Customers in all (the day-0 base plus newcomers)."""
     days: Annotated[int, Field(ge=2)] = 90
     """Days simulated; decisions are taken on every day but the last."""
-    truth: bool = False
+    truth: Literal[TRUTH_OPTIONS] = False
     """Hand over the true incremental margin and value of every action in
     `info["true_margins"]` and `info["true_values"]` (for the oracles and regret): the next
     decision's (n_actions,) in NextBestAction-v0, the eligible customers' (n_eligible,
-    n_actions) in CampaignDay-v0."""
+    n_actions) in CampaignDay-v0. "margins" or "values" hands over that one alone (what
+    `oracle` or `oracle_ltv` reads), for a fraction of the work."""
+
+
+def truth_grids(truth: bool | str) -> tuple[str, ...]:
+    """The truth grids an env built with option `truth` hands over (`Campaign.truth_grids`).
+
+    Args:
+        truth: the option: True (both), False (none), "margins" or "values" (that one).
+    """
+    if truth is True:
+        return TRUTH_GRIDS
+    return (truth,) if truth else ()
 
 
 def parse_options(kwargs: dict) -> EnvOptions:

@@ -66,7 +66,8 @@ class Policy(abc.ABC):
     needs_truth: ClassVar[bool | str] = False
     """Which truth a policy reads in `act`, if any: "margins" (the true incremental margins,
     env info "true_margins") or "values" (the true incremental values, "true_values"); True
-    reads the margins. Callers then build envs with truth=True and pass that one on."""
+    reads the margins. Callers then build envs with option truth=True (or truth set to that
+    name alone: `nbasim.envs.episode.truth_option`) and pass that one on."""
     objective: ClassVar[str | None] = None
     """The env objective whose reward the policy is meant to learn (`causal_*`: "uplift_opened"), or
     None for whatever the experiment uses; runners build the policy's env with it."""

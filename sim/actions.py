@@ -59,6 +59,26 @@ class ActionCatalog:
                 "channel": names(self.channel, CHANNELS), "slot": names(self.slot, SLOTS),
                 "wording": names(self.wording, WORDINGS)}
 
+    def grid(self) -> CatalogGrid:
+        """The actions as the product of their offers, channels, slots and wordings.
+
+        Raises:
+            ParameterError: actions 1.. are not that product in `build_catalog`'s order, with
+                one discount per offer (a catalog put together by hand).
+        """
+        axes = [_first_seen(a[1:]) for a in (self.offer, self.channel, self.slot, self.wording)]
+        sizes = [a.size for a in axes]
+        inner = int(np.prod(sizes[1:]))  # actions per offer
+        discount = self.discount[1::max(inner, 1)]
+        expected = [np.tile(np.repeat(a, int(np.prod(sizes[k + 1:]))), int(np.prod(sizes[:k])))
+                    for k, a in enumerate(axes)] + [np.repeat(discount, inner)]
+        got = (self.offer, self.channel, self.slot, self.wording, self.discount)
+        if not all(a.shape == (self.n_actions - 1,) and np.array_equal(a, b[1:])
+                   for a, b in zip(expected, got, strict=True)):
+            raise ParameterError("catalog: actions 1.. must be every (offer, channel, slot, "
+                                 "wording) in build_catalog's order, one discount per offer")
+        return CatalogGrid(*axes, discount)
+
     def describe(self, action: int) -> str:
         """Readable name of one action, e.g. "discount_20 by sms, evening, urgency"."""
         if not 0 <= action < self.n_actions:
@@ -67,6 +87,38 @@ class ActionCatalog:
             return "no action"
         return (f"{OFFERS[self.offer[action]]} by {CHANNELS[self.channel[action]]}, "
                 f"{SLOTS[self.slot[action]]}, {WORDINGS[self.wording[action]]}")
+
+
+@dataclass(frozen=True)
+class CatalogGrid:
+    """A catalog's actions 1.. as a product: offers x channels x slots x wordings.
+
+    Action 1 + ((i x n_channels + j) x n_slots + k) x n_wordings + l sends offer `offer[i]`
+    by channel `channel[j]` in slot `slot[k]` with wording `wording[l]` (`build_catalog`'s
+    order: offers slowest, wordings fastest); `ActionCatalog.grid` builds it.
+
+    Attributes:
+        offer, channel, slot, wording: codes along each axis, (n_offers,), (n_channels,),
+            (n_slots,), (n_wordings,) intp.
+        discount: (n_offers,) share of the basket each offer gives away.
+    """
+
+    offer: np.ndarray
+    channel: np.ndarray
+    slot: np.ndarray
+    wording: np.ndarray
+    discount: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(n_offers, n_channels, n_slots, n_wordings)."""
+        return self.offer.size, self.channel.size, self.slot.size, self.wording.size
+
+
+def _first_seen(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of `codes` in the order they first appear, as intp."""
+    _, first = np.unique(codes, return_index=True)
+    return codes[np.sort(first)].astype(np.intp)
 
 
 def build_catalog(offers: tuple[str, ...] = OFFERS[1:],

@@ -14,12 +14,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from nbasim.sim import arrays, constraints, long_term, response
-from nbasim.sim.actions import ActionCatalog, build_catalog
+from nbasim.sim.actions import ActionCatalog, CatalogGrid, build_catalog
 from nbasim.sim.constraints import ContactRules, Ledger
 from nbasim.sim.long_term import LTV_HORIZON_DAYS
-from nbasim.sim.params import ParameterError
+from nbasim.sim.params import ParameterError, ResponseParams
 from nbasim.sim.world import World
 
+TRUTH_GRIDS = ("margins", "values")
+"""The truth grids `Campaign.truth_grids` works out (what the oracles read)."""
+GRID_BLOCK = 1000
+"""Customers whose truth grid `Campaign.truth_grids` works out at a time: one offer's
+(n_channels x n_slots x n_wordings, GRID_BLOCK) arrays stay in the CPU's caches. Not a power
+of two: the grid is written out transposed, and rows a power of two of bytes apart share
+cache sets (a block of 1024 writes 3x slower)."""
 BLOCK = 32_768
 """Messages whose response `Campaign.act` works out at a time: a block's arrays stay in the
 CPU's caches through the long chain of array operations (a third faster than all at once)."""
@@ -130,17 +137,18 @@ class Campaign:
         customers = w.customers_for_response(rows)
         t = response.tables(customers, rp, up, channel)
         truth = response.truth(customers, actions, cat, rp, up, t=t)
-        value = self._values_sent(rows, customers, truth, t)
+        value = self._values_sent(rows, customers, channel, truth, t)
         real = response.realize(truth, self.day_uniforms(d, rows), True, cat.discount[actions],
                                 self._price[actions], rp)
         return truth, real, value
 
     def _values_sent(self, rows: np.ndarray, customers: response.Customers,
-                     truth: response.Truth, t: response.Tables) -> np.ndarray:
+                     channel: np.ndarray, truth: response.Truth,
+                     t: response.Tables) -> np.ndarray:
         """True incremental value of messages about to be sent (state before they land)."""
         if rows.size == 0:
             return np.zeros(0)
-        v = self.customer_values(rows, customers, tables=t)
+        v = self.customer_values(rows, customers, channel, tables=t)
         return long_term.incremental_value(truth, v.consent_value, v.alive_value, v.dead_value,
                                            v.fatigue_cost, self.world.params.response)
 
@@ -154,8 +162,8 @@ class Campaign:
             customers: their `World.customers_for_response(rows)`, if already at hand.
             channel: (n,) one channel per customer whose consent alone is valued; by default
                 every channel (`consent_value` is then (n, n_channels)).
-            tables: their `response.tables` of `channel` (one per customer), if already at
-                hand; their channels stand for `channel`.
+            tables: their `response.tables(..., channel)` (every channel when `channel` is
+                None), if already at hand.
         """
         w, p = self.world, self.world.params
         c = customers if customers is not None else w.customers_for_response(rows)
@@ -167,7 +175,7 @@ class Campaign:
         alive_value = np.where(alive, value, 0.0)
         fatigue = (alive_value * p.response.fatigue_per_message
                    * long_term.fatigue_churn(recency, churn_ahead, p))
-        one = channel is not None or tables is not None
+        one = channel is not None
         t = tables if tables is not None else response.tables(c, p.response,
                                                               w.mods.channel_up[d], channel)
         consent = long_term.consent_values(t, c, self.actions, p.response,
@@ -175,26 +183,15 @@ class Campaign:
         return long_term.CustomerValues(alive_value, np.where(alive, 0.0, value), fatigue,
                                         consent[:, 0] if one else consent)
 
-    def incremental_margins(self, rows: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+    def incremental_margins(self, rows: np.ndarray) -> np.ndarray:
         """True incremental margin of every action for each customer, if sent today.
 
         Returns:
             (n, n_actions) float64; column 0 (no action) is 0.
         """
-        rows = np.asarray(rows, dtype=np.int64)
-        n_act = self.actions.n_actions
-        up = self.world.mods.channel_up[self.world.today]
-        out = np.empty((rows.size, n_act))
-        per = max(chunk // n_act, 1)
-        for lo in range(0, rows.size, per):
-            part = rows[lo:lo + per]
-            out[lo:lo + part.size] = response.truth(
-                self.world.customers_for_response(part), np.arange(n_act), self.actions,
-                self.world.params.response, up, grid=True).incremental_margin
-        return out
+        return self.truth_grids(rows, ("margins",))["margins"]
 
-    def incremental_values(self, rows: np.ndarray, chunk: int = 200_000
-                           ) -> tuple[np.ndarray, np.ndarray]:
+    def incremental_values(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """True incremental margin and true incremental value of every action, if sent today.
 
         The value is the margin net of the future value the action moves (`sim.long_term`).
@@ -202,22 +199,52 @@ class Campaign:
         Returns:
             margins and values, each (n, n_actions) float64; column 0 (no action) is 0.
         """
+        grids = self.truth_grids(rows)
+        return grids["margins"], grids["values"]
+
+    def truth_grids(self, rows: np.ndarray, which: tuple[str, ...] = TRUTH_GRIDS,
+                    block: int = GRID_BLOCK) -> dict[str, np.ndarray]:
+        """The true incremental margins and/or values of every action, if sent today.
+
+        Worked out along the catalog's axes (`response.offer_grids`), `block` customers and
+        one offer at a time; the same numbers as `response.truth(..., grid=True)` and
+        `long_term.incremental_value` give, bit for bit.
+
+        Args:
+            rows: (n,) customers.
+            which: the grids wanted, among `TRUTH_GRIDS`: "margins" (true incremental
+                margins) and "values" (true incremental values, `sim.long_term`).
+            block: customers worked out at a time.
+
+        Returns:
+            {name: (n, n_actions) float64} for each name in `which`; column 0 (no action)
+            is 0.
+
+        Raises:
+            ParameterError: an unknown grid name.
+        """
+        unknown = sorted(set(which) - set(TRUTH_GRIDS))
+        if unknown:
+            raise ParameterError(f"truth grids {unknown}: allowed {', '.join(TRUTH_GRIDS)}")
         rows = np.asarray(rows, dtype=np.int64)
-        n_act, rp = self.actions.n_actions, self.world.params.response
-        up = self.world.mods.channel_up[self.world.today]
-        margins, values = np.empty((rows.size, n_act)), np.empty((rows.size, n_act))
-        channel = np.maximum(self.actions.channel, 0).astype(np.intp)
-        per = max(chunk // n_act, 1)
-        for lo in range(0, rows.size, per):
-            part = rows[lo:lo + per]
-            c = self.world.customers_for_response(part)
-            t = response.truth(c, np.arange(n_act), self.actions, rp, up, grid=True)
-            v = self.customer_values(part, c)
-            margins[lo:lo + part.size] = t.incremental_margin
-            values[lo:lo + part.size] = long_term.incremental_value(
-                t, v.consent_value[:, channel], v.alive_value[:, None], v.dead_value[:, None],
-                v.fatigue_cost[:, None], rp)
-        return margins, values
+        w, rp, grid = self.world, self.world.params.response, self.actions.grid()
+        c = w.customers_for_response(rows)
+        t = response.tables(c, rp, w.mods.channel_up[w.today])
+        v = self.customer_values(rows, c, tables=t) if "values" in which else None
+        out = {k: np.empty((rows.size, self.actions.n_actions)) for k in which}
+        for grid_out in out.values():
+            grid_out[:, 0] = 0.0  # no action (what its truth works out to, exactly)
+        per_offer = int(np.prod(grid.shape[1:]))
+        for lo in range(0, rows.size, block):
+            part = slice(lo, lo + block)
+            truths = response.offer_grids(t, grid, rp, part, unsubscribe=v is not None)
+            for i, truth in enumerate(truths):
+                cols = slice(1 + i * per_offer, 1 + (i + 1) * per_offer)
+                if "margins" in out:
+                    _put(out["margins"], part, cols, truth.incremental_margin)
+                if v is not None:
+                    _put(out["values"], part, cols, _grid_values(truth, v, part, grid, rp))
+        return out
 
     def oracle(self, rows: np.ndarray) -> np.ndarray:
         """The best action per customer under the rules, greedy by true incremental margin.
@@ -359,6 +386,20 @@ class Campaign:
             land = day + int(delay)
             if land < w.days:
                 w.pending.setdefault(land, []).append(rows[inc & (real.delay == delay)])
+
+
+def _grid_values(truth: response.Truth, v: long_term.CustomerValues, part: slice,
+                 grid: CatalogGrid, rp: ResponseParams) -> np.ndarray:
+    """True incremental values of one `response.offer_grids` truth (customers `part` of `v`)."""
+    consent = v.consent_value[part].T[grid.channel][:, None, None, :]
+    return long_term.incremental_value(truth, consent, v.alive_value[part], v.dead_value[part],
+                                       v.fatigue_cost[part], rp)
+
+
+def _put(out: np.ndarray, part: slice, cols: slice, grid: np.ndarray) -> None:
+    """Write a customers-last grid, (..., m), into rows `part` and columns `cols` of `out`."""
+    m = grid.shape[-1]
+    out[part, cols] = grid.reshape(-1, m).T
 
 
 def _joined(blocks: list[tuple]) -> tuple:

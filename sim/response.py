@@ -24,13 +24,13 @@ No action (row 0) has p1 = p0 and an incremental margin of exactly 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from nbasim.sim import arrays, lifecycle
-from nbasim.sim.actions import OFFERS, SLOT_HOURS, ActionCatalog
+from nbasim.sim.actions import OFFERS, SLOT_HOURS, ActionCatalog, CatalogGrid
 from nbasim.sim.params import WORDINGS, ResponseParams
 
 
@@ -262,20 +262,96 @@ def combine(ops: Ops, rp: ResponseParams, *, reachable, open_, word, effect, dam
     `word`, `effect`, `damp` and `unsub` are the customer's table entries for the action's
     channel, slot, wording and offer; `click_rate`, `price`, `delivery` and `discount` are the
     action's channel and offer figures. `unsub` None leaves `p_unsubscribe` None (for callers
-    that want the margin only).
+    that want the margin only). It is `respond` to the offer after `engage`.
     """
+    e = engage(ops, rp, reachable=reachable, open_=open_, word=word, click_rate=click_rate)
+    return respond(ops, rp, e, reachable=reachable, word=word, effect=effect, damp=damp,
+                   unsub=unsub, price=price, delivery=delivery, discount=discount, p0=p0,
+                   basket=basket, margin_rate=margin_rate)
+
+
+@dataclass
+class Engagement:
+    """What a message's channel, slot and wording do, whatever its offer (see `combine`).
+
+    Attributes:
+        p_open: P(open), 0 where the message is not sent or not consented to.
+        p_click: P(open and click).
+        boost: 1 + click_weight x P(click | open), the factor clicks add to the effect.
+    """
+
+    p_open: np.ndarray
+    p_click: np.ndarray
+    boost: np.ndarray
+
+
+def engage(ops: Ops, rp: ResponseParams, *, reachable, open_, word, click_rate) -> Engagement:
+    """The offer-free part of `combine` (its arguments of the same names)."""
     p_open = reachable * open_
     p_click_open = ops.clip(click_rate * word, 0.0, 1.0)
+    return Engagement(p_open, p_open * p_click_open, 1 + rp.click_weight * p_click_open)
+
+
+def respond(ops: Ops, rp: ResponseParams, e: Engagement, *, reachable, word, effect, damp,
+            unsub, price, delivery, discount, p0, basket, margin_rate) -> Truth:
+    """The rest of `combine`: the offer's effect on those whom `e` says it engages."""
+    p_open = e.p_open
     # Effect among those who open, stronger for those who also click.
-    tau = ops.clip(effect * word * damp * (1 + rp.click_weight * p_click_open), -1.0, 1.0)
+    tau = ops.clip(effect * word * damp * e.boost, -1.0, 1.0)
     p1_opened = ops.where(tau >= 0, p0 + (1 - p0) * tau, p0 * (1 + tau))
     p1 = p0 + p_open * (p1_opened - p0)
     cost = reachable * price + discount * basket * p_open * p1_opened
     p_unsub = None if unsub is None else reachable * ops.clip(
         unsub + p_open * rp.sleeping_dog_unsubscribe * ops.maximum(-tau, 0.0), 0.0, 1.0)
     uplift = p1 - p0
-    return Truth(p0, p1, p_open, p_open * p_click_open, p_unsub, basket, margin_rate, cost,
+    return Truth(p0, p1, p_open, e.p_click, p_unsub, basket, margin_rate, cost,
                  uplift, uplift * (basket * margin_rate) - cost, tau, reachable * delivery)
+
+
+def offer_grids(t: Tables, grid: CatalogGrid, rp: ResponseParams, part: slice = slice(None),
+                *, unsubscribe: bool = True) -> Iterator[Truth]:
+    """True response of customers to every action of a catalog, one offer at a time.
+
+    The same numbers as `truth(..., grid=True)`, bit for bit, worked out along the catalog's
+    axes (`ActionCatalog.grid`): what depends on the channel, slot and wording only
+    (`engage`) once for all offers, the effect once per offer, channel and wording, and
+    only what needs them all over the whole grid; customers last, so that every operation
+    runs over them in one long inner loop.
+
+    Args:
+        t: the customers' `tables` of every channel.
+        grid: the catalog's axes.
+        rp: response parameters.
+        part: the customers of `t` to answer for (m of them).
+        unsubscribe: work out `p_unsubscribe` too (None otherwise).
+
+    Yields:
+        For each offer of `grid` in turn, the `Truth` of its actions, every field
+        broadcasting to (n_channels, n_slots, n_wordings, m); reshaped to
+        (n_channels x n_slots x n_wordings, m) they follow the catalog's order.
+    """
+    ch = grid.channel
+
+    def per_channel(a: np.ndarray) -> np.ndarray:
+        """(n, n_all_channels) table -> (n_channels, 1, 1, m)."""
+        return a[part].T[ch][:, None, None, :]
+
+    # Consent as 0.0 or 1.0 (exactly what numpy casts it to in each product), so that the
+    # products over the whole grid take no casting.
+    reachable = per_channel(t.consent).astype(np.float64)
+    word = t.word[part].T[grid.wording]  # (n_wordings, m)
+    e = engage(ARRAYS, rp, reachable=reachable,
+               open_=t.open[part].transpose(1, 2, 0)[ch][:, grid.slot][:, :, None, :],
+               word=word, click_rate=np.asarray(rp.click_rate)[ch][:, None, None, None])
+    figures = {"price": np.asarray(rp.channel_price)[ch][:, None, None, None],
+               "delivery": t.delivery[ch][:, None, None, None], "damp": per_channel(t.damp),
+               "unsub": per_channel(t.unsub) if unsubscribe else None,
+               "p0": t.p_organic[part], "basket": t.basket[part],
+               "margin_rate": t.margin_rate[part]}
+    effect = t.effect[part].T
+    for offer, discount in zip(grid.offer, grid.discount, strict=True):
+        yield respond(ARRAYS, rp, e, reachable=reachable, word=word, effect=effect[offer],
+                      discount=discount, **figures)
 
 
 def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: ResponseParams,

@@ -18,7 +18,7 @@ import numpy as np
 
 from nbasim import policies
 from nbasim.envs.campaign_day import CampaignDayEnv
-from nbasim.envs.episode import steps
+from nbasim.envs.episode import steps, truth_option
 from nbasim.envs.setup import CampaignSettings
 from nbasim.experiments.run.config import (
     ExperimentConfig,
@@ -67,12 +67,13 @@ def policy_seed(seed: int, label: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(label.encode())]).generate_state(1)[0])
 
 
-def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool,
+def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool | str,
              policy: PolicySpec | None = None) -> CampaignDayEnv:
     """The CampaignDay env of a variant with the config's population, rules and objective.
 
     The objective is the first set of: the policy's own (`objective` in its spec), its class's
-    (`causal_*` learn "uplift_opened"), the variant's, the config's.
+    (`causal_*` learn "uplift_opened"), the variant's, the config's. `truth` is the env option
+    of that name (`envs.setup.EnvOptions.truth`): which truth grids the env hands over.
     """
     overrides, calibrated = variant_world(variant, cfg.days)
     settings = {k: getattr(cfg, k) for k in CampaignSettings.model_fields}
@@ -122,8 +123,9 @@ def action_cost_bounds(env: CampaignDayEnv) -> np.ndarray:
 def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     """Run one cell to the horizon and return its tables and figures."""
     start = time.perf_counter()
-    needs_truth = bool(policies.policy_class(cell.policy.name).needs_truth)
-    env = make_env(cfg, cell.scenario, needs_truth, cell.policy)
+    # Only the truth grid the policy reads (the oracles'), since it costs most of their day.
+    truth = truth_option(policies.policy_class(cell.policy.name))
+    env = make_env(cfg, cell.scenario, truth, cell.policy)
     obs, info = env.reset(seed=cell.seed)
     w, c = env.world, env.campaign
     policy = make_policy(cell.policy, env, policy_seed(cell.seed, cell.policy.label), cfg.days)

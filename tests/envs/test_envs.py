@@ -136,6 +136,7 @@ def test_next_best_action_rejects_bad_actions(action):
     ({"objective": "profit"}, "objective.*'profit'.*margin.*ltv"),
     ({"budget": -5}, r"environment field 'budget' = -5: .*\(allowed: float, >= 0\)"),
     ({"shocks": ("nope",)}, "unknown shock 'nope'"),
+    ({"truth": "uplift"}, "field 'truth' = 'uplift': .*False, True, 'margins' or 'values'"),
     ({"colour": "red"}, "environment field 'colour' = 'red': Extra inputs"),
 ])
 @pytest.mark.parametrize("env_id", list(SMALL))
@@ -143,7 +144,7 @@ def test_bad_options_are_named(env_id, kwargs, match):
     """Bad env options raise a named error at construction.
 
     One bound (budget) stands for EnvOptions' pydantic bounds; the others are the scenario
-    and shock look-ups, the objective choice and an unknown option.
+    and shock look-ups, the objective and truth choices and an unknown option.
     """
     with pytest.raises(ParameterError, match=match):
         gymnasium.make(env_id, **kwargs)

@@ -7,7 +7,8 @@ import pytest
 
 from nbasim import policies
 from nbasim.envs.campaign_day import CampaignDayEnv
-from nbasim.envs.episode import steps, truth_key
+from nbasim.envs.episode import steps, truth_key, truth_option
+from nbasim.errors import NbasimError
 
 # No phone: its calls are a daily capacity shared by all customers, which the env grants first
 # come, first served and neither oracle plans for (the long-term oracle asks for more calls,
@@ -60,3 +61,41 @@ def test_oracle_ltv_never_loses_to_the_myopic_oracle_on_true_value(seed):
     # And it pays for that in margin, not the other way round: the myopic oracle maximises it.
     assert myopic_margin >= ltv_margin
     assert ltv_sent > 0 and myopic_sent > 0
+
+
+@pytest.mark.parametrize(("name", "which"), [("oracle", "margins"), ("oracle_ltv", "values")])
+def test_an_env_asked_for_one_truth_hands_over_that_one_as_truth_true_does(name, which):
+    """Option truth="margins" or "values": that grid alone, exactly as with truth=True.
+
+    Each oracle needs only its own (`truth_option`) and plays the same days with it; the
+    other oracle is refused by name on that env.
+    """
+    def make(policy, env):
+        return policies.make(policy, action_features=env.action_features,
+                             dim_context=len(env.feature_names), seed=0)
+    both = CampaignDayEnv(customers=800, days=4, truth=True)
+    one = CampaignDayEnv(customers=800, days=4, truth=which)
+    assert truth_option(make(name, one)) == which
+    key, other = f"true_{which}", "true_values" if which == "margins" else "true_margins"
+    for a, b in zip(steps(both, make(name, both), seed=3), steps(one, make(name, one), seed=3),
+                    strict=True):
+        assert other not in b.info and other in a.info
+        np.testing.assert_array_equal(b.info[key], a.info[key])
+        np.testing.assert_array_equal(b.actions, a.actions)
+        assert b.reward == a.reward
+    _, info = one.reset(seed=0)
+    assert set(info) == {"day", key}
+    with pytest.raises(NbasimError, match=f"reads info\\['{other}'\\]: build the env with "
+                                          "truth=True"):
+        next(steps(one, make("oracle_ltv" if name == "oracle" else "oracle", one), seed=3))
+
+
+def test_only_a_policy_that_reads_the_truth_asks_for_it():
+    """`truth_option`: the grid a policy's `needs_truth` names (True: the margins), or False."""
+    assert truth_option(policies.policy_class("oracle")) == "margins"
+    assert truth_option(policies.policy_class("oracle_ltv")) == "values"
+    assert truth_option(policies.policy_class("linucb")) is False
+
+    class Reads:
+        needs_truth = True
+    assert truth_option(Reads) == "margins"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,42 @@ def test_describe_rejects_out_of_range(action):
     """An action index outside the catalog is named with the allowed range."""
     with pytest.raises(ParameterError, match=f"action {action}: allowed 0 to 432"):
         build_catalog().describe(action)
+
+
+def test_catalog_grid_is_the_product_of_its_axes():
+    """Action 1 + ((i x n_channels + j) x n_slots + k) x n_wordings + l has the axes' codes."""
+    cat = build_catalog(("win_back", "discount_10", "cross_sell"), ("phone", "email"))
+    g = cat.grid()
+    assert g.shape == (3, 2, 3, 4)
+    np.testing.assert_array_equal(g.offer, [OFFERS.index(o) for o in ("win_back", "discount_10",
+                                                                      "cross_sell")])
+    np.testing.assert_array_equal(g.channel, [CHANNELS.index("phone"), CHANNELS.index("email")])
+    np.testing.assert_array_equal(g.slot, [0, 1, 2])
+    np.testing.assert_array_equal(g.wording, [0, 1, 2, 3])
+    np.testing.assert_array_equal(g.discount, [0.15, 0.10, 0.0])
+    for i, j, k, m in [(0, 0, 0, 0), (1, 1, 2, 3), (2, 0, 1, 2)]:
+        a = 1 + ((i * 2 + j) * 3 + k) * 4 + m  # e.g. (1, 1, 2, 3): 1 + 23 x 4 + 3 = 96
+        assert (cat.offer[a], cat.channel[a], cat.slot[a], cat.wording[a], cat.discount[a]) == (
+            g.offer[i], g.channel[j], g.slot[k], g.wording[m], g.discount[i])
+    one = build_catalog(("discount_20",), ("sms",)).grid()  # one offer, one channel: 12 actions
+    assert one.shape == (1, 1, 3, 4) and one.discount.tolist() == [0.2]
+
+
+@pytest.mark.parametrize("change", ["swap_slots", "drop_action", "discount_per_action"])
+def test_a_catalog_out_of_product_order_has_no_grid(change):
+    """A hand-made catalog that is not the product in build_catalog's order is refused."""
+    cat = build_catalog()
+    if change == "swap_slots":
+        slot = cat.slot.copy()
+        slot[[1, 5]] = slot[[5, 1]]
+        cat = dataclasses.replace(cat, slot=slot)
+    elif change == "drop_action":
+        keep = np.arange(cat.n_actions) != 7
+        cat = dataclasses.replace(cat, **{k: getattr(cat, k)[keep] for k in (
+            "offer", "channel", "slot", "wording", "discount", "features")})
+    else:
+        discount = cat.discount.copy()
+        discount[2] = 0.5
+        cat = dataclasses.replace(cat, discount=discount)
+    with pytest.raises(ParameterError, match="build_catalog's order"):
+        cat.grid()

@@ -279,3 +279,47 @@ def test_customers_no_action_reached_buy_exactly_the_same():
             np.testing.assert_array_equal(getattr(a, field)[keep_a], getattr(b, field)[keep_b])
         changed += int((keep_b.size - keep_b.sum()) != (keep_a.size - keep_a.sum()))
     assert touched.sum() > 1000 and changed > 0  # the treated half did buy differently
+
+
+@pytest.mark.parametrize("shocks", [(), ("channel_outage:duration_days=9,channel=sms",)])
+def test_truth_grids_are_the_truth_of_each_message_bit_for_bit(shocks):
+    """Every entry of the grids is the truth the world gives the message when it is sent.
+
+    After random days (fatigue, unsubscribes, sleeping dogs put off): column 0 is +0; any
+    block size and either grid alone give the same numbers; the margin of one random action
+    per customer is `response.truth` of the pair, and the margin and value that `act`
+    reports for those it sends are the grids' entries, exactly.
+    """
+    w, c = make(n=3000, shocks=shocks)
+    random_days(w, c, 3)
+    rows = np.arange(w.n_present)
+    grids = c.truth_grids(rows)
+    for grid in grids.values():
+        assert grid.flags.c_contiguous and grid.shape == (rows.size, c.actions.n_actions)
+        assert (grid[:, 0] == 0).all() and not np.signbit(grid[:, 0]).any()
+    for which, block in ((("margins",), 1000), (("values",), 37), (("values", "margins"), 1)):
+        got = c.truth_grids(rows[::3], which, block=block)
+        assert set(got) == set(which)
+        for name in which:
+            np.testing.assert_array_equal(got[name], grids[name][::3], err_msg=name)
+    np.testing.assert_array_equal(c.incremental_margins(rows), grids["margins"])
+    for got, name in zip(c.incremental_values(rows), ("margins", "values"), strict=True):
+        np.testing.assert_array_equal(got, grids[name])
+    actions = np.random.default_rng(2).integers(1, c.actions.n_actions, rows.size)
+    pairs = response.truth(w.customers_for_response(rows), actions, c.actions,
+                           w.params.response, w.mods.channel_up[w.today])
+    np.testing.assert_array_equal(grids["margins"][rows, actions], pairs.incremental_margin)
+    dec = c.act(rows, actions)
+    sent = np.flatnonzero(dec.sent)
+    assert sent.size > 100
+    np.testing.assert_array_equal(grids["margins"][sent, actions[sent]],
+                                  dec.truth.incremental_margin)
+    np.testing.assert_array_equal(grids["values"][sent, actions[sent]], dec.incremental_value)
+
+
+def test_truth_grids_refuse_an_unknown_grid():
+    """Only margins and values are worked out."""
+    w, c = make(n=500)
+    with pytest.raises(ParameterError, match=r"truth grids \['uplift'\]: allowed margins, values"):
+        c.truth_grids(np.arange(10), ("margins", "uplift"))
+    assert c.truth_grids(np.zeros(0, dtype=np.int64))["values"].shape == (0, c.actions.n_actions)

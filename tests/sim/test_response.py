@@ -193,3 +193,46 @@ def test_pairs_are_the_grid_bit_for_bit(world):
                           grid=True)
     for name, field in vars(pairs).items():
         np.testing.assert_array_equal(field, getattr(grid, name)[rows, actions], err_msg=name)
+
+
+def offer_grid_fields(t, grid, rp, part, m, **kwargs):
+    """`response.offer_grids` as (m, n_actions - 1) arrays per field (None if not worked out)."""
+    per_offer = int(np.prod(grid.shape[1:]))
+    truths = list(response.offer_grids(t, grid, rp, part, **kwargs))
+    assert len(truths) == grid.shape[0]
+
+    def field(name):
+        if getattr(truths[0], name) is None:
+            return None
+        return np.concatenate([np.broadcast_to(getattr(tr, name), (*grid.shape[1:], m))
+                               .reshape(per_offer, m) for tr in truths]).T
+    return {name: field(name) for name in vars(truths[0])}
+
+
+@pytest.mark.parametrize(("offers", "channels"), [
+    (None, None), (("win_back", "discount_30", "cart_reminder"), ("push", "email")),
+    (("discount_20",), ("sms",))])
+def test_offer_grids_are_the_grid_bit_for_bit(world, offers, channels):
+    """Worked out along the catalog's axes, one offer at a time, every field is the grid's.
+
+    For a block of customers, with fatigue, sleeping dogs and an outage of one channel, for
+    the whole catalog, a restricted one in an order of its own and one of a single offer and
+    channel; without the unsubscribes the rest is the same.
+    """
+    catalog = CATALOG if offers is None else build_catalog(offers, channels)
+    rows = np.arange(world.n_present)
+    c = world.customers_for_response(rows)
+    c.fatigue = c.fatigue + np.float32(0.7) * (rows % 3 == 0)[:, None]
+    c.responsiveness = np.where(rows % 5 == 0, -c.responsiveness, c.responsiveness)
+    rp = world.params.response
+    up = np.array([1.0, 0.0, 1.0, 1.0])
+    grid = response.truth(c, np.arange(catalog.n_actions), catalog, rp, up, grid=True)
+    part, m = slice(7, 1007), 1000
+    got = offer_grid_fields(response.tables(c, rp, up), catalog.grid(), rp, part, m)
+    for name, field in got.items():
+        np.testing.assert_array_equal(field, getattr(grid, name)[part, 1:], err_msg=name)
+    fewer = offer_grid_fields(response.tables(c, rp, up), catalog.grid(), rp, part, m,
+                              unsubscribe=False)
+    assert fewer.pop("p_unsubscribe") is None
+    for name, field in fewer.items():
+        np.testing.assert_array_equal(field, got[name], err_msg=name)
