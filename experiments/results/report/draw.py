@@ -8,6 +8,7 @@ import numpy as np
 
 from nbasim.experiments.results import learning
 from nbasim.experiments.results.report import figures as rp
+from nbasim.experiments.results.report import scale_figure as sf
 from nbasim.experiments.results.report.load import Run, group_timing
 from nbasim.experiments.results.report.text import (
     baseline_name,
@@ -86,7 +87,7 @@ def draw(run: Run) -> dict[str, bytes]:
     scale = scale_lines(run)
     if scale:
         roles = {run.policy_of[g]: r for g, r in oracle_groups(run).items()}
-        out["scale"] = rp.png(rp.scale_figure(scale, by_policy, roles))
+        out["scale"] = rp.png(sf.scale_figure(scale, by_policy, roles))
     timing = group_timing(run)
     if timing:
         out["timing"] = rp.png(rp.timing_figure(run.order, timing))
@@ -148,7 +149,7 @@ def variant_sizes(run: Run) -> dict[str, int]:
             if isinstance(v, dict) and v.get("calibration") is None}
 
 
-def scale_lines(run: Run) -> dict[str, list[rp.ScaleLine]]:
+def scale_lines(run: Run) -> dict[str, list[sf.ScaleLine]]:
     """The points of `plots/scale.png`: per metric, each policy's mean and interval per customer.
 
     A point is a group's summary entry (mean, 95 % interval) divided by its variant's size.
@@ -156,7 +157,7 @@ def scale_lines(run: Run) -> dict[str, list[rp.ScaleLine]]:
     objective) are kept on separate lines, each named by its variants' labels.
 
     Returns:
-        metric of `figures.SCALE_PANELS` -> lines in group order; {} unless the variants have
+        metric of `scale_figure.SCALE_PANELS` -> lines in group order; {} unless the variants have
         at least two distinct sizes.
     """
     sizes = variant_sizes(run)
@@ -170,7 +171,7 @@ def scale_lines(run: Run) -> dict[str, list[rp.ScaleLine]]:
         members.setdefault(world[s], []).append(s)
     family = {s: "/".join(members[world[s]]) if len(members) > 1 else "" for s in sizes}
     out = {}
-    for m in rp.SCALE_PANELS:
+    for m in sf.SCALE_PANELS:
         points: dict[tuple[str, str], list[tuple[float, ...]]] = {}
         for g in run.groups:
             s, entry = run.scenario_of[g], run.summary["groups"][g]["metrics"].get(m)
@@ -180,6 +181,6 @@ def scale_lines(run: Run) -> dict[str, list[rp.ScaleLine]]:
                 points.setdefault((run.policy_of[g], family[s]), []).append(
                     (n, float(entry["mean"]) / n, lo / n, hi / n))
         if points:
-            out[m] = [rp.ScaleLine(p, f, *np.array(sorted(pts)).T)
+            out[m] = [sf.ScaleLine(p, f, *np.array(sorted(pts)).T)
                       for (p, f), pts in points.items()]
     return out

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 import matplotlib
 
@@ -20,7 +19,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import NullLocator  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from nbasim.experiments.results.learning import Band  # noqa: E402
@@ -75,7 +73,8 @@ def _by_scenario(groups: Sequence[str], scenario_of: Mapping[str, str]) -> dict[
     return out
 
 
-def _legend(ax) -> None:
+def add_legend(ax) -> None:
+    """The axes' legend, if anything on them is labelled."""
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best", framealpha=0.7)
 
@@ -124,7 +123,7 @@ def band_figure(panels: Sequence[tuple[str, str, Mapping[str, Series]]],
             ax.set_xlabel("day")
             ax.set_ylabel(ylabel)
             ax.grid(alpha=0.25)
-            _legend(ax)
+            add_legend(ax)
     fig.suptitle(title)
     return fig
 
@@ -165,7 +164,7 @@ def spend_figure(spend: Mapping[str, Series], budget: Mapping[str, Series],
         ax.set_xlabel("day")
         ax.set_ylabel("cumulative spend")
         ax.grid(alpha=0.25)
-        _legend(ax)
+        add_legend(ax)
     fig.suptitle("Cumulative spend (messages and discounts) against the budget")
     return fig
 
@@ -428,74 +427,7 @@ def learning_figure(curves: Mapping[str, Mapping[str, Band]], groups: Sequence[s
                     ax.xaxis.get_major_locator().set_params(integer=True)
                 ax.set_ylabel(ylabel)
                 ax.grid(alpha=0.25)
-                _legend(ax)
+                add_legend(ax)
     fig.suptitle("Learning curves (mean over seeds, 95 % band). A decision is a customer "
                  "decided for, sent a message or not")
-    return fig
-
-
-class ScaleLine(NamedTuple):
-    """One policy's points in `plots/scale.png`, by base size ascending.
-
-    Attributes:
-        policy: the policy label.
-        family: the variants on the line, when variants differ in more than their size
-            ("" when they differ in nothing else).
-        sizes: (n_points,) base sizes (customers).
-        mean, lo, hi: (n_points,) the metric's mean over seeds and 95 % interval, each
-            divided by the size.
-    """
-
-    policy: str
-    family: str
-    sizes: np.ndarray
-    mean: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
-
-
-SCALE_PANELS = {"true_incremental_value": ("True incremental value per customer", "value"),
-                "true_incremental_margin": ("True incremental margin per customer", "margin")}
-"""Scale panel metric -> (title, its word in the figure's title), in panel order."""
-
-DODGE = 1.015
-"""Lines at one size are drawn this factor apart on the log axis, so intervals show."""
-
-
-def scale_figure(lines: Mapping[str, Sequence[ScaleLine]],
-                 colors: Mapping[str, tuple[float, ...]], roles: Mapping[str, str]) -> Figure:
-    """A metric per customer against base size: one panel per metric, one line per policy.
-
-    Args:
-        lines: metric of `SCALE_PANELS` -> its lines.
-        colors: policy -> colour.
-        roles: oracle policy -> its role ("myopic oracle", "long-term oracle"); drawn dashed.
-    """
-    metrics = [m for m in SCALE_PANELS if m in lines]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6.0 * len(metrics) + 2.0, 4.4),
-                             squeeze=False, constrained_layout=True)
-    families = list(dict.fromkeys(ln.family for m in metrics for ln in lines[m]))
-    for ax, m in zip(axes[0], metrics, strict=True):
-        sizes = sorted({int(n) for ln in lines[m] for n in ln.sizes})
-        for i, ln in enumerate(lines[m]):
-            shift = DODGE ** (i - (len(lines[m]) - 1) / 2)
-            label = (ln.policy + (f" ({roles[ln.policy]})" if ln.policy in roles else "")
-                     + (f", {ln.family}" if ln.family else ""))
-            err = np.maximum([ln.mean - ln.lo, ln.hi - ln.mean], 0.0)
-            ax.errorbar(ln.sizes * shift, ln.mean, yerr=err, color=colors[ln.policy],
-                        marker="osD^v"[families.index(ln.family) % 5], ms=5, lw=1.8,
-                        capsize=4, ls="--" if ln.policy in roles else "-", label=label)
-        ax.axhline(0.0, color="0.3", lw=0.8, ls=":")
-        ax.set_xscale("log")
-        ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlim(sizes[0] / 1.25, sizes[-1] * 1.25)
-        ax.set_xlabel("customers (base size of the scenario variant, log scale)")
-        ax.set_ylabel("money per customer")
-        ax.set_title(SCALE_PANELS[m][0], fontsize=10)
-        ax.grid(alpha=0.25)
-        _legend(ax)
-    words = " and ".join(SCALE_PANELS[m][1] for m in metrics)
-    fig.suptitle(f"Scale: true incremental {words} per customer against base size "
-                 "(mean over seeds, 95 % interval)")
     return fig

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tomli_w
 
-from nbasim.experiments.results.report import figures as rp
+from nbasim.experiments.results.report import scale_figure as sf
 from nbasim.experiments.results.report.draw import draw, scale_lines, variant_sizes
 from nbasim.experiments.results.report.load import load_run
 from nbasim.experiments.results.report.page import render_html
@@ -80,13 +80,13 @@ def test_points_are_the_summary_means_per_customer(tmp_path):
         for field, want in (("mean", mean), ("lo", lo), ("hi", hi)):
             np.testing.assert_allclose(getattr(ln, field), want, rtol=1e-12, err_msg=field)
     # The figure draws exactly these points (x moved apart by the dodge factor only).
-    fig = rp.scale_figure(lines, {"playbook": "C0", "learner": "C1"}, {})
+    fig = sf.scale_figure(lines, {"playbook": "C0", "learner": "C1"}, {})
     for ax, m in zip(fig.axes, (VALUE, MARGIN), strict=True):
         for container, ln in zip(ax.containers, lines[m], strict=True):
             x, y = container.lines[0].get_data()
             np.testing.assert_allclose(y, ln.mean)
             np.testing.assert_allclose(x / ln.sizes, x[0] / ln.sizes[0])
-            assert abs(np.log(x[0] / ln.sizes[0])) <= np.log(rp.DODGE)
+            assert abs(np.log(x[0] / ln.sizes[0])) <= np.log(sf.DODGE)
     plt.close(fig)
 
 
