@@ -14,6 +14,7 @@ Plots (in `plots/`): `ranking.png`, `uplift.png`, `learning.png`, `active.png`, 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from nbasim.experiments.results.report.draw import draw
@@ -21,13 +22,18 @@ from nbasim.experiments.results.report.load import load_run
 from nbasim.experiments.results.report.page import render_html
 from nbasim.experiments.store import atomic
 
+OTHER_PLOTS = ("ope_validate.png",)
+"""Plots that other commands write into `plots/` (`nbasim ope-validate`), kept when the report
+replaces the folder."""
+
 
 def build_report(run_dir: Path) -> Path:
     """Read a run directory's files and (re)write its `plots/*.png` and `report.html`.
 
     Everything is read and drawn in memory first; then `plots/` is replaced as a whole (staged
-    and renamed) and `report.html` is written to a temporary name and renamed, so a failure
-    leaves the earlier files as they were.
+    and renamed, with the `OTHER_PLOTS` other commands wrote there carried over) and
+    `report.html` is written to a temporary name and renamed, so a failure leaves the earlier
+    files as they were.
 
     Args:
         run_dir: a results directory, `results/<experiment>/<run-id>/`.
@@ -43,9 +49,13 @@ def build_report(run_dir: Path) -> Path:
     run = load_run(run_dir)
     figures = draw(run)
     page = render_html(run, figures)
-    with atomic.staged_dir(run_dir / "plots") as stage:
+    plots = run_dir / "plots"
+    with atomic.staged_dir(plots) as stage:
         for name, data in figures.items():
             (stage / f"{name}.png").write_bytes(data)
+        for name in OTHER_PLOTS:  # not the report's: carried over into the new plots/
+            if (plots / name).is_file():
+                shutil.copy2(plots / name, stage / name)
     target = run_dir / "report.html"
     atomic.write_text(target, page)
     return target

@@ -190,6 +190,20 @@ def test_rebuild_gives_the_same_bytes(copy_of_built):
     assert listing(copy_of_built) == first
 
 
+def test_rebuild_keeps_the_plots_other_commands_wrote(copy_of_built):
+    """A rebuild keeps plots/ope_validate.png (`nbasim ope-validate` writes it).
+
+    A stale plot of the report's own is dropped.
+    """
+    plots = copy_of_built / "plots"
+    (plots / "ope_validate.png").write_bytes(b"not the report's")
+    (plots / "stale.png").write_bytes(b"an earlier report's")
+    build_report(copy_of_built)
+    assert (plots / "ope_validate.png").read_bytes() == b"not the report's"
+    assert not (plots / "stale.png").exists()
+    assert (plots / "ranking.png").is_file()
+
+
 def test_missing_summary_names_the_file_and_writes_nothing(tmp_path):
     """Without summary.json the error names it and the directory is left untouched."""
     run = make_run(tmp_path)
