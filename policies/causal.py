@@ -96,6 +96,8 @@ class CausalLinTS(Policy):
         self._model = _UpliftModel(self.dim_context + 1, feats)
         self._noise = [0.0, 0.0, 0]  # sum, sum of squares and count of the rewards seen
         self._bound = _ScoreBound(feats)
+        self._feats32 = feats.astype(np.float32)
+        self._draw32: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
 
     @property
     def noise(self) -> float:
@@ -113,8 +115,10 @@ class CausalLinTS(Policy):
         s = self.params.n_samples
         # Scores in float32: half the time of float64, and the argmax of uplifts of cents
         # against noise of units does not move at the seventh digit.
-        draw = self._model.draw(self.rng, self.noise, self.params.prior_sd, s).astype(np.float32)
-        feats = self._model.feats.astype(np.float32)
+        draw = self._model.draw(self.rng, self.noise, self.params.prior_sd, s)
+        if self._draw32[0] is not draw:   # the samples change only when the model is rebuilt
+            self._draw32 = (draw, draw.astype(np.float32))
+        draw, feats = self._draw32[1], self._feats32
         xt = np.hstack([contexts, np.ones((n, 1))]).astype(np.float32)
         actions, pscores = np.zeros(n, dtype=np.int64), np.ones(n)
         hurdle, explore = self.params.hurdle, self.params.explore
