@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nbasim.experiments.results import stats
-from nbasim.experiments.run import cell_files, preflight, versions
+from nbasim.experiments.run import cell_files, orphans, preflight, versions
 from nbasim.experiments.run.cell import Cell, CellResult, run_cell
 from nbasim.experiments.run.cell_files import TABLES, write_cell
 from nbasim.experiments.run.config import ExperimentConfig
@@ -183,8 +183,11 @@ def _execute(cfg: ExperimentConfig, todo: list[Cell], workers: int, executor: st
         for cell in todo:
             yield cell, run_cell(cfg, cell)
     else:
+        # workers exit if this process dies (a kill -9 would otherwise orphan them)
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
-                                 mp_context=get_context("fork")) as pool:
+                                 mp_context=get_context("fork"),
+                                 initializer=orphans.watch_parent,
+                                 initargs=(os.getpid(),)) as pool:
             futures = [(cell, pool.submit(run_cell, cfg, cell)) for cell in todo]
             for cell, future in futures:
                 yield cell, future.result()
