@@ -19,6 +19,8 @@ over seeds, against each truth. Written to `<run>/ope_validate.json` and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -73,9 +75,18 @@ def validate(cfg: ExperimentConfig, run_dir, workers: int = 1, on_cell=None) -> 
         ParameterError: see `check` and `sweep.prepare`; nothing is written then.
     """
     check(cfg)
+    todo = sweep.prepare(cfg, run_dir, workers=workers)  # locks run_dir until the end
+    try:
+        sweep.execute(cfg, run_dir, todo, workers=workers, on_cell=on_cell)
+        return _estimate(cfg, Path(run_dir))
+    finally:
+        sweep.release(run_dir)
+
+
+def _estimate(cfg: ExperimentConfig, run_dir: Path) -> dict:
+    """Estimate each target from the behaviour log of a finished run; write the results."""
     spec = cfg.ope
     control = [p.label for p in cfg.policies if p.name == "no_action"]
-    sweep.run(cfg, run_dir, workers=workers, on_cell=on_cell)
     table = pq.read_table(run_dir / "decisions.parquet")
     daily = pq.read_table(run_dir / "daily.parquet", columns=["policy", "seed", "margin", "cost"])
     variant = cfg.scenarios[0]

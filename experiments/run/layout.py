@@ -37,6 +37,10 @@ only, never live objects).
   timing, and the size and SHA-256 of each table), kept so that a rerun of an interrupted
   sweep skips finished cells; a cell whose files are not all there and whole runs again
   (`experiments.run.cell_files`).
+- `.nbasim.lock`: the run's lock (`experiments.store.lock`): while a run, or `ope-validate`,
+  writes in the directory it holds an `flock` on this file, which names it (pid, host, start
+  time); a second run on the same directory exits 2 naming the holder. A killed run's lock
+  is released by the kernel; the file stays.
 """
 
 from __future__ import annotations

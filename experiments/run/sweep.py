@@ -31,7 +31,7 @@ from nbasim.experiments.run.cell_files import TABLES, write_cell
 from nbasim.experiments.run.config import ExperimentConfig
 from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES, definitions
 from nbasim.experiments.run.threads import single_threaded_blas
-from nbasim.experiments.store import atomic
+from nbasim.experiments.store import atomic, lock
 from nbasim.sim.params import ParameterError
 
 EXECUTORS = ("local", "ray")
@@ -65,15 +65,18 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
     """Claim `run_dir` for this config and return the cells still to run.
 
     Everything is checked before the first write: the options (`check_options`), every
-    policy, built
-    (`preflight.check_policies`), so that a bad one stops the sweep before any cell runs, and
-    every directory the sweep will write in is probed, so that a read-only one stops it before
-    the work rather than after. Then `run_dir` is created and config.toml written.
+    policy, built (`preflight.check_policies`), so that a bad one stops the sweep before any
+    cell runs, and every directory the sweep will write in is probed, so that a read-only one
+    stops it before the work rather than after. Then `run_dir` is created, locked
+    (`experiments.store.lock`: one run at a time per directory) and config.toml written. The
+    lock stays held, for `execute`, until `release` or the end of the process.
 
     Raises:
         ParameterError: a bad option, a policy that cannot be built, or `run_dir` is a file,
             holds a run of another config, or something that is not a run; nothing is
             written then.
+        DirectoryLocked: another process is running in `run_dir` (the message names it);
+            nothing is written then.
         WriteError: `run_dir` cannot be created or written (read-only, disk full); nothing is
             left behind then.
     """
@@ -85,7 +88,7 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
     if run_dir.exists() and not run_dir.is_dir():
         raise ParameterError(f"--out {run_dir}: is a file; give a directory for the run (a new "
                              "one, or a run of this config to resume)")
-    if run_dir.is_dir() and any(run_dir.iterdir()):
+    if run_dir.is_dir() and any(p.name != lock.LOCK_FILE for p in run_dir.iterdir()):
         if not stamp.is_file():
             raise ParameterError(f"--out {run_dir}: exists and is not an experiment run; "
                                  "choose another directory")
@@ -97,34 +100,56 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
         if _without_versions(earlier) != _without_versions(text):
             raise ParameterError(f"--out {run_dir}: holds a run of another config; choose "
                                  "another directory or delete it")
-    todo = [c for c in cells(cfg) if not cell_files.finished(run_dir, c)]
-    _claim(run_dir, todo)
-    if not stamp.exists():
-        with atomic.writing(run_dir):
-            atomic.write_text(stamp, text)
-    return todo
-
-
-def _claim(run_dir: Path, todo: list[Cell]) -> None:
-    """Create `run_dir` and probe every directory the sweep writes in; undo it on failure."""
-    new = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
+    made = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
+    made_lock = not (run_dir / lock.LOCK_FILE).exists()
     try:
         with atomic.writing(run_dir):
             run_dir.mkdir(parents=True, exist_ok=True)
-        dirs = {run_dir} | {d for d in (run_dir / "plots", run_dir / "cells") if d.is_dir()}
-        for cell in todo:  # the folders a cell's staged directory is made and renamed in
-            parent = (run_dir / cell.path()).parent
-            while parent != run_dir:
-                if parent.is_dir():
-                    dirs.add(parent)
-                parent = parent.parent
-        for d in sorted(dirs):
-            atomic.check_writable(d)
+            lock.acquire(run_dir)
     except BaseException:
-        for d in new:  # innermost first; only the empty folders made here
-            with contextlib.suppress(OSError):
-                d.rmdir()
+        _remove_empty(made)
         raise
+    try:
+        todo = [c for c in cells(cfg) if not cell_files.finished(run_dir, c)]
+        _probe(run_dir, todo)
+        if not stamp.exists():
+            with atomic.writing(run_dir):
+                atomic.write_text(stamp, text)
+    except BaseException:
+        release(run_dir)
+        if made_lock:  # what this call made: the lock file, then the folders left empty
+            with contextlib.suppress(OSError):
+                (run_dir / lock.LOCK_FILE).unlink()
+        _remove_empty(made)
+        raise
+    return todo
+
+
+def release(run_dir: Path) -> None:
+    """Give back the lock on `run_dir` that `prepare` took."""
+    lock.release(run_dir)
+
+
+def _probe(run_dir: Path, todo: list[Cell]) -> None:
+    """Probe every directory the sweep writes in, so a read-only one stops it before the work."""
+    dirs = {run_dir} | {d for d in (run_dir / "plots", run_dir / "cells") if d.is_dir()}
+    for cell in todo:  # the folders a cell's staged directory is made and renamed in
+        parent = (run_dir / cell.path()).parent
+        while parent != run_dir:
+            if parent.is_dir():
+                dirs.add(parent)
+            parent = parent.parent
+    for d in sorted(dirs):
+        atomic.check_writable(d)
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    """Remove the folders `dirs` (innermost first) while they are empty."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = "local",
@@ -148,7 +173,10 @@ def run(cfg: ExperimentConfig, run_dir: Path, workers: int = 1, executor: str = 
         WriteError: see `execute`.
     """
     todo = prepare(cfg, run_dir, workers, executor)
-    return execute(cfg, run_dir, todo, workers, executor, address, on_cell)
+    try:
+        return execute(cfg, run_dir, todo, workers, executor, address, on_cell)
+    finally:
+        release(run_dir)
 
 
 def execute(cfg: ExperimentConfig, run_dir: Path, todo: list[Cell], workers: int = 1,

@@ -127,7 +127,8 @@ def test_a_full_disk_while_writing_a_cell_is_named_and_leaves_no_half_file(home,
     assert result.exit_code == 2, result.output
     assert "No space left on device; the disk is full" in result.output
     assert "Traceback" not in result.output
-    assert sorted(tree(out)) == ["cells", "cells/base", "cells/base/random", "config.toml"]
+    assert sorted(tree(out)) == [".nbasim.lock", "cells", "cells/base", "cells/base/random",
+                                 "config.toml"]
     result = invoke("run", home / "good.toml", "--out", out)
     assert result.exit_code == 0, result.output
     assert (out / "summary.json").is_file()
