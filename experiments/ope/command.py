@@ -48,7 +48,13 @@ from nbasim.experiments import ope
 from nbasim.experiments.ope import log as ope_log
 from nbasim.experiments.ope import targets
 from nbasim.experiments.ope.inputs import OPEError
-from nbasim.experiments.store.atomic import json_safe, staged_dir, write_json
+from nbasim.experiments.store.atomic import (
+    json_safe,
+    remove_leftovers,
+    staged_dir,
+    temporary_dir,
+    write_json,
+)
 
 OUTPUT_FILES = ("ope.json", "ope.png")
 
@@ -196,8 +202,6 @@ def _write(out_dir: Path, result: dict) -> None:
     then renamed into place, the plot first.
     """
     import os
-    import shutil
-    import tempfile
 
     if out_dir.exists() and not out_dir.is_dir():
         raise OPEError(f"out {out_dir}: exists and is not a directory")
@@ -209,15 +213,13 @@ def _write(out_dir: Path, result: dict) -> None:
             write_json(stage / "ope.json", data)
             plot(data, stage / "ope.png")
         return
-    stage = Path(tempfile.mkdtemp(prefix=".ope.", dir=out_dir))
-    try:
+    remove_leftovers(out_dir, (".ope.",))  # a killed earlier write's
+    with temporary_dir(out_dir, ".ope.") as stage:
         write_json(stage / "ope.json", data)
         plot(data, stage / "ope.png")
         for name in ("ope.png", "ope.json"):
             os.chmod(stage / name, 0o644)
             os.replace(stage / name, out_dir / name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
 
 
 def plot(result: dict, path: Path) -> Path:

@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -35,6 +34,11 @@ from nbasim.experiments.store import atomic, lock
 from nbasim.sim.params import ParameterError
 
 EXECUTORS = ("local", "ray")
+LEFTOVERS = {".": (".gather-", ".probe-", ".config.toml.", ".summary.json.", ".report.html.",
+                   ".plots.", ".ope_validate.json."),
+             "plots": (".ope_validate.png.",)}
+"""What a killed run leaves in a run directory (and in its plots/), by the start of the name:
+staging folders and temporary files. A cell's own (`.seed-<k>.`) are in its folder."""
 
 
 def run_id(cfg: ExperimentConfig) -> str:
@@ -88,7 +92,7 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
     if run_dir.exists() and not run_dir.is_dir():
         raise ParameterError(f"--out {run_dir}: is a file; give a directory for the run (a new "
                              "one, or a run of this config to resume)")
-    if run_dir.is_dir() and any(p.name != lock.LOCK_FILE for p in run_dir.iterdir()):
+    if run_dir.is_dir() and any(not _ours(p.name) for p in run_dir.iterdir()):
         if not stamp.is_file():
             raise ParameterError(f"--out {run_dir}: exists and is not an experiment run; "
                                  "choose another directory")
@@ -110,6 +114,7 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
         _remove_empty(made)
         raise
     try:
+        remove_leftovers(cfg, run_dir)
         todo = [c for c in cells(cfg) if not cell_files.finished(run_dir, c)]
         _probe(run_dir, todo)
         if not stamp.exists():
@@ -128,6 +133,27 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
 def release(run_dir: Path) -> None:
     """Give back the lock on `run_dir` that `prepare` took."""
     lock.release(run_dir)
+
+
+def remove_leftovers(cfg: ExperimentConfig, run_dir: Path) -> int:
+    """Remove the staging folders and temporary files a killed run left in `run_dir`.
+
+    Called under the run's lock, so nothing of a live run of ours is there to remove; an
+    entry another process holds (`nbasim report`, say) stays (`atomic.remove_leftovers`).
+
+    Returns:
+        How many were removed.
+    """
+    removed = sum(atomic.remove_leftovers(run_dir / d, p) for d, p in LEFTOVERS.items())
+    for cell in cells(cfg):
+        folder = run_dir / cell.path()
+        removed += atomic.remove_leftovers(folder.parent, (f".{folder.name}.", ".probe-"))
+    return removed
+
+
+def _ours(name: str) -> bool:
+    """A name that the runner itself may leave in a run directory before its config.toml."""
+    return name == lock.LOCK_FILE or name.startswith(LEFTOVERS["."])
 
 
 def _probe(run_dir: Path, todo: list[Cell]) -> None:
@@ -250,8 +276,7 @@ def gather(cfg: ExperimentConfig, run_dir: Path) -> dict:
         raise ParameterError(f"run {run_dir}: cells {broken} are missing or damaged; rerun "
                              "the same config with the same --out to compute them again")
     summary = summarize(cfg, all_cells, infos, run_dir.name)
-    with tempfile.TemporaryDirectory(dir=run_dir, prefix=".gather-") as tmp:
-        stage = Path(tmp)
+    with atomic.temporary_dir(run_dir, ".gather-") as stage:
         for name in TABLES:
             paths = [cell_files.table_path(run_dir, c, info, name)
                      for c, info in zip(all_cells, infos, strict=True)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import shutil
@@ -71,24 +72,73 @@ def staged_dir(final: Path) -> Iterator[Path]:
     """Yield an empty sibling directory; on success it replaces `final`, on error it vanishes.
 
     Nothing appears at `final` until every file is written; an earlier result at `final` is
-    replaced only once the new one is complete.
+    replaced only once the new one is complete. The stage is `.<final name>.<random>` and is
+    locked while this process writes it (`temporary_dir`); the unlocked ones a killed process
+    left beside `final` are removed first (`remove_leftovers`).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it private; results are not
-    try:
+    remove_leftovers(final.parent, (f".{final.name}.",))
+    with temporary_dir(final.parent, f".{final.name}.") as stage:
+        os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it private; results are not
         yield stage
-        old = None
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{stage.name.rsplit('.', 1)[-1]}")
-            final.rename(old)
-        stage.rename(final)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+        if final.exists():  # the earlier result goes into a locked folder, removed with it
+            with temporary_dir(final.parent, f".{final.name}.") as trash:
+                final.rename(trash / final.name)
+                stage.rename(final)
+        else:
+            stage.rename(final)
+
+
+@contextlib.contextmanager
+def temporary_dir(parent: Path, prefix: str) -> Iterator[Path]:
+    """A new folder `parent/<prefix><random>`, locked while the block runs, then removed.
+
+    The lock (an `flock` on the folder) tells a live writer's folder from one a killed process
+    left behind: `remove_leftovers` removes only folders and files nobody holds.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        os.close(fd)
+
+
+def remove_leftovers(directory: Path, prefixes: tuple[str, ...]) -> int:
+    """Remove what killed writers left in `directory`: names starting with one of `prefixes`.
+
+    Staging folders and temporary files are locked by their writer while it lives
+    (`temporary_dir`, `write_text`), so an entry that can be locked now is a leftover; one
+    that cannot is in use and stays.
+
+    Returns:
+        How many entries were removed.
+    """
+    try:
+        entries = [p for p in Path(directory).iterdir() if p.name.startswith(prefixes)]
+    except OSError:  # no such folder (yet), or not one
+        return 0
+    removed = 0
+    for entry in entries:
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+        except OSError:  # held by a live writer, or not ours to remove
+            pass
+        finally:
+            os.close(fd)
+    return removed
 
 
 def check_target(out: Path, marker: str, what: str, replaced: str = "an earlier result",
@@ -155,10 +205,16 @@ def json_safe(obj: object) -> object:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a text file whole: a temporary sibling renamed into place (removed on failure)."""
+    """Write a text file whole: a temporary sibling renamed into place (removed on failure).
+
+    The temporary file, `.<name>.<random>`, is locked until it is renamed, so that
+    `remove_leftovers` leaves it alone; the ones a killed writer left are removed first.
+    """
+    remove_leftovers(path.parent, (f".{path.name}.",))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w") as f:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with os.fdopen(os.dup(fd), "w") as f:  # the lock stays with `fd` until the end
             f.write(text)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
@@ -166,6 +222,8 @@ def write_text(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
