@@ -42,6 +42,7 @@ def calibrate_campaign_cmd(
     from nbasim.experiments.data.translog import DataError
 
     try:
+        ct.check_window(window_days, "--window-days")
         with err_console.status("measuring lifts and fitting offer effects"):
             result, out_dir = ct.calibrate_campaign(
                 file, arm_col, control, outcome_col, spend_col=spend_col, sep=sep, out=out,

@@ -12,7 +12,7 @@ from nbasim.experiments.cli.console import fail, out_console, progress_bar
 
 
 def ope_validate_cmd(
-    config: Annotated[Path, typer.Argument(help="An experiment config with an [ope] table, e.g. "
+    config: Annotated[Path, typer.Argument(help="An experiment config with an \\[ope] table, e.g. "
                                                 "experiments/configs/ope_validate.toml.")],
     out: Annotated[Path | None, typer.Option(
         help="Run directory \\[default: <config out>/<name>/<run-id>].")] = None,

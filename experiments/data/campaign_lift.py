@@ -41,10 +41,14 @@ from nbasim.experiments.store import atomic
 from nbasim.sim import effects
 from nbasim.sim.actions import SLOTS, build_catalog
 from nbasim.sim.params import CHANNELS, OFFERS, WORDINGS, ParameterError, ScenarioParams, validate
+from nbasim.sim.response_params import ResponseParams
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.world import World
 
 LEVEL = 0.95
+_ATTRIBUTION_BOUNDS = tuple(
+    getattr(m, k) for k in ("ge", "le")
+    for m in ResponseParams.model_fields["attribution_days"].metadata if hasattr(m, k))
 RESULT_FILE = "campaign.json"
 DEFAULT_SCENARIO = "dry_cleaning_chain"
 DEFAULT_CUSTOMERS = 50_000
@@ -321,6 +325,24 @@ def apply_settings(overrides: Mapping[str, object] | None, settings: Mapping[str
 
 
 # ---------------------------------------------------------------------------------- command
+def check_window(window_days: object, name: str = "window_days") -> None:
+    """Refuse an outcome window the world's attribution window cannot take (None: the world's).
+
+    Raises:
+        ParameterError: naming `name` (the option as the caller knows it), the value and the
+            allowed days.
+    """
+    if window_days is None:
+        return
+    lo, hi = _ATTRIBUTION_BOUNDS
+    if isinstance(window_days, bool) or not isinstance(window_days, int | np.integer) \
+            or not lo <= window_days <= hi:
+        said = f"{name} {window_days!r}" if name.startswith("--") else f"{name} = {window_days!r}"
+        raise ParameterError(f"{said}: must be a whole number of days from "
+                             f"{lo} to {hi} (the test's outcome window, which becomes the "
+                             "world's attribution window)")
+
+
 def default_out(path: str | Path) -> Path:
     """results/calibrate-campaign/<file stem> (".csv.gz" and the like stripped whole)."""
     name = Path(path).name
@@ -389,6 +411,7 @@ def calibrate_campaign(
     if not isinstance(response_given, Mapping):
         raise ParameterError(f"scenario override 'response' = {response_given!r}: must be a "
                              "table of response fields")
+    check_window(window_days)
     extra = {} if window_days is None else {"attribution_days": window_days}
     if base is None:
         params = get_scenario(scenario, apply_settings(given, {"response": extra}))

@@ -241,7 +241,8 @@ def test_bad_input_is_named_and_writes_nothing(tmp_path, text, options, match):
 
 @pytest.mark.parametrize(("options", "match"), [
     ({"scenario": "bakery"}, r"unknown scenario 'bakery'; allowed: dry_cleaning_chain"),
-    ({"window_days": 90}, r"attribution_days.*90"),
+    ({"window_days": 90}, r"window_days = 90: must be a whole number of days from 1 to 60"),
+    ({"window_days": 2.5}, r"window_days = 2\.5: must be a whole number of days from 1 to 60"),
     ({"customers": 10}, r"customers = 10: must be an integer >= 100"),
 ])
 def test_bad_options_are_named(tmp_path, options, match):
