@@ -27,7 +27,12 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from nbasim.experiments.data.translog import DataError, TransactionLog, read_log  # noqa: E402
+from nbasim.experiments.data.translog import (  # noqa: E402
+    DataError,
+    TransactionLog,
+    read_log,
+    today_date,
+)
 from nbasim.experiments.store import atomic  # noqa: E402
 from nbasim.sim import calibration as cal  # noqa: E402
 
@@ -51,7 +56,8 @@ def calibrate(path: str | Path, customer_col: str, date_col: str, amount_col: st
         amount_col: name of the amount column.
         date_format: strptime format of the dates; None reads ISO dates.
         end: last day of the calibration period ("YYYY-MM-DD" or a date); None: the log's last
-            date. Transactions after it form the holdout used by the checks.
+            date, which may not be later than tomorrow. Transactions after it form the holdout
+            used by the checks; how many there are is in `counts.transactions_after_end`.
         time_unit: "week" or "day": the unit of alpha (and of t_x and T).
         sep: CSV separator.
         out: results directory; None: `results/calibrate/<file stem>`.
@@ -67,8 +73,14 @@ def calibrate(path: str | Path, customer_col: str, date_col: str, amount_col: st
     path = Path(path)
     out = Path(out) if out is not None else RESULTS / path.name.split(".")[0]
     check_target(out)
-    log = read_log(path, customer_col, date_col, amount_col, date_format=date_format, sep=sep)
-    result = fit_log(log, end=_parse_end(end), time_unit=time_unit)
+    end = _parse_end(end)
+    # Without an end, the log's last date ends the fit: a row dated in the future (a typo, a
+    # misread format) would stretch every customer's observation period, so it is refused.
+    log = read_log(path, customer_col, date_col, amount_col, date_format=date_format, sep=sep,
+                   today=today_date() if end is None else None,
+                   future_hint="; or give --end, the last day to fit (later rows are then the "
+                               "holdout the checks compare against)")
+    result = fit_log(log, end=end, time_unit=time_unit)
     result["source"] = {"file": str(path), "customer_col": customer_col, "date_col": date_col,
                         "amount_col": amount_col, "date_format": date_format, "sep": sep}
     with atomic.staged_dir(out) as stage:
@@ -145,6 +157,7 @@ def fit_log(log: TransactionLog, end: np.datetime64 | None = None,
                    "holdout_days": last_date - end_day},
         "counts": {"transactions": len(log), "purchase_days": int(mday.size),
                    "purchase_days_calibration": int(np.count_nonzero(mday <= end_day)),
+                   "transactions_after_end": int(np.count_nonzero(day > end_day)),
                    "customers_in_log": int(cust.max()) + 1 if cust.size else 0,
                    "customers": s.n_customers, "repeaters": repeaters},
         "bgnbd": bg.as_dict(),
@@ -328,6 +341,9 @@ def table(result: dict) -> Table:
     t.add_row("data", "customers", f"{c['customers']:,}", f"{c['repeaters']:,} repeat buyers")
     t.add_row("", "transactions", f"{c['transactions']:,}",
               f"{c['purchase_days']:,} customer-days")
+    if c.get("transactions_after_end"):
+        t.add_row("", "after end", f"{c['transactions_after_end']:,}",
+                  "the holdout: not fitted, checked against the fit")
     hold = result.get("holdout")
     if hold:
         t.add_row("holdout", f"{hold['holdout_days']} days", f"{hold['holdout_actual']:,} actual",

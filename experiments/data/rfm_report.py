@@ -43,7 +43,7 @@ from nbasim.experiments.data.rfm_segments import (  # noqa: E402
     parse_date,
     segment_table,
 )
-from nbasim.experiments.data.translog import read_log  # noqa: E402
+from nbasim.experiments.data.translog import read_log, today_date  # noqa: E402
 from nbasim.experiments.store import atomic  # noqa: E402
 from nbasim.sim import rfm  # noqa: E402
 from nbasim.sim.params import ParameterError  # noqa: E402
@@ -89,6 +89,7 @@ def rfm_report(
     date_format: str | None = None,
     sep: str = ",",
     out: str | Path | None = None,
+    today: np.datetime64 | None = None,
 ) -> tuple[RfmResult, Path]:
     """Score a transaction log's customers as of a date and write the results directory.
 
@@ -110,14 +111,17 @@ def rfm_report(
         sep: the CSV field separator.
         out: results directory; default `results/rfm/<file stem>-<as_of>`. An earlier result
             there is replaced.
+        today: the day of the report (None: the clock's); `as_of` and `compare` may be up to
+            the day after it (a time zone ahead) or the log's last purchase, not later.
 
     Returns:
         The result and the directory written.
 
     Raises:
         DataError: the log is missing, empty or unreadable, lacks a column, has a date that
-            does not parse or an amount that is negative or not a number.
-        ParameterError: `as_of` or `compare` is not a date, `as_of` is before every purchase,
+            does not parse, or a bad amount (see `read_log`).
+        ParameterError: `as_of` or `compare` is not a date or is in the future, `as_of` is
+            before every purchase,
             `compare` equals `as_of` or is before every purchase, `k` is outside 2 to the
             number of distinct customers' RFM points, or `out` is a file or a directory of
             something else.
@@ -135,6 +139,15 @@ def rfm_report(
 
     log = read_log(path, customer_col, date_col, amount_col, date_format=date_format, sep=sep)
     first, last = log.day.min(), log.day.max()
+    # The future: after today and after the log's last purchase (a simulated log runs on its
+    # own calendar, ahead of the clock); scores there would count days the log cannot know.
+    today = today_date() if today is None else np.datetime64(today, "D")
+    latest = max(today + 1, last)
+    for option, when in (("as_of", day), ("compare", other)):
+        if when is not None and when > latest:
+            raise ParameterError(f"{option} = {when}: in the future (today is {today}, the "
+                                 f"log's last purchase is on {last}); give a date up to "
+                                 f"{latest}")
     for option, when in (("as_of", day), ("compare", other)):
         if when is not None and when < first:
             raise ParameterError(f"{option} = {when}: before every purchase in {path} (the "

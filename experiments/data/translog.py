@@ -9,6 +9,7 @@ rows of CSV).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,9 @@ from nbasim.errors import NbasimError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 ISO_DATE = "%Y-%m-%d"
+MAX_AMOUNT = 1e12
+"""The largest amount one transaction may have; more is a broken value (1e308 overflows every
+sum it enters), refused with the row."""
 
 
 class DataError(NbasimError):
@@ -53,6 +57,8 @@ def read_log(
     amount_col: str,
     date_format: str | None = None,
     sep: str = ",",
+    today: np.datetime64 | None = None,
+    future_hint: str = "",
 ) -> TransactionLog:
     """Read and check a transaction log.
 
@@ -65,23 +71,48 @@ def read_log(
         date_format: a strptime format such as "%d/%m/%Y"; None reads ISO dates
             ("2024-03-31", also with a time after the date, which is dropped).
         sep: the CSV field separator, one character (ignored for Parquet).
+        today: when given, a transaction may be dated up to the day after it (a time zone
+            ahead), not later; None: no such check (a simulated log runs on its own calendar,
+            which may lie ahead of the clock).
+        future_hint: what else the user may do about a future row, appended to the message.
 
     Returns:
         The log, rows in file order.
 
     Raises:
         DataError: the file is missing, empty or unreadable, has no rows, lacks a column
-            (the message lists the columns found), has a date that does not parse (the
-            message shows the row and the value) or a missing, negative, infinite or NaN
-            amount (the message shows the row), or a missing customer id.
+            (the message lists the columns found), has a date that does not parse or that
+            lies after `today` (the message shows the row and the value, and how many rows
+            are so), or a missing, negative, NaN, infinite or larger than `MAX_AMOUNT`
+            amount (the message shows the row), has every amount 0, or a missing customer id.
     """
     wanted = {"customer": customer_col, "date": date_col, "amount": amount_col}
     table, where = read_columns(path, wanted, sep, text=("date",), kind="transaction log",
                                 rows="transactions")
     customer = _customers(table.column(customer_col), customer_col, where)
     day = _days(table.column(date_col), date_col, date_format, where)
+    if today is not None:
+        _not_future(day, date_col, where, today, future_hint)
     amount = _amounts(table.column(amount_col), amount_col, where)
     return TransactionLog(customer=customer, day=day, amount=amount)
+
+
+def today_date() -> np.datetime64:
+    """Today, by this machine's clock, as datetime64[D]."""
+    return np.datetime64(date.today(), "D")
+
+
+def _not_future(day: np.ndarray, name: str, where: Where, today: np.datetime64,
+                hint: str) -> None:
+    """Refuse transactions dated after tomorrow (a log cannot record what has not happened)."""
+    today = np.datetime64(today, "D")
+    late = day > today + 1
+    if late.any():
+        i = int(np.flatnonzero(late)[0])
+        raise DataError(
+            f"{where.row(i)}: date column {name!r} has {day[i]}, which is in the future (today "
+            f"is {today}; {int(late.sum())} such rows); fix those dates, or give the date "
+            f"format if they were misread{hint}")
 
 
 def read_columns(path: str | Path, wanted: dict[str, str], sep: str = ",",
@@ -301,11 +332,16 @@ def _amounts(col: pa.ChunkedArray, name: str, where: Where) -> np.ndarray:
             f"{where.path}: amount column {name!r} holds {col.type} values; numbers are required"
         )
     amount = col.to_numpy().astype(np.float64, copy=False)
-    bad = ~np.isfinite(amount) | (amount < 0)
+    bad = ~np.isfinite(amount) | (amount < 0) | (amount > MAX_AMOUNT)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
             f"{where.row(i)}: amount column {name!r} has {float(amount[i])!r}; amounts must be "
-            f"finite and >= 0 ({int(bad.sum())} such rows)"
+            f"finite, >= 0 and at most {MAX_AMOUNT:g} ({int(bad.sum())} such rows)"
+        )
+    if not (amount > 0).any():
+        raise DataError(
+            f"{where.path}: amount column {name!r} is 0 in every row; spend is needed (at "
+            "least one amount above 0): is it the right column?"
         )
     return amount

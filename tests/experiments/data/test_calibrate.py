@@ -239,7 +239,8 @@ GOOD = "cid,date,amount\nA,2024-01-02,3.5\nB,2024-01-03,4\nA,2024-02-01,2\n"
     (GOOD, {"date_format": "%d/%m/%Y"},
      r"row 1 \(line 2\): date column 'date' has '2024-01-02'.*format is '%d/%m/%Y'"),
     ("cid,date,amount\nA,2024-01-02,3\nB,2024-01-03,-4\n", {},
-     r"row 2 \(line 3\): amount column 'amount' has -4.0; amounts must be finite and >= 0"),
+     r"row 2 \(line 3\): amount column 'amount' has -4.0; amounts must be finite, >= 0 "
+     r"and at most 1e\+12"),
     ("cid,date,amount\nA,2024-01-02,NaN\n", {}, r"row 1 \(line 2\).* is empty or NaN"),
     ("cid,date,amount\nA,2024-01-02,\n", {}, r"row 1 \(line 2\).* is empty or NaN"),
     ("cid,date,amount\nA,2024-01-02,12,5\n", {}, r"not a readable CSV file"),
