@@ -7,13 +7,12 @@ RFM scores as of the end of the day.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import arrays, behaviour, draws, lifecycle, response, rfm
+from nbasim.sim import arrays, behaviour, draws, lifecycle, memory, response, rfm
 from nbasim.sim.actions import ActionCatalog
 from nbasim.sim.catalog import Catalog
 from nbasim.sim.geography import City
@@ -25,11 +24,6 @@ from nbasim.sim.shocks import Shock, day_modifiers
 STREAMS = ("population", "organic", "response", "calendar", "holdout")
 MAX_DAYS = 20_000
 BYTES_PER_CUSTOMER = 300  # state plus the day's scratch, with margin (see `make bench`)
-
-
-def _physical_memory() -> int:
-    """Bytes of RAM on this machine."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 @dataclass
@@ -104,10 +98,7 @@ class World:
                     f"shock {shock.name} start_day = {shock.start_day}: must fall within the "
                     f"run's {days} days (0 to {days - 1}); set e.g. --shock "
                     f"{shock.name}:start_day=0")
-        need = int(n_customers) * BYTES_PER_CUSTOMER
-        if need > _physical_memory():
-            raise ParameterError(f"customers = {n_customers:,}: needs about {need / 2**30:.1f} GiB,"
-                                 f" more than this machine's {_physical_memory() / 2**30:.1f} GiB")
+        memory.check_fits(int(n_customers) * BYTES_PER_CUSTOMER, f"customers = {n_customers:,}")
         self.params, self.days = params, int(days)
         self.seeds = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)),
                               strict=True))

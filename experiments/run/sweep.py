@@ -31,9 +31,15 @@ from nbasim.experiments.run.config import ExperimentConfig
 from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES, definitions
 from nbasim.experiments.run.threads import single_threaded_blas
 from nbasim.experiments.store import atomic, lock
+from nbasim.sim import memory
 from nbasim.sim.params import ParameterError
+from nbasim.sim.world import BYTES_PER_CUSTOMER
 
 EXECUTORS = ("local", "ray")
+CELL_OVERHEAD = 512 * 2**20
+"""Bytes a cell's process takes besides its world's state, with margin: the env, the policy and
+the address space they reserve (0.4 GiB of VmSize measured between the start of a run and
+its first world at 2,000,000 customers)."""
 LEFTOVERS = {".": (".gather-", ".probe-", ".config.toml.", ".summary.json.", ".report.html.",
                    ".plots.", ".ope_validate.json."),
              "plots": (".ope_validate.png.",)}
@@ -64,14 +70,35 @@ def check_options(workers: int, executor: str) -> None:
         raise ParameterError(f"--workers {workers!r}: must be an integer, at least 1")
 
 
+def check_memory(cfg: ExperimentConfig, workers: int, executor: str) -> None:
+    """Refuse a sweep whose worlds, as many at once as there are workers, cannot fit in memory.
+
+    Each process running a cell needs its world (`BYTES_PER_CUSTOMER` a customer) plus
+    `CELL_OVERHEAD` (the env, the policy, the day's buffers and the address space they
+    reserve). The bound is what this process may still use (`sim.memory`: available memory,
+    the cgroup's limit, `ulimit -v` for each process); on Ray the cells run elsewhere, so
+    only one is checked.
+
+    Raises:
+        ParameterError: naming the customers, the workers and the memory found.
+    """
+    customers = max(v.customers or cfg.customers for v in cfg.scenarios)
+    at_once = 1 if executor == "ray" else min(workers, len(cells(cfg)))
+    one = customers * BYTES_PER_CUSTOMER + CELL_OVERHEAD
+    what = f"customers = {customers:,}" + (
+        f" in {at_once} worlds at once (--workers {workers})" if at_once > 1 else "")
+    memory.check_fits(at_once * one, what, per_process=one if at_once > 1 else None)
+
+
 def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
             executor: str = "local") -> list[Cell]:
     """Claim `run_dir` for this config and return the cells still to run.
 
     Everything is checked before the first write: the options (`check_options`), every
     policy, built (`preflight.check_policies`), so that a bad one stops the sweep before any
-    cell runs, and every directory the sweep will write in is probed, so that a read-only one
-    stops it before the work rather than after. Then `run_dir` is created, locked
+    cell runs, the memory the worlds need (`check_memory`), and every directory the sweep
+    will write in is probed, so that a read-only one stops it before the work rather than
+    after. Then `run_dir` is created, locked
     (`experiments.store.lock`: one run at a time per directory) and config.toml written. The
     lock stays held, for `execute`, until `release` or the end of the process.
 
@@ -85,7 +112,8 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
             left behind then.
     """
     check_options(workers, executor)
-    preflight.check_policies(cfg)
+    preflight.check_policies(cfg)  # imports and builds what the cells use, then:
+    check_memory(cfg, workers, executor)
     run_dir = Path(run_dir)
     stamp = run_dir / "config.toml"
     text = _config_toml(cfg)
