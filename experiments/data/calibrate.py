@@ -110,7 +110,7 @@ def _parse_end(end: str | dt.date | None) -> np.datetime64 | None:
 
 
 def customer_index(customer: np.ndarray) -> np.ndarray:
-    """Customer ids (int64 or str objects) as dense int64 indices 0..n_customers-1."""
+    """Customer ids (str objects, or integers) as dense int64 indices 0..n_customers-1."""
     if customer.dtype.kind in "iu":
         return np.unique(customer, return_inverse=True)[1].astype(np.int64)
     encoded = pc.dictionary_encode(pa.array(customer, type=pa.string()))

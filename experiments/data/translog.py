@@ -36,8 +36,8 @@ class TransactionLog:
     """A transaction log as aligned columns, one row per transaction, in file order.
 
     Attributes:
-        customer: (n,) customer ids as read: int64 when every id is an integer, else str
-            objects.
+        customer: (n,) customer ids, str objects exactly as written in the file ("00001"
+            stays "00001"; a Parquet integer column in decimal digits).
         day: (n,) datetime64[D] day of the transaction.
         amount: (n,) float64 amount, finite and >= 0.
     """
@@ -87,8 +87,8 @@ def read_log(
             amount (the message shows the row), has every amount 0, or a missing customer id.
     """
     wanted = {"customer": customer_col, "date": date_col, "amount": amount_col}
-    table, where = read_columns(path, wanted, sep, text=("date",), kind="transaction log",
-                                rows="transactions")
+    table, where = read_columns(path, wanted, sep, text=("date", "customer"),
+                                kind="transaction log", rows="transactions")
     customer = _customers(table.column(customer_col), customer_col, where)
     day = _days(table.column(date_col), date_col, date_format, where)
     if today is not None:
@@ -230,12 +230,10 @@ def _customers(col: pa.ChunkedArray, name: str, where: Where) -> np.ndarray:
     if col.null_count:
         i = _first_true(pc.is_null(col))
         raise DataError(f"{where.row(i)}: customer column {name!r} is empty (an id is required)")
-    if pa.types.is_integer(col.type):
-        return col.to_numpy().astype(np.int64, copy=False)
-    if pa.types.is_floating(col.type):
+    if pa.types.is_floating(col.type):  # Parquet ids stored as floats: 7.0 is "7"
         values = col.to_numpy()
         if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-            return values.astype(np.int64)
+            col = pa.chunked_array([pa.array(values.astype(np.int64))])
     text = pc.cast(col, pa.string()) if not pa.types.is_string(col.type) else col
     empty = pc.equal(pc.utf8_length(text), 0)
     if pc.any(empty).as_py():

@@ -21,6 +21,9 @@ from nbasim.experiments.ope.inputs import OPEError
 RUN_LOG_COLUMNS = ("scenario", "policy", "seed", "day", "customer")
 """Columns that mark a run's decisions.parquet."""
 
+TEXT_COLUMNS = ("scenario", "policy", "customer")
+"""Columns of a CSV log read as text, never as numbers, so that ids keep their digits."""
+
 
 
 
@@ -36,8 +39,9 @@ def read_log(path: Path) -> pa.Table:
     try:
         if suffix in (".parquet", ".pq"):
             return pq.read_table(path)
-        if suffix == ".csv":
-            return pv.read_csv(path)
+        if suffix == ".csv":  # names and ids as written: policy "007", customer "00001"
+            return pv.read_csv(path, convert_options=pv.ConvertOptions(
+                column_types=dict.fromkeys(TEXT_COLUMNS, pa.string())))
     except (pa.ArrowException, OSError) as err:
         raise OPEError(f"log {path}: cannot be read as {suffix[1:]}: {err}") from None
     raise OPEError(f"log {path}: suffix {suffix or '(none)'!r}: allowed: .csv, .parquet")
