@@ -57,9 +57,14 @@ def calibrate_campaign_cmd(
         table.add_row(name, f"{a['n']:,}", f"{a['lift']:.4f}",
                       f"[{a['ci'][0]:.4f}, {a['ci'][1]:.4f}]",
                       "-" if a.get("spend_lift") is None else f"{a['spend_lift']:.3f}",
-                      str(a.get("action", "")), _fmt(a.get("offer_effect")),
-                      _fmt(a.get("world_lift")), str(a.get("reproduced", "")))
+                      _fmt(a.get("action")), _fmt(a.get("offer_effect")),
+                      _fmt(a.get("world_lift")), _fmt(a.get("reproduced")))
     out_console.print(table)
+    if result["not_fitted"]:
+        err_console.print(
+            f"not fitted: {', '.join(map(repr, result['not_fitted']))} map to no catalog offer "
+            "and channel; their lifts are measured and written. To fit one, map it with --arm "
+            "NAME=offer:channel.", markup=False, highlight=False)
     out_console.print(f"results in {out_dir / 'campaign.json'}")
 
 

@@ -23,6 +23,9 @@ Assumptions, also written into `campaign.json`:
 - One `offer_effect` entry per offer: arms of one offer on several channels are fitted together
   by least squares, and each arm's `reproduced` says whether the world's lift under the
   settings lies in the arm's interval.
+- An arm whose name maps to no catalog offer and channel (and that `--arm` does not map) is
+  measured and written all the same (its lift and spend lift are worth having); it is only
+  not fitted: its `action` and fit fields are null and `not_fitted` lists it.
 """
 
 from __future__ import annotations
@@ -63,7 +66,11 @@ ASSUMPTIONS = (
     "one offer_effect per offer: arms of one offer on several channels are fitted together",
     "spend lifts are reported, not fitted: the world's spend lift follows from the conversion "
     "lift and its baskets (world_spend_lift, gross of discounts)",
+    "arms that map to no catalog offer and channel are measured, not fitted (not_fitted)",
 )
+NOT_FITTED = {"action": None, "offer_effect": None, "world_lift": None, "world_spend_lift": None,
+              "reproduced": None, "fit": None}
+"""The fit fields of an arm that maps to no catalog offer and channel."""
 
 
 @dataclass(frozen=True)
@@ -245,9 +252,12 @@ def match_arms(names: Sequence[str], arms: Mapping[str, str] | None = None
                ) -> dict[str, effects.Arm]:
     """The catalog offer and channel of each arm, by the `arms` mapping or by its own name.
 
+    An arm without a mapping whose name names no catalog offer and channel is left out (its
+    lift is measured, not fitted).
+
     Raises:
-        DataError: an arm (or a mapping entry) that names no offer and channel, or a mapping
-            entry for an arm not in the data; the message lists what is allowed.
+        DataError: a mapping entry that names no offer and channel, or one for an arm not in
+            the data; the message lists what is allowed.
     """
     arms = dict(arms or {})
     unknown = [k for k in arms if k not in names]
@@ -258,11 +268,12 @@ def match_arms(names: Sequence[str], arms: Mapping[str, str] | None = None
     for name in names:
         text = arms.get(name, name)
         arm = effects.parse_arm(text)
-        if arm is None:
-            how = f"mapped to {text!r}" if name in arms else "has no mapping and its name"
-            raise DataError(f"arm {name!r} {how} matches no catalog offer and channel; allowed: "
-                            f"{allowed_arms()} (map an arm with ARM=offer:channel)")
-        out[name] = arm
+        if arm is None and name in arms:
+            raise DataError(f"arm {name!r} mapped to {text!r} matches no catalog offer and "
+                            f"channel; allowed: {allowed_arms()} (map an arm with "
+                            "ARM=offer:channel)")
+        if arm is not None:
+            out[name] = arm
     return out
 
 
@@ -285,6 +296,8 @@ def fit_settings(lifts: Mapping[str, dict], matched: Mapping[str, effects.Arm],
         (offer_effect as a list in `OFFERS` order, per arm: action, offer_effect, world_lift,
         world_spend_lift, reproduced, fit).
     """
+    if not lifts:  # no arm maps to the catalog: nothing to fit
+        return list(params.response.offer_effect), {}
     world = World(params, customers, params.response.attribution_days + 2, seed)
     world.step()
     base = world.customers_for_response(np.arange(world.n_present))
@@ -423,15 +436,17 @@ def calibrate_campaign(
     data = read_test(path, arm_col, outcome_col, spend_col, sep)
     lifts = arm_lifts(data, control)
     matched = match_arms(list(lifts), arms)
-
-    offer_effect, fitted = fit_settings(lifts, matched, params, int(customers), seed)
+    not_fitted = [a for a in lifts if a not in matched]
+    offer_effect, fitted = fit_settings({a: lifts[a] for a in matched}, matched, params,
+                                        int(customers), seed)
     # The response fields the world was given (a window, a user's own), then the fitted effects.
     rp = params.response
     settings = {"response": rp.model_dump(mode="json", include=rp.model_fields_set)
                 | {"offer_effect": offer_effect}}
     is_control = data.arm == control
     result = {
-        "arms": {a: lifts[a] | fitted[a] for a in lifts},
+        "arms": {a: lifts[a] | fitted.get(a, NOT_FITTED) for a in lifts},
+        "not_fitted": not_fitted,
         "control": {"name": control, "n": int(is_control.sum()),
                     "rate": float(data.outcome[is_control].mean()),
                     "spend": None if data.spend is None else float(

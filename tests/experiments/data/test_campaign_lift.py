@@ -9,7 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
+from nbasim.experiments.cli.app import app
 from nbasim.experiments.data import campaign_lift as ct
 from nbasim.experiments.data.translog import DataError
 from nbasim.sim import effects
@@ -211,11 +213,11 @@ BAD = [
      r"row 3 \(line 4\): spend column 'spend' has -3.0; allowed: a number >= 0"),
     ("empty arm", table_text(arm=["control", "", "discount_20:email", "discount_20:email"]), {},
      r"row 2 \(line 3\): arm column 'arm' is empty"),
-    ("unmatched arm", table_text(arm=["control", "control", "promo", "promo"]), {},
-     r"arm 'promo' has no mapping and its name matches no catalog offer and channel; allowed: "
-     r"'offer:channel' .* discount_10, .* channel one of email, sms, push, phone"),
     ("bad mapping", table_text(arm=["control", "control", "promo", "promo"]),
-     {"arms": {"promo": "discount_25:email"}}, r"arm 'promo' mapped to 'discount_25:email'"),
+     {"arms": {"promo": "discount_25:email"}}, r"arm 'promo' mapped to 'discount_25:email' "
+                                              r"matches no catalog offer and channel; allowed: "
+                                              r"'offer:channel' .* discount_10, .* channel one "
+                                              r"of email, sms, push, phone"),
     ("mapping of no arm", table_text(), {"arms": {"promo": "discount_20:email"}},
      r"arm mapping names 'promo', which is not an arm of the data"),
     ("one customer", table_text(arm=["control", "control", "control", "discount_20:email"]),
@@ -332,3 +334,52 @@ def test_past_test_simulated_in_the_world_is_reproduced(tmp_path):
     assert lo <= lift <= hi
     # The fitted effect is within the measurement's reach of the true one (lift ~ linear).
     assert measured["offer_effect"] == pytest.approx(true_effect, rel=(hi - lo) / 2 / lo)
+
+
+# ----------------------------------------------------------------- arms outside the catalog
+def test_an_arm_outside_the_catalog_is_measured_and_written_but_not_fitted(tmp_path):
+    """'Mens E-Mail' gets its lift and spend lift; only 'discount_20:email' is fitted."""
+    rng = np.random.default_rng(3)
+    n = 600
+    arm = np.array(["control", "Mens E-Mail", "discount_20:email"] * (n // 3), dtype=object)
+    bought = (rng.random(n) < np.where(arm == "control", 0.10, 0.16)).astype(int)
+    spend = bought * rng.gamma(2, 20, n)
+    path = write_csv(tmp_path / "test.csv", arm, bought, spend)
+    result, out = ct.calibrate_campaign(path, "arm", "control", "bought", spend_col="spend",
+                                        out=tmp_path / "out", **SMALL)
+    mens, fitted = result["arms"]["Mens E-Mail"], result["arms"]["discount_20:email"]
+    mine, control = bought[arm == "Mens E-Mail"], bought[arm == "control"]
+    assert mens["lift"] == pytest.approx(mine.mean() - control.mean())
+    assert mens["spend_lift"] == pytest.approx(spend[arm == "Mens E-Mail"].mean()
+                                               - spend[arm == "control"].mean())
+    assert mens["action"] is None and mens["offer_effect"] is None and mens["fit"] is None
+    assert fitted["action"] == "discount_20:email" and fitted["offer_effect"] is not None
+    assert result["not_fitted"] == ["Mens E-Mail"]
+    written = json.loads((out / ct.RESULT_FILE).read_text())
+    assert written["not_fitted"] == ["Mens E-Mail"]
+    assert written["arms"]["Mens E-Mail"]["lift"] == pytest.approx(mens["lift"])
+
+
+def test_a_test_of_arms_all_outside_the_catalog_keeps_the_worlds_effects(tmp_path):
+    """No arm maps: every lift is written, and the world's offer effects are left as they are."""
+    path = tmp_path / "test.csv"
+    path.write_text(table_text(arm=["control", "control", "promo", "promo"]))
+    result, _ = ct.calibrate_campaign(path, "arm", "control", "bought", out=tmp_path / "out",
+                                      **SMALL)
+    assert result["not_fitted"] == ["promo"] and result["arms"]["promo"]["lift"] == 0.0
+    assert result["settings"]["response"]["offer_effect"] == list(
+        get_scenario(ct.DEFAULT_SCENARIO).response.offer_effect)
+
+
+def test_the_command_says_which_arms_were_not_fitted(tmp_path):
+    """`nbasim calibrate-campaign` exits 0, lists the arm and how to map it."""
+    path = tmp_path / "test.csv"
+    path.write_text(table_text(arm=["control", "control", "Mens E-Mail", "Mens E-Mail"]))
+    result = CliRunner().invoke(app, [
+        "calibrate-campaign", str(path), "--arm-col", "arm", "--control", "control",
+        "--outcome-col", "bought", "--customers", "3000", "--out", str(tmp_path / "out")])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "not fitted: 'Mens E-Mail' map to no catalog offer and channel; their lifts are " \
+           "measured and written" in message, message
+    assert (tmp_path / "out" / ct.RESULT_FILE).is_file()
