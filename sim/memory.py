@@ -55,14 +55,16 @@ def headroom(**where) -> Headroom:
     return min(bounds(**where), key=lambda h: h.bytes)
 
 
-def check_fits(need: int, what: str, per_process: int | None = None, **where) -> None:
+def check_fits(need: int, what: str, per_process: int | None = None, each: str = "",
+               **where) -> None:
     """Refuse work that needs more than any bound allows.
 
     Args:
         need: bytes the work needs at its peak, over all its processes.
         what: the work in the user's terms, for the message ("customers = 2,000,000").
-        per_process: bytes one of its processes needs (None: `need`, one process), held
-            against `ulimit -v`, which binds each process alone.
+        per_process: address space one of its processes needs (None: `need`), held against
+            `ulimit -v`, which binds each process alone.
+        each: said after that figure in the message (" in each of its processes").
         **where: passed to `bounds` (tests).
 
     Raises:
@@ -72,8 +74,7 @@ def check_fits(need: int, what: str, per_process: int | None = None, **where) ->
         wanted = (need if per_process is None else per_process) if room.per_process else need
         if wanted > room.bytes:
             raise ParameterError(
-                f"{what}: needs about {_gib(wanted)}"
-                f"{' per process' if per_process is not None and room.per_process else ''}, "
+                f"{what}: needs about {_gib(wanted)}{each if room.per_process else ''}, "
                 f"more than the {_gib(room.bytes)} this process may use ({room.source}); use "
                 "fewer customers or workers, or free memory")
 

@@ -36,10 +36,12 @@ from nbasim.sim.params import ParameterError
 from nbasim.sim.world import BYTES_PER_CUSTOMER
 
 EXECUTORS = ("local", "ray")
-CELL_OVERHEAD = 512 * 2**20
-"""Bytes a cell's process takes besides its world's state, with margin: the env, the policy and
-the address space they reserve (0.4 GiB of VmSize measured between the start of a run and
-its first world at 2,000,000 customers)."""
+CELL_MEMORY = 192 * 2**20
+"""Resident bytes a cell's process takes besides its world's state, with margin: the code, the
+env, the policy and the day's buffers (a worker of the quickstart holds about 130 MB)."""
+CELL_ADDRESS_SPACE = 512 * 2**20
+"""Address space a cell's process reserves besides its world's state, for `ulimit -v` (0.4 GiB
+of VmSize measured between the start of a run and its first world at 2,000,000 customers)."""
 LEFTOVERS = {".": (".gather-", ".probe-", ".config.toml.", ".summary.json.", ".report.html.",
                    ".plots.", ".ope_validate.json."),
              "plots": (".ope_validate.png.",)}
@@ -74,20 +76,21 @@ def check_memory(cfg: ExperimentConfig, workers: int, executor: str) -> None:
     """Refuse a sweep whose worlds, as many at once as there are workers, cannot fit in memory.
 
     Each process running a cell needs its world (`BYTES_PER_CUSTOMER` a customer) plus
-    `CELL_OVERHEAD` (the env, the policy, the day's buffers and the address space they
-    reserve). The bound is what this process may still use (`sim.memory`: available memory,
-    the cgroup's limit, `ulimit -v` for each process); on Ray the cells run elsewhere, so
-    only one is checked.
+    `CELL_MEMORY`, held against the memory available and the cgroup's limit for all the
+    workers together, and plus `CELL_ADDRESS_SPACE` against `ulimit -v` for each (`sim.memory`);
+    on Ray the cells run elsewhere, so one is checked.
 
     Raises:
         ParameterError: naming the customers, the workers and the memory found.
     """
     customers = max(v.customers or cfg.customers for v in cfg.scenarios)
     at_once = 1 if executor == "ray" else min(workers, len(cells(cfg)))
-    one = customers * BYTES_PER_CUSTOMER + CELL_OVERHEAD
+    world = customers * BYTES_PER_CUSTOMER
     what = f"customers = {customers:,}" + (
         f" in {at_once} worlds at once (--workers {workers})" if at_once > 1 else "")
-    memory.check_fits(at_once * one, what, per_process=one if at_once > 1 else None)
+    memory.check_fits(at_once * (world + CELL_MEMORY), what,
+                      per_process=world + CELL_ADDRESS_SPACE,
+                      each=" in each of its processes" if at_once > 1 else "")
 
 
 def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
@@ -98,9 +101,9 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
     policy, built (`preflight.check_policies`), so that a bad one stops the sweep before any
     cell runs, the memory the worlds need (`check_memory`), and every directory the sweep
     will write in is probed, so that a read-only one stops it before the work rather than
-    after. Then `run_dir` is created, locked
-    (`experiments.store.lock`: one run at a time per directory) and config.toml written. The
-    lock stays held, for `execute`, until `release` or the end of the process.
+    after. Then `run_dir` is created, locked (`experiments.store.lock`: one run at a time per
+    directory) and config.toml written. The lock stays held, for `execute`, until `release`
+    or the end of the process.
 
     Raises:
         ParameterError: a bad option, a policy that cannot be built, or `run_dir` is a file,

@@ -93,8 +93,10 @@ def test_ulimit_binds_each_worker_and_the_cgroup_all_of_them(tmp_path):
                                              r"the 1\.00 GiB .*\(cgroup memory\.max"):
         memory.check_fits(int(1.2 * GIB), "two", per_process=int(0.6 * GIB), **where,
                           address_limit=GIB)
-    with pytest.raises(ParameterError, match=r"one: needs about 1\.10 GiB per process"):
-        memory.check_fits(int(1.2 * GIB), "one", per_process=int(1.1 * GIB), **(
+    with pytest.raises(ParameterError, match=r"one: needs about 1\.10 GiB in each of its "
+                                             r"processes, more than the 1\.00 GiB"):
+        memory.check_fits(int(1.2 * GIB), "one", per_process=int(1.1 * GIB),
+                          each=" in each of its processes", **(
             where | {"cgroup_root": tmp_path / "none"}), address_limit=GIB)
 
 
@@ -114,8 +116,8 @@ label = "no_action"
 def test_a_run_that_cannot_fit_under_ulimit_v_is_refused_before_it_starts(tmp_path):
     """`ulimit -v 1 GiB` and 2,000,000 customers: exit 2, no --out.
 
-    The world's 0.56 GiB plus a cell's 0.5 GiB (`sweep.CELL_OVERHEAD`) against what is left
-    of 1 GiB of address space.
+    The world's 0.56 GiB plus a cell's 0.5 GiB (`sweep.CELL_ADDRESS_SPACE`) against what is
+    left of 1 GiB of address space.
     """
     (tmp_path / "big.toml").write_text(CONFIG)
     out = tmp_path / "run"
