@@ -31,9 +31,15 @@ so the next label reuses the same warm example instead of a new one; the scratch
 never learns and is never saved, and the learning workspace, which never sees
 `finish_example`, keeps exactly the statistics and model of `learn_multi` alone. A label seen
 twice (epsilon-greedy's few probabilities with binary rewards, bagging's fractions) is kept
-and reused from then on. One row with every action eligible, one customer at a time, takes a
-short path through `act` and `update`, without the batch's lists; the base class checks such
-small inputs on Python values.
+and reused from then on. SquareCB regresses on costs without importance weights: before
+learning, VW 9 sets the probability of every label in the list to 1 except the last example's
+(its loop stops one short), so for SquareCB a label anywhere but last is kept under (action,
+cost) alone and serves every probability, which makes SquareCB's labels recur as
+epsilon-greedy's do; a label in last place keeps its probability in the key, and VW never
+rewrites it there (`test_squarecb_ignores_probabilities_but_the_last` checks VW on both).
+One row with every action eligible, one customer at a time, takes a short path through `act`
+and `update`, without the batch's lists; the base class checks such small inputs on Python
+values.
 
 Batches: `act` keeps each row's shared example (up to `_POOL` rows) and its candidate list;
 `update` with the same contexts (compared byte for byte) sets the labels and learns on them,
@@ -148,8 +154,9 @@ class VWPolicy(Policy):
         self._pool: list[list] = []  # per row slot: [shared example] + action examples
         # Labelled examples come from a second workspace's example pool (module docstring).
         self._scratch = vowpalwabbit.Workspace(self.vw_arguments)
-        self._labels: dict[tuple[int, float, float], Any] = {}
-        self._seen: dict[tuple[int, float, float], None] = {}
+        self._labels: dict[tuple[int, float, float | None], Any] = {}
+        self._seen: dict[tuple[int, float, float | None], None] = {}
+        self._free_prob = self.params.exploration == "squarecb"
         self._pending: _Pending | None = None
         self.last_slate: np.ndarray | None = None
         self.last_slate_pscores: np.ndarray | None = None
@@ -343,7 +350,10 @@ class VWPolicy(Policy):
         given back after learning (see the module docstring): a new `pylibvw.example` per
         label would cost about half a VW round (allocation, then cold memory in learning).
         """
-        key = (action, cost, prob)
+        # SquareCB: VW sets the probability of every label but the list's last to 1 before
+        # learning, so there the probability is not part of what is learned (module docstring).
+        free = self._free_prob and pos + 2 < len(exs)
+        key = (action, cost, None if free else prob)
         labelled = self._labels.get(key)
         parsed = None
         if labelled is None:
@@ -358,7 +368,7 @@ class VWPolicy(Policy):
             if parsed is not None:
                 self._keep_or_return(key, parsed)
 
-    def _keep_or_return(self, key: tuple[int, float, float], parsed: list) -> None:
+    def _keep_or_return(self, key: tuple[int, float, float | None], parsed: list) -> None:
         """Keep a labelled example whose label was seen before; give a first one back."""
         seen, kept = self._seen, self._labels
         if key in seen:

@@ -10,10 +10,13 @@ import pickle
 
 import numpy as np
 import pytest
+import vowpalwabbit
 
 from nbasim import policies
 from nbasim.policies import PolicyError
+from nbasim.policies import vw as vw_module
 from nbasim.policies.vw import VWPolicy
+from nbasim.policies.vw_params import VWParams, vw_arguments
 
 N_ACTIONS, DIM_ACTION, DIM_CONTEXT = 6, 3, 4
 EXPLORATIONS = {
@@ -134,6 +137,55 @@ def test_one_row_path_acts_and_learns_as_the_batch_loop(exploration):
         short.update(x, a1, r, p1)
         loop.update(x.copy(), a2, r, p2)
     assert np.array_equal(short.action_dist(x_all[:50]), loop.action_dist(x_all[:50]))
+
+
+def _squarecb_pmf(probability: float, chosen: list[int]) -> list[float]:
+    """VW's SquareCB pmf on a probe after 40 rounds whose labels all carry `probability`."""
+    vw = vowpalwabbit.Workspace(vw_arguments(VWParams(exploration="squarecb"), 1))
+    actions = [f"|a a{k} f0:{k / 3!r}" for k in range(3)]
+    x = _contexts(41, seed=12).tolist()
+    costs = np.random.default_rng(13).integers(0, 2, 40).tolist()
+    for t in range(40):
+        shared = "shared |c " + " ".join(f"{i}:{v!r}" for i, v in enumerate(x[t]))
+        lines = [f"0:{-costs[t]!r}:{probability!r} {a}" if k == chosen[t] else a
+                 for k, a in enumerate(actions)]
+        vw.learn([shared, *lines])
+    pmf = vw.predict(["shared |c " + " ".join(f"{i}:{v!r}" for i, v in enumerate(x[40])),
+                      *actions])
+    vw.finish()
+    return pmf
+
+
+def test_squarecb_ignores_probabilities_but_the_last():
+    """What the kept SquareCB labels rely on, checked on VW itself (module docstring).
+
+    The same 40 rounds learned with labels of probability 0.2 or 0.7 give the very same model
+    when the labelled action is never the list's last (VW sets those probabilities to 1), and
+    another model when it is always the last.
+    """
+    elsewhere = [t % 2 for t in range(40)]  # actions 0 and 1 of 3
+    assert _squarecb_pmf(0.2, elsewhere) == _squarecb_pmf(0.7, elsewhere)
+    assert _squarecb_pmf(0.2, [2] * 40) != _squarecb_pmf(0.7, [2] * 40)
+
+
+@pytest.mark.parametrize("exploration", ["epsilon", "squarecb"])
+def test_kept_labels_teach_vw_what_fresh_ones_would(exploration, monkeypatch):
+    """A policy that keeps labelled examples learns exactly as one that parses every label.
+
+    One batch of 100 rows with random masks: VW's first pmfs are uniform, so labels
+    (action, cost 0.1, 1/m) recur, in last place and elsewhere, which is where SquareCB
+    rewrites probabilities.
+    """
+    kept, fresh = _make(seed=4, exploration=exploration), _make(seed=4, exploration=exploration)
+    monkeypatch.setattr(fresh, "_keep_or_return",
+                        lambda key, parsed: vw_module._finish(fresh._scratch, parsed))
+    x = _contexts(100, seed=6)
+    mask = np.random.default_rng(7).random((100, N_ACTIONS)) < 0.6
+    for policy in (kept, fresh):
+        a, p = policy.act(x, mask)
+        policy.update(x, a, np.where(a > 0, -0.1, 0.0), p)
+    assert kept._labels and not fresh._labels
+    assert np.array_equal(kept.action_dist(x), fresh.action_dist(x))
 
 
 def test_eligibility_is_respected_and_pscores_exact():
