@@ -72,6 +72,11 @@ class CausalParams(Params):
             (seeds 0 and 1): 0 sent 24 messages a customer and raised churn above the
             playbook's, 0.5 earned the most (9,206 and 9,686 true incremental margin against
             the playbook's 7,060 and 6,874) at the playbook's churn, 1.0 sent too little.
+        caution: multiple of the posterior's typical uplift SD added to the hurdle, >= 0
+            (0, the default, keeps the hurdle fixed). The winner's curse shrinks as the
+            posterior tightens, so its part of the price can too: with caution c the hurdle is
+            `hurdle` + c s, where s is the posterior SD of the uplift of a message drawn
+            uniformly from the catalog for a customer drawn from those learned from.
         explore: share of uniform exploration over the eligible actions (no action
             included), in [0, 1).
         noise_prior: noise standard deviation assumed before any reward is seen, > 0.
@@ -80,6 +85,7 @@ class CausalParams(Params):
     prior_sd: float = Field(0.1, gt=0)
     n_samples: int = Field(8, ge=1, le=1024)
     hurdle: float = Field(0.5, ge=0)
+    caution: float = Field(0.0, ge=0)
     explore: float = Field(0.0, ge=0, lt=1)
     noise_prior: float = Field(1.0, gt=0)
 
@@ -122,6 +128,8 @@ class CausalLinTS(Policy):
         xt = np.hstack([contexts, np.ones((n, 1))]).astype(np.float32)
         actions, pscores = np.zeros(n, dtype=np.int64), np.ones(n)
         hurdle, explore = self.params.hurdle, self.params.explore
+        if self.params.caution > 0:
+            hurdle += self.params.caution * self._model.uplift_sd()
         step = max(1, _CHUNK_FLOATS // (k * s))
         for lo in range(0, n, step):
             rows = np.arange(lo, min(lo + step, n))
@@ -240,6 +248,9 @@ class _UpliftModel:
         self.moment = np.zeros(p)
         self.weights = np.zeros((dim, self.m))     # the last posterior mean, as (d, m)
         self.n = 0                                  # rows learned from
+        self.contexts = np.zeros((dim, dim))        # sum of x~ x~' over those rows
+        # sigma, A^-1's root and the uplift SD (once asked) at the last draw
+        self._root: tuple[float, np.ndarray, float | None] | None = None
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._outer = outer_products(feats)
         self._drawn: tuple[int, np.ndarray] | None = None   # (n at the draw, the draw)
@@ -248,6 +259,7 @@ class _UpliftModel:
         """Keep a batch; it enters the sufficient statistics at the next rebuild."""
         self._pending.append((xt, actions, rewards))
         self.n += len(actions)
+        self.contexts += xt.T @ xt
 
     def _fold(self) -> None:
         """Add the kept batches: sum_a X_a' X_a (x) f_a f_a' and sum_a (X_a' r_a) (x) f_a."""
@@ -274,9 +286,31 @@ class _UpliftModel:
         self._fold()
         p = self.gram.shape[0]
         root_t = _inverse_root(self.gram + (sigma / prior_sd) ** 2 * np.eye(p)).T
+        self._root = (sigma, root_t, None)
         mean = root_t @ (root_t.T @ self.moment)
         self.weights = mean.reshape(self.dim, self.m)
         z = rng.standard_normal((p, n_samples))
         draw = (mean[:, None] + sigma * (root_t @ z)).reshape(self.dim, self.m, n_samples)
         self._drawn = (self.n, draw)
         return draw
+
+    def uplift_sd(self) -> float:
+        """Posterior SD of the uplift of a uniform message for a customer like those seen.
+
+        sigma sqrt(tr(A^-1 (C_x (x) C_f))), C_x the mean x~ x~' of the rows learned from and
+        C_f the mean f~ f~' over the catalog's messages, at the last draw (before any row,
+        C_x is the intercept's alone). Computed once per draw.
+        """
+        if self._root is None:
+            raise RuntimeError("uplift_sd needs a draw first")
+        sigma, root_t, sd = self._root
+        if sd is None:
+            c_x = np.zeros((self.dim, self.dim))
+            c_x[-1, -1] = 1.0
+            if self.n:
+                c_x = self.contexts / self.n
+            c_f = self.feats.T @ self.feats / self.n_actions
+            trace = np.sum((root_t @ root_t.T) * np.kron(c_x, c_f))
+            sd = float(sigma * np.sqrt(max(trace, 0.0)))
+            self._root = (sigma, root_t, sd)
+        return sd

@@ -75,6 +75,39 @@ def test_a_hurdle_keeps_a_fresh_learner_quiet():
     assert (a == 0).all() and (p == 1).all()
 
 
+def test_uplift_sd_is_the_posterior_sd_of_a_uniform_message():
+    """sigma^2 tr(A^-1 (C_x (x) C_f)) is the mean of phi' Sigma phi over rows and messages."""
+    policy, _, _ = _learn("causal_lints", 0, rounds=5, hurdle=0.0)
+    model = policy._model
+    sigma, root_t, _ = model._root
+    cov = sigma ** 2 * root_t @ root_t.T                       # the posterior covariance
+    kinds = np.hstack([np.eye(3), np.ones((3, 1))])            # x~ of the three kinds
+    share = np.diag(model.contexts)[:3] / model.n              # each kind's share of rows
+    phis = np.einsum("nd,km->nkdm", kinds, model.feats).reshape(3, model.n_actions, -1)
+    per_kind = np.einsum("nkp,pq,nkq->nk", phis, cov, phis).mean(axis=1)
+    assert share.sum() == pytest.approx(1.0)
+    assert model.uplift_sd() == pytest.approx(np.sqrt(per_kind @ share), rel=1e-9)
+
+
+def test_caution_shrinks_with_evidence():
+    """The cautious part of the hurdle falls as messages tighten the posterior.
+
+    Messages drawn at random: 1,000 rows leave the prior (SD 0.1 a weight at noise 3, that
+    is a precision of 100 against 1 / 9 a row) in charge, 75,000 outweigh it about 80 to 1.
+    """
+    rng = np.random.default_rng(0)
+    policy = policies.make("causal_lints", action_features=FEATURES, dim_context=3, seed=0,
+                           caution=1.0)
+    sds = []
+    for rows in (1_000, 74_000):
+        x, kind = _batch(rng, rows)
+        a = rng.integers(1, 3, rows)
+        policy.update(x, a, UPLIFT[kind, a] + rng.normal(0, NOISE, rows), np.full(rows, 0.5))
+        policy.act(x[:10])                                       # a draw at the new data
+        sds.append(policy._model.uplift_sd())
+    assert sds[0] > 4 * sds[1] > 0                              # 0.143 and 0.028 here
+
+
 def test_causal_learners_declare_the_uplift_objective():
     """Runners build their envs with the uplift reward; other policies leave it to the config."""
     assert policies.policy_class("causal_lints").objective == "uplift_opened"
