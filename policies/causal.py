@@ -248,9 +248,7 @@ class _UpliftModel:
         self.moment = np.zeros(p)
         self.weights = np.zeros((dim, self.m))     # the last posterior mean, as (d, m)
         self.n = 0                                  # rows learned from
-        self.contexts = np.zeros((dim, dim))        # sum of x~ x~' over those rows
-        # sigma, A^-1's root and the uplift SD (once asked) at the last draw
-        self._root: tuple[float, np.ndarray, float | None] | None = None
+        self._sd: float | None = None              # `uplift_sd` at the last draw
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._outer = outer_products(feats)
         self._drawn: tuple[int, np.ndarray] | None = None   # (n at the draw, the draw)
@@ -259,7 +257,6 @@ class _UpliftModel:
         """Keep a batch; it enters the sufficient statistics at the next rebuild."""
         self._pending.append((xt, actions, rewards))
         self.n += len(actions)
-        self.contexts += xt.T @ xt
 
     def _fold(self) -> None:
         """Add the kept batches: sum_a X_a' X_a (x) f_a f_a' and sum_a (X_a' r_a) (x) f_a."""
@@ -285,8 +282,13 @@ class _UpliftModel:
                 return draw
         self._fold()
         p = self.gram.shape[0]
-        root_t = _inverse_root(self.gram + (sigma / prior_sd) ** 2 * np.eye(p)).T
-        self._root = (sigma, root_t, None)
+        lam = (sigma / prior_sd) ** 2                # the prior's precision
+        root_t = _inverse_root(self.gram + lam * np.eye(p)).T
+        if self.n:
+            sd = sigma * np.sqrt(max(p - lam * np.sum(root_t * root_t), 0.0) / self.n)
+        else:
+            sd = prior_sd * np.sqrt(np.mean(np.sum(self.feats ** 2, axis=1)))
+        self._sd = float(sd)
         mean = root_t @ (root_t.T @ self.moment)
         self.weights = mean.reshape(self.dim, self.m)
         z = rng.standard_normal((p, n_samples))
@@ -295,22 +297,15 @@ class _UpliftModel:
         return draw
 
     def uplift_sd(self) -> float:
-        """Posterior SD of the uplift of a uniform message for a customer like those seen.
+        """Posterior SD of the uplift of a message like those learned from, at the last draw.
 
-        sigma sqrt(tr(A^-1 (C_x (x) C_f))), C_x the mean x~ x~' of the rows learned from and
-        C_f the mean f~ f~' over the catalog's messages, at the last draw (before any row,
-        C_x is the intercept's alone). Computed once per draw.
+        The mean over the n rows learned from of phi' Sigma phi, Sigma = sigma^2 A^-1, is
+        sigma^2 tr(A^-1 Phi' Phi) / n = sigma^2 (p - lambda tr(A^-1)) / n, lambda the prior's
+        precision (sigma / prior_sd)^2: the noise scale times the square root of the model's
+        effective number of parameters per row, which falls as 1 / sqrt(n) once the data
+        outweigh the prior. Before any row, the prior's SD of a message's uplift for a
+        customer with an intercept alone: prior_sd times the root mean square of |f~_a|.
         """
-        if self._root is None:
+        if self._sd is None:
             raise RuntimeError("uplift_sd needs a draw first")
-        sigma, root_t, sd = self._root
-        if sd is None:
-            c_x = np.zeros((self.dim, self.dim))
-            c_x[-1, -1] = 1.0
-            if self.n:
-                c_x = self.contexts / self.n
-            c_f = self.feats.T @ self.feats / self.n_actions
-            trace = np.sum((root_t @ root_t.T) * np.kron(c_x, c_f))
-            sd = float(sigma * np.sqrt(max(trace, 0.0)))
-            self._root = (sigma, root_t, sd)
-        return sd
+        return self._sd

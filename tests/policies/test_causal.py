@@ -75,18 +75,21 @@ def test_a_hurdle_keeps_a_fresh_learner_quiet():
     assert (a == 0).all() and (p == 1).all()
 
 
-def test_uplift_sd_is_the_posterior_sd_of_a_uniform_message():
-    """sigma^2 tr(A^-1 (C_x (x) C_f)) is the mean of phi' Sigma phi over rows and messages."""
-    policy, _, _ = _learn("causal_lints", 0, rounds=5, hurdle=0.0)
-    model = policy._model
-    sigma, root_t, _ = model._root
-    cov = sigma ** 2 * root_t @ root_t.T                       # the posterior covariance
-    kinds = np.hstack([np.eye(3), np.ones((3, 1))])            # x~ of the three kinds
-    share = np.diag(model.contexts)[:3] / model.n              # each kind's share of rows
-    phis = np.einsum("nd,km->nkdm", kinds, model.feats).reshape(3, model.n_actions, -1)
-    per_kind = np.einsum("nkp,pq,nkq->nk", phis, cov, phis).mean(axis=1)
-    assert share.sum() == pytest.approx(1.0)
-    assert model.uplift_sd() == pytest.approx(np.sqrt(per_kind @ share), rel=1e-9)
+def test_uplift_sd_is_the_posterior_sd_of_the_messages_learned_from():
+    """sigma^2 (p - lambda tr(A^-1)) / n is the mean of phi' Sigma phi over the rows learned."""
+    rng = np.random.default_rng(0)
+    policy = policies.make("causal_lints", action_features=FEATURES, dim_context=3, seed=0)
+    x, kind = _batch(rng, 2_000)
+    a = rng.integers(1, 3, 2_000)
+    policy.update(x, a, UPLIFT[kind, a] + rng.normal(0, NOISE, 2_000), np.full(2_000, 0.5))
+    policy.act(x[:10])                                           # a draw at this data
+    model, sigma, prior_sd = policy._model, policy.noise, policy.params.prior_sd
+    prior = (sigma / prior_sd) ** 2 * np.eye(model.gram.shape[0])
+    cov = sigma ** 2 * np.linalg.inv(model.gram + prior)
+    xt = np.hstack([x, np.ones((2_000, 1))])
+    phis = np.einsum("nd,nm->ndm", xt, model.feats[a - 1]).reshape(2_000, -1)
+    expected = np.sqrt(np.einsum("np,pq,nq->n", phis, cov, phis).mean())
+    assert model.uplift_sd() == pytest.approx(expected, rel=1e-9)
 
 
 def test_caution_shrinks_with_evidence():
@@ -105,7 +108,7 @@ def test_caution_shrinks_with_evidence():
         policy.update(x, a, UPLIFT[kind, a] + rng.normal(0, NOISE, rows), np.full(rows, 0.5))
         policy.act(x[:10])                                       # a draw at the new data
         sds.append(policy._model.uplift_sd())
-    assert sds[0] > 4 * sds[1] > 0                              # 0.143 and 0.028 here
+    assert sds[0] > 4 * sds[1] > 0
 
 
 def test_causal_learners_declare_the_uplift_objective():
