@@ -75,8 +75,8 @@ class CausalParams(Params):
         caution: multiple of the posterior's typical uplift SD added to the hurdle, >= 0
             (0, the default, keeps the hurdle fixed). The winner's curse shrinks as the
             posterior tightens, so its part of the price can too: with caution c the hurdle is
-            `hurdle` + c s, where s is the posterior SD of the uplift of a message drawn
-            uniformly from the catalog for a customer drawn from those learned from.
+            `hurdle` + c s, where s is the posterior SD of the uplift of a message like those
+            learned from (`_UpliftModel.uplift_sd`), which falls as 1 / sqrt(messages).
         explore: share of uniform exploration over the eligible actions (no action
             included), in [0, 1).
         noise_prior: noise standard deviation assumed before any reward is seen, > 0.
