@@ -16,7 +16,7 @@ means. Thompson samples are theta + sigma L^-T z, z standard normal: a triangula
 covariance, so draws do not depend on the BLAS build.
 
 Both forms answer the same two questions: the mean reward (n, n_actions) and the width term
-phi' A^-1 phi (n, n_actions); per action it is |L_a^-1 x~|^2, in the shared form x~' M_a x~
+phi' A^-1 phi (n, n_actions); per action it is x~' A_a^-1 x~, in the shared form x~' M_a x~
 with M_a = sum_jl f~_aj f~_al A^-1[(., j), (., l)] (K matrices of d x d, precomputed per update).
 `act` works through the rows in chunks, so a call over a million customers and a 433-action
 catalog never builds an (n, n_actions, ...) array at once.
@@ -115,8 +115,8 @@ class _LinearBandit(Policy):
         self._last = (contexts, xt)  # `update` with the same contexts reuses them
         self._prepare()
         explore = self.params.explore
-        width = max(self.n_actions * max(self._n_samples, xt.shape[1]), 1)
-        step = max(1, _CHUNK_FLOATS // width)
+        floats = max(self.n_actions * self._n_samples, self._model.floats_per_row, 1)
+        step = max(1, _CHUNK_FLOATS // floats)
         for s in range(0, n, step):
             rows = slice(s, min(s + step, n))
             mask = None if eligible is None else eligible[rows]
@@ -239,14 +239,14 @@ class _PerAction:
         self.moment = np.zeros((n_actions, dim))                     # (K, d)
         self.root_t = np.tile(np.eye(dim) / np.sqrt(l2), (n_actions, 1, 1))  # R_a' (K, d, d)
         self.theta = np.zeros((n_actions, dim))                      # (K, d)
-        self._root_cat32 = _concat_roots(self.root_t)
-        # Summing each action's block of squares by a product with a block indicator beats a
-        # reshaped sum for a few actions; its cost grows with K^2, so not for large catalogs.
-        self._blocks = np.kron(np.eye(n_actions, dtype=np.float32), np.ones(
-            (dim, 1), dtype=np.float32)) if n_actions <= _BLOCK_PRODUCT_MAX else None
+        self._pairs = _PairProducts(dim)
+        # Widest temporaries of `var`, per row: the pair products and the (n, K) result.
+        self.floats_per_row = self._pairs.starts[-1] + n_actions
+        self._inv_pairs32 = np.tile(self._pairs.coefficients(np.eye(dim) / l2)[:, None],
+                                    (1, n_actions))
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        """Accumulate a batch, then refresh the touched actions' roots and means."""
+        """Accumulate a batch, then refresh the touched actions' roots, means and inverses."""
         touched, grams, moments = _grouped_stats(xt, actions, rewards)
         self.gram[touched] += grams
         self.moment[touched] += moments
@@ -254,19 +254,16 @@ class _PerAction:
         self.root_t[touched] = root_t
         half = np.matmul(self.moment[touched, None, :], root_t)            # (R b)'
         self.theta[touched] = np.matmul(half, root_t.transpose(0, 2, 1))[:, 0]
-        self._root_cat32 = _concat_roots(self.root_t)
+        inverse = np.matmul(root_t, root_t.transpose(0, 2, 1))             # A_a^-1 = R' R
+        self._inv_pairs32[:, touched] = self._pairs.coefficients(inverse).T
 
     def mean(self, xt: np.ndarray) -> np.ndarray:
         """(n, K) estimated rewards."""
         return xt @ self.theta.T
 
     def var(self, xt: np.ndarray) -> np.ndarray:
-        """(n, K) x~' A_a^-1 x~ = |R_a x~|^2."""
-        y = xt.astype(np.float32) @ self._root_cat32                       # (n, K d): R_a x~
-        y *= y
-        if self._blocks is not None:  # few actions: the block sums as one small product
-            return (y @ self._blocks).astype(np.float64)
-        return y.reshape(-1, self.n_actions, self.dim).sum(axis=2, dtype=np.float64)
+        """(n, K) x~' A_a^-1 x~, as one product of the pairs x_i x_j with A_a^-1's entries."""
+        return (self._pairs.of(xt) @ self._inv_pairs32).astype(np.float64)
 
     def draw(self, rng: np.random.Generator, sigma: float, n_samples: int) -> np.ndarray:
         """(d, S K) weights, S samples per action from N(theta_a, sigma^2 A_a^-1)."""
@@ -297,6 +294,7 @@ class _Shared:
         self.moment = np.zeros(p)
         self.root_t = np.eye(p) / np.sqrt(l2)       # R' with A^-1 = R' R
         self.weights = np.zeros((dim, self.m))      # theta as (d, m)
+        self.floats_per_row = self.n_actions * dim  # the widest temporary of `var`
         self._outer = outer_products(feats)
         self._stack32 = _f32(self._stack(np.eye(p) / l2))
 
@@ -417,14 +415,36 @@ def _grouped_stats(xt: np.ndarray, actions: np.ndarray,
     return touched, grams, moments
 
 
-_BLOCK_PRODUCT_MAX = 32
-"""Largest number of actions whose confidence widths are summed by a block product."""
+class _PairProducts:
+    """The quadratic form x' M x as a product: sum over i <= j of x_i x_j c_ij M_ij.
 
+    With c_ij = 2 off the diagonal (M symmetric), the (n, d (d + 1) / 2) pair products of the
+    rows times the (d (d + 1) / 2, K) coefficients of K matrices give every form at once: one
+    matrix product with a long inner dimension, instead of K products R_a x whose (n, K d)
+    result must be squared and summed. In float32, four times faster than float64 roots; the
+    relative error of a width's variance stayed under 1e-3 with 300,000 rows per action
+    (5e-4 on the width, far below the statistical noise the width measures).
 
-def _concat_roots(root_t: np.ndarray) -> np.ndarray:
-    """The roots R_a' side by side, (d, K d) float32: one product gives every R_a x~ at once."""
-    k, d, _ = root_t.shape
-    return _f32(root_t.transpose(1, 0, 2).reshape(d, k * d))
+    Args:
+        dim: length of x (d).
+    """
+
+    def __init__(self, dim: int):
+        self.rows, self.cols = np.triu_indices(dim)
+        self.starts = np.concatenate([[0], np.cumsum(np.arange(dim, 0, -1))])
+        self.double = np.where(self.rows == self.cols, 1.0, 2.0)
+
+    def coefficients(self, matrices: np.ndarray) -> np.ndarray:
+        """(..., d (d + 1) / 2) float32 c_ij M_ij of symmetric matrices (..., d, d)."""
+        return (matrices[..., self.rows, self.cols] * self.double).astype(np.float32)
+
+    def of(self, x: np.ndarray) -> np.ndarray:
+        """(n, d (d + 1) / 2) float32 x_i x_j, i <= j, of rows x (n, d)."""
+        x32 = x.astype(np.float32)
+        out = np.empty((x.shape[0], self.starts[-1]), dtype=np.float32)
+        for i in range(x.shape[1]):
+            np.multiply(x32[:, i:i + 1], x32[:, i:], out=out[:, self.starts[i]:self.starts[i + 1]])
+        return out
 
 
 def _f32(stack: np.ndarray) -> np.ndarray:

@@ -72,6 +72,11 @@ class CausalParams(Params):
             (seeds 0 and 1): 0 sent 24 messages a customer and raised churn above the
             playbook's, 0.5 earned the most (9,206 and 9,686 true incremental margin against
             the playbook's 7,060 and 6,874) at the playbook's churn, 1.0 sent too little.
+        caution: multiple of the posterior's typical uplift SD added to the hurdle, >= 0
+            (0, the default, keeps the hurdle fixed). The winner's curse shrinks as the
+            posterior tightens, so its part of the price can too: with caution c the hurdle is
+            `hurdle` + c s, where s is the posterior SD of the uplift of a message like those
+            learned from (`_UpliftModel.uplift_sd`), which falls as 1 / sqrt(messages).
         explore: share of uniform exploration over the eligible actions (no action
             included), in [0, 1).
         noise_prior: noise standard deviation assumed before any reward is seen, > 0.
@@ -80,6 +85,7 @@ class CausalParams(Params):
     prior_sd: float = Field(0.1, gt=0)
     n_samples: int = Field(8, ge=1, le=1024)
     hurdle: float = Field(0.5, ge=0)
+    caution: float = Field(0.0, ge=0)
     explore: float = Field(0.0, ge=0, lt=1)
     noise_prior: float = Field(1.0, gt=0)
 
@@ -122,6 +128,8 @@ class CausalLinTS(Policy):
         xt = np.hstack([contexts, np.ones((n, 1))]).astype(np.float32)
         actions, pscores = np.zeros(n, dtype=np.int64), np.ones(n)
         hurdle, explore = self.params.hurdle, self.params.explore
+        if self.params.caution > 0:
+            hurdle += self.params.caution * self._model.uplift_sd()
         step = max(1, _CHUNK_FLOATS // (k * s))
         for lo in range(0, n, step):
             rows = np.arange(lo, min(lo + step, n))
@@ -240,6 +248,7 @@ class _UpliftModel:
         self.moment = np.zeros(p)
         self.weights = np.zeros((dim, self.m))     # the last posterior mean, as (d, m)
         self.n = 0                                  # rows learned from
+        self._sd: float | None = None              # `uplift_sd` at the last draw
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._outer = outer_products(feats)
         self._drawn: tuple[int, np.ndarray] | None = None   # (n at the draw, the draw)
@@ -273,10 +282,30 @@ class _UpliftModel:
                 return draw
         self._fold()
         p = self.gram.shape[0]
-        root_t = _inverse_root(self.gram + (sigma / prior_sd) ** 2 * np.eye(p)).T
+        lam = (sigma / prior_sd) ** 2                # the prior's precision
+        root_t = _inverse_root(self.gram + lam * np.eye(p)).T
+        if self.n:
+            sd = sigma * np.sqrt(max(p - lam * np.sum(root_t * root_t), 0.0) / self.n)
+        else:
+            sd = prior_sd * np.sqrt(np.mean(np.sum(self.feats ** 2, axis=1)))
+        self._sd = float(sd)
         mean = root_t @ (root_t.T @ self.moment)
         self.weights = mean.reshape(self.dim, self.m)
         z = rng.standard_normal((p, n_samples))
         draw = (mean[:, None] + sigma * (root_t @ z)).reshape(self.dim, self.m, n_samples)
         self._drawn = (self.n, draw)
         return draw
+
+    def uplift_sd(self) -> float:
+        """Posterior SD of the uplift of a message like those learned from, at the last draw.
+
+        The mean over the n rows learned from of phi' Sigma phi, Sigma = sigma^2 A^-1, is
+        sigma^2 tr(A^-1 Phi' Phi) / n = sigma^2 (p - lambda tr(A^-1)) / n, lambda the prior's
+        precision (sigma / prior_sd)^2: the noise scale times the square root of the model's
+        effective number of parameters per row, which falls as 1 / sqrt(n) once the data
+        outweigh the prior. Before any row, the prior's SD of a message's uplift for a
+        customer with an intercept alone: prior_sd times the root mean square of |f~_a|.
+        """
+        if self._sd is None:
+            raise RuntimeError("uplift_sd needs a draw first")
+        return self._sd

@@ -162,6 +162,29 @@ def test_shared_width_matches_brute_force() -> None:
     np.testing.assert_allclose(policy._model.mean(xt), phi @ (inv @ policy._model.moment))
 
 
+def test_per_action_width_matches_brute_force() -> None:
+    """Per action, x~' A_a^-1 x~ from the pair products equals the explicit inverse."""
+    feats, weights = planted(0)
+    policy = make("linucb", feats, l2=0.7)
+    run(policy, feats, weights, seed=1, batches=3)
+    x = np.random.default_rng(8).standard_normal((7, D))
+    xt = np.hstack([x, np.ones((7, 1))])
+    expected = np.einsum("nd,kde,ne->nk", xt, np.linalg.inv(policy._model.gram), xt)
+    # float32 pair products: a relative error of the order of 1e-6 on these small models.
+    np.testing.assert_allclose(policy._model.var(xt), expected, rtol=1e-4)
+
+
+def test_pair_products_by_hand() -> None:
+    """Pair products by hand: x = (1, 2), M = [[3, 1], [1, 4]], x' M x = 3 + 4 + 16 = 23."""
+    # pairs (x1 x1, x1 x2, x2 x2) = (1, 2, 4); coefficients (M11, 2 M12, M22) = (3, 2, 4).
+    pairs = bandits._PairProducts(2)
+    x = np.array([[1.0, 2.0]])
+    m = np.array([[3.0, 1.0], [1.0, 4.0]])
+    np.testing.assert_array_equal(pairs.of(x), [[1.0, 2.0, 4.0]])        # x1x1, x1x2, x2x2
+    np.testing.assert_array_equal(pairs.coefficients(m), [3.0, 2.0, 4.0])  # M11, 2 M12, M22
+    assert (pairs.of(x) @ pairs.coefficients(m)).tolist() == [23.0]
+
+
 def test_chunking_does_not_change_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     """Acting in small row chunks gives the same actions as in one piece (deterministic)."""
     feats, weights = planted(0)

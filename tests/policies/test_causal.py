@@ -75,6 +75,42 @@ def test_a_hurdle_keeps_a_fresh_learner_quiet():
     assert (a == 0).all() and (p == 1).all()
 
 
+def test_uplift_sd_is_the_posterior_sd_of_the_messages_learned_from():
+    """sigma^2 (p - lambda tr(A^-1)) / n is the mean of phi' Sigma phi over the rows learned."""
+    rng = np.random.default_rng(0)
+    policy = policies.make("causal_lints", action_features=FEATURES, dim_context=3, seed=0)
+    x, kind = _batch(rng, 2_000)
+    a = rng.integers(1, 3, 2_000)
+    policy.update(x, a, UPLIFT[kind, a] + rng.normal(0, NOISE, 2_000), np.full(2_000, 0.5))
+    policy.act(x[:10])                                           # a draw at this data
+    model, sigma, prior_sd = policy._model, policy.noise, policy.params.prior_sd
+    prior = (sigma / prior_sd) ** 2 * np.eye(model.gram.shape[0])
+    cov = sigma ** 2 * np.linalg.inv(model.gram + prior)
+    xt = np.hstack([x, np.ones((2_000, 1))])
+    phis = np.einsum("nd,nm->ndm", xt, model.feats[a - 1]).reshape(2_000, -1)
+    expected = np.sqrt(np.einsum("np,pq,nq->n", phis, cov, phis).mean())
+    assert model.uplift_sd() == pytest.approx(expected, rel=1e-9)
+
+
+def test_caution_shrinks_with_evidence():
+    """The cautious part of the hurdle falls as messages tighten the posterior.
+
+    Messages drawn at random: 1,000 rows leave the prior (SD 0.1 a weight at noise 3, that
+    is a precision of 100 against 1 / 9 a row) in charge, 75,000 outweigh it about 80 to 1.
+    """
+    rng = np.random.default_rng(0)
+    policy = policies.make("causal_lints", action_features=FEATURES, dim_context=3, seed=0,
+                           caution=1.0)
+    sds = []
+    for rows in (1_000, 74_000):
+        x, kind = _batch(rng, rows)
+        a = rng.integers(1, 3, rows)
+        policy.update(x, a, UPLIFT[kind, a] + rng.normal(0, NOISE, rows), np.full(rows, 0.5))
+        policy.act(x[:10])                                       # a draw at the new data
+        sds.append(policy._model.uplift_sd())
+    assert sds[0] > 4 * sds[1] > 0
+
+
 def test_causal_learners_declare_the_uplift_objective():
     """Runners build their envs with the uplift reward; other policies leave it to the config."""
     assert policies.policy_class("causal_lints").objective == "uplift_opened"
