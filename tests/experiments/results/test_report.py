@@ -169,7 +169,8 @@ def test_report_is_self_contained_and_complete(built):
     assert {p.stem for p in (built / "plots").glob("*.png")} == ALL_PLOTS
     for p in (built / "plots").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Best by incremental margin over the holdout (uplift): <b>linucb</b>" in page
+    assert ("Best by incremental margin over the holdout (uplift), regression-adjusted "
+            "(CUPED): <b>linucb</b>") in page
     assert "<b>Customers:</b> 1,000" in page and "<b>Seeds:</b> 3 (0, 1, 2)" in page
     assert "<b>Budget:</b> 400 per 5 days" in page
 
