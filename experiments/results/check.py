@@ -1,8 +1,10 @@
 """Regression check of a run's summary.json against a stored baseline (`nbasim check`).
 
 The baseline is a summary.json, usually trimmed by `trim_baseline` to a few groups and metrics
-and committed as `results/baselines/<experiment>.json`. For every group of the baseline and
-every metric of that group whose `"better"` is `"higher"` or `"lower"`:
+and committed as `results/baselines/<experiment>.json`. A baseline that holds per-seed values
+is checked seed by seed (`experiments.results.paired_check`); this module's rule is the one
+for a baseline of means and intervals only. For every group of the baseline and every metric
+of that group whose `"better"` is `"higher"` or `"lower"`:
 
 - with `allowance = tolerance * max(|baseline mean|, min_scale)`,
 - a higher-is-better metric regresses when `run mean < baseline ci[0] - allowance`,
@@ -50,9 +52,10 @@ def trim_baseline(summary: Mapping[str, Any], groups: Sequence[str] | None = Non
     """A small copy of a summary to commit as a baseline for `check`.
 
     Keeps the run's identity (experiment, run id, baseline group, seeds), the definitions of
-    the kept metrics and, per kept group, its policy, scenario, seed count and the mean and
-    interval of the kept metrics and of their paired differences. Drops the per-seed lists
-    and the timings.
+    the kept metrics and, per kept group, its policy, scenario, seed count and the mean,
+    interval and per-seed values of the kept metrics (so that `nbasim check` can pair seeds,
+    `experiments.results.paired_check`) and the mean and interval of their paired
+    differences. Drops the timings.
 
     Args:
         summary: a summary.json dict.
@@ -77,7 +80,9 @@ def trim_baseline(summary: Mapping[str, Any], groups: Sequence[str] | None = Non
     keep_metrics = list(metrics) if metrics is not None else all_metrics
 
     def pick(block: Mapping[str, Any]) -> dict[str, Any]:
-        return {m: {"mean": block[m]["mean"], "ci": list(block[m]["ci"])}
+        return {m: {"mean": block[m]["mean"], "ci": list(block[m]["ci"]),
+                    **({"per_seed": list(block[m]["per_seed"])}
+                       if isinstance(block[m].get("per_seed"), list) else {})}
                 for m in keep_metrics if m in block}
 
     out: dict[str, Any] = {k: summary[k] for k in ("experiment", "run_id", "baseline", "seeds")

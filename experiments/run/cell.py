@@ -20,6 +20,7 @@ from nbasim import policies
 from nbasim.envs.campaign_day import CampaignDayEnv
 from nbasim.envs.episode import steps, truth_option
 from nbasim.envs.setup import CampaignSettings
+from nbasim.experiments.run import covariate, cuped
 from nbasim.experiments.run.config import (
     ExperimentConfig,
     PolicySpec,
@@ -133,6 +134,12 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     start_segment = w.pop.segment[start_rows].copy()
     alive_at_start = w.pop.alive[start_rows].copy()
     acc = _Accumulators(env.options.customers)
+    # The CUPED covariate, from the history at the first decision (before any contact).
+    n = env.options.customers
+    pop = w.pop
+    acc.covariate = covariate.history_covariates(
+        pop.join_day[:n], pop.frequency[:n], pop.monetary[:n], pop.last_purchase_day[:n],
+        np.arange(n) < w.n_present, w.day, cfg.days - w.day)
     daily: list[dict] = []
     log: list[dict] = []
     policy_s = 0.0
@@ -181,6 +188,8 @@ class _Accumulators:
         self.sent = np.zeros(n, dtype=np.int64)
         self.first_day = np.full(n, -1, dtype=np.int64)
         self.second_day = np.full(n, -1, dtype=np.int64)
+        self.covariate = np.zeros((n, len(covariate.NAMES)))
+        self.adjustment = 0.0  # CUPED's adjustment of the uplift so far
 
 
 def _on_sent(sent: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -215,6 +224,11 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
     holdout_margin = float(tx["margin"][held].sum())
     cost = info["cost"]
     rate = holdout_margin / holdout_n if holdout_n else 0.0
+    raw = margin - cost - treated_n * rate
+    # CUPED on each present customer's margin so far: today's share of the adjustment.
+    adjustment = cuped.adjustment(acc.margin[:here], acc.covariate[:here], ~c.holdout[:here])
+    adjusted = raw - (adjustment - acc.adjustment)
+    acc.adjustment = adjustment
     died = out["churned"][~c.holdout[out["churned"]]]
     alive = w.pop.alive[:here] & ~c.holdout[:here]
     row = {"day": info["day"], "eligible": rows.size, "sent": info["sent"], "cost": cost,
@@ -225,7 +239,7 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
            "purchases": int((~held).sum()), "revenue": float(tx["amount"][~held].sum()),
            "margin": margin, "holdout_purchases": int(held.sum()),
            "holdout_revenue": float(tx["amount"][held].sum()), "holdout_margin": holdout_margin,
-           "uplift": margin - cost - treated_n * rate, "churned": int(died.size),
+           "uplift": adjusted, "uplift_raw": raw, "churned": int(died.size),
            "active": int(alive.sum()), "opens": int(real["opened"].sum()),
            "clicks": int(real["clicked"].sum()),
            "unsubscribes": int(real["unsubscribed"].sum())}
@@ -250,8 +264,8 @@ def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated
     """
     w, c = env.world, env.campaign
     total = {k: float(sum(d[k] for d in daily)) for k in (
-        "uplift", "true_incremental_margin", "true_incremental_value", "cost", "purchases",
-        "revenue", "sent", "opens", "clicks", "unsubscribes")}
+        "uplift", "uplift_raw", "true_incremental_margin", "true_incremental_value", "cost",
+        "purchases", "revenue", "sent", "opens", "clicks", "unsubscribes")}
     n_treated = max(int(treated.sum()), 1)
     here = np.arange(w.n_present)
     alive_end = w.pop.alive[here] & treated
@@ -263,6 +277,7 @@ def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated
     budget = env.options.budget
     figures = {
         "incremental_margin": total["uplift"],
+        "incremental_margin_raw": total["uplift_raw"],
         "true_incremental_margin": total["true_incremental_margin"],
         "true_incremental_value": total["true_incremental_value"],
         "conversion": total["purchases"] / n_treated,

@@ -65,8 +65,10 @@ DAILY_COLUMNS = {
     "margin": "their margin, net of discounts redeemed",
     "holdout_purchases": "purchases by holdout customers", "holdout_revenue": "their spend",
     "holdout_margin": "their margin",
-    "uplift": "incremental margin over the holdout: treated profit minus what the treated "
-              "would have made at the holdout's rate per customer",
+    "uplift": "incremental margin over the holdout, regression-adjusted (CUPED, "
+              "`experiments.run.cuped`): the cumulative adjusted uplift's change today",
+    "uplift_raw": "incremental margin over the holdout, raw: treated profit minus what the "
+                  "treated would have made at the holdout's rate per customer",
     "churned": "treated customers who died today", "active": "treated customers alive at the "
                                                               "end of the day",
     "opens": "messages opened", "clicks": "messages clicked",

@@ -34,10 +34,16 @@ class Metric:
 
 METRICS: dict[str, Metric] = {
     "incremental_margin": Metric(
-        "incremental margin over the holdout (uplift)", "higher", "money",
-        "incremental margin",
+        "incremental margin over the holdout (uplift), regression-adjusted (CUPED)", "higher",
+        "money", "incremental margin",
         "profit the campaign added: the treated customers' margin net of spend, minus what "
-        "they would have made at the uncontacted holdout's rate"),
+        "they would have made at the uncontacted holdout's rate, adjusted (CUPED) for how the "
+        "two groups differed before the run in the spend their history predicts"),
+    "incremental_margin_raw": Metric(
+        "incremental margin over the holdout (uplift), raw", "higher", "money",
+        "incr. margin (raw)",
+        "the same without the CUPED adjustment: noisier, since it carries the luck of which "
+        "customers fell in the holdout"),
     "true_incremental_margin": Metric(
         "true expected incremental margin of what was sent", "higher", "money",
         "true incr. margin",

@@ -9,10 +9,13 @@ from collections.abc import Mapping, Sequence
 from nbasim.experiments.results import summary as summary_reader
 from nbasim.experiments.results.report.load import Run, group_timing
 from nbasim.experiments.results.report.text import (
+    MIN_SEEDS,
     baseline_name,
     baseline_of,
     ci_of,
+    control_groups,
     difference_words,
+    few_seeds,
     fmt,
     fmt_number,
     metric_label,
@@ -23,9 +26,9 @@ from nbasim.experiments.results.report.text import (
 )
 from nbasim.experiments.run.metrics import METRICS
 
-TABLE_ORDER = ("true_incremental_margin", "regret", "true_incremental_value", "regret_ltv", "roi",
-               "spend", "conversion", "churn_rate", "clv", "contacts_per_customer",
-               "unsubscribes_per_customer")
+TABLE_ORDER = ("incremental_margin_raw", "true_incremental_margin", "regret",
+               "true_incremental_value", "regret_ltv", "roi", "spend", "conversion", "churn_rate",
+               "clv", "contacts_per_customer", "unsubscribes_per_customer")
 """Metrics shown first in the table after the ranking metric; the others follow."""
 
 
@@ -197,8 +200,18 @@ def _verdict(run: Run) -> str:
                      f"{fmt(rhi, unit)}).")
     if float(entry["mean"]) <= 0:
         text += " No group earned more than the holdout."
+    for g in control_groups(run):
+        c = run.summary["groups"][g]["metrics"].get(m)
+        if c is not None:
+            clo, chi = ci_of(c)
+            text += (f" <b>{e(g)}</b> is the control: it never contacts anyone, so its true "
+                     f"effect is 0, and what it measures, {fmt(float(c['mean']), unit, True)} "
+                     f"(95 % interval {fmt(clo, unit, True)} to {fmt(chi, unit, True)}), is the "
+                     "noise floor of this run.")
     if seed_count(run) < 2:
         text += " With a single seed there is no interval: treat the order as indicative."
+    elif few_seeds(run):
+        text += " " + e(few_seeds(run))
     return text + "</p>"
 
 
@@ -221,7 +234,8 @@ def _metric_table(run: Run, metrics: Sequence[str], table_id: str, with_diff: bo
     for i, g in enumerate(run.order, start=1):
         info = run.summary["groups"][g]
         base = baseline_of(run, g)
-        role = oracle_groups(run).get(g)
+        role = oracle_groups(run).get(g) or (
+            "the control: never contacts, true effect 0" if g in control_groups(run) else None)
         cells = [f'<td class="name">{i}</td>', f'<td class="name"><b>{e(g)}</b>'
                  + (f" <small>({e(role)})</small>" if role else "")
                  + (" <small>(baseline)</small>" if g == base else "") + "</td>"]
@@ -255,7 +269,8 @@ def _metric_table(run: Run, metrics: Sequence[str], table_id: str, with_diff: bo
                   "scenario variant." if diff_col else "")
         note = (f"<p><small>Means over {n} seed{'s' if n != 1 else ''}; beneath each, the "
                 "95 % interval" + (" (none with one seed)" if n < 2 else "") + ". Ranked by "
-                f"{e(metric_label(run, rank)) if rank else 'summary order'}.{paired}</small></p>")
+                f"{e(metric_label(run, rank)) if rank else 'summary order'}.{paired}"
+                + (f" {e(few_seeds(run))}" if 1 < n < MIN_SEEDS else "") + "</small></p>")
     return (f'<table id="{table_id}"><thead><tr>{"".join(head)}</tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>" + note)
 

@@ -11,6 +11,11 @@ from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES
 
 PERCENT_UNITS = ("share", "fraction")
 """Units shown as percentages."""
+MIN_SEEDS = 5
+"""Intervals over fewer seeds than this are flagged: their t quantile is wide and their
+spread itself is a rough guess."""
+CONTROL = "no_action"
+"""Registry name of the control policy: it never contacts anyone, its true effect is 0."""
 
 
 def baseline_name(run: Run) -> str:
@@ -33,13 +38,33 @@ def oracle_groups(run: Run) -> dict[str, str]:
 
     From the registry names in config.toml, else the summary's "role" of the group.
     """
-    names = {str(p.get("label")): str(p.get("policy") or p.get("label"))
-             for p in run.config.get("policies", []) if isinstance(p, dict)}
+    names = _registry_names(run)
     out = {}
     for g in run.groups:
         role = ORACLE_ROLES.get(names.get(run.policy_of[g], run.policy_of[g]))
         out[g] = role or run.summary["groups"][g].get("role")
     return {g: r for g, r in out.items() if r}
+
+
+def _registry_names(run: Run) -> dict[str, str]:
+    """Policy label -> registry name, from config.toml (the label when it names none)."""
+    return {str(p.get("label")): str(p.get("policy") or p.get("label"))
+            for p in run.config.get("policies", []) if isinstance(p, dict)}
+
+
+def control_groups(run: Run) -> list[str]:
+    """Groups whose policy is the control (`no_action`), in ranking order."""
+    names = _registry_names(run)
+    return [g for g in run.order if names.get(run.policy_of[g], run.policy_of[g]) == CONTROL]
+
+
+def few_seeds(run: Run) -> str:
+    """A warning when the intervals come from fewer than `MIN_SEEDS` seeds, else ""."""
+    n = seed_count(run)
+    if n >= MIN_SEEDS:
+        return ""
+    return (f"Only {n} seed{'s' if n != 1 else ''}: intervals from fewer than {MIN_SEEDS} "
+            "seeds are rough, so read them as indicative.")
 
 
 def short_label(run: Run, metric: str) -> str:

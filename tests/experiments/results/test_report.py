@@ -23,7 +23,7 @@ from nbasim.sim.params import CHANNELS, OFFERS
 from nbasim.sim.rfm import SEGMENTS
 
 # Incremental margin per policy: the ranking is oracle, linucb, blanket, random.
-MARGIN = {"blanket": 300.0, "linucb": 500.0, "random": -40.0, "oracle": 900.0}
+MARGIN = {"blanket": 300.0, "linucb": 500.0, "random": -40.0, "oracle": 900.0, "no_action": 0.0}
 ALL_PLOTS = {"ranking", "uplift", "learning", "active", "spend", "migration", "action_mix",
              "timing"}
 
@@ -169,7 +169,8 @@ def test_report_is_self_contained_and_complete(built):
     assert {p.stem for p in (built / "plots").glob("*.png")} == ALL_PLOTS
     for p in (built / "plots").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Best by incremental margin over the holdout (uplift): <b>linucb</b>" in page
+    assert ("Best by incremental margin over the holdout (uplift), regression-adjusted "
+            "(CUPED): <b>linucb</b>") in page
     assert "<b>Customers:</b> 1,000" in page and "<b>Seeds:</b> 3 (0, 1, 2)" in page
     assert "<b>Budget:</b> 400 per 5 days" in page
 
@@ -300,3 +301,20 @@ def test_mean_band_by_hand():
     np.testing.assert_allclose(mean, [2.0, 5.0])
     np.testing.assert_allclose(hi - mean, [12.7062047, 0.0], rtol=1e-6)
     np.testing.assert_allclose(mean - lo, hi - mean)
+
+
+@pytest.mark.parametrize(("seeds", "flagged"), [((0, 1, 2), True), ((0, 1, 2, 3, 4), False)])
+def test_control_noise_floor_raw_uplift_and_few_seeds(tmp_path, seeds, flagged):
+    """The control, the raw uplift and few seeds, as the report names them.
+
+    no_action is named the control and its uplift the noise floor; the raw uplift has a
+    column beside the adjusted one; intervals from fewer than 5 seeds are flagged.
+    """
+    run = make_run(tmp_path, policies=("blanket", "linucb", "no_action"), seeds=seeds)
+    build_report(run)
+    page = (run / "report.html").read_text()
+    assert "<b>no_action</b> is the control: it never contacts anyone, so its true effect is " \
+           "0" in page and "is the noise floor of this run" in page
+    assert "(the control: never contacts, true effect 0)" in page
+    assert "incr. margin (raw)" in page
+    assert ("intervals from fewer than 5 seeds are rough" in page) is flagged

@@ -84,6 +84,22 @@ def test_same_cell_twice_is_identical_and_policies_share_the_world():
     assert c.figures["spend"] == 0 and c.figures["true_incremental_margin"] == 0
 
 
+def test_cell_uplift_is_cuped_adjusted_and_keeps_the_raw_figure():
+    """Daily `uplift` sums to the adjusted figure, `uplift_raw` to the raw one; they differ.
+
+    At the end, the adjustment is CUPED on each customer's margin over the run with the
+    day-0 covariate (`cuped.adjustment`), so adjusted = raw - that adjustment.
+    """
+    cfg = tiny()
+    r = run_cell(cfg, Cell(cfg.scenarios[0], cfg.policies[0], 0))
+    f, d = r.figures, r.daily
+    assert d["uplift"].sum() == pytest.approx(f["incremental_margin"])
+    assert d["uplift_raw"].sum() == pytest.approx(f["incremental_margin_raw"])
+    assert f["incremental_margin"] != pytest.approx(f["incremental_margin_raw"])
+    raw = d["margin"] - d["cost"] - d["n_treated"] * d["holdout_margin"] / d["n_holdout"]
+    assert d["uplift_raw"] == pytest.approx(raw)
+
+
 def test_runs_with_one_and_two_workers_are_identical(tmp_path, monkeypatch):
     """Every table and the summary's numbers agree whatever the number of workers."""
     monkeypatch.setattr("nbasim.experiments.results.report.build_report", lambda run_dir: run_dir)
