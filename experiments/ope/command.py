@@ -105,6 +105,9 @@ def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "
     _check_options(n_bootstrap, clip, tau, split, folds, l2, policy_draws, n_actions)
     kind, arg = targets.parse_target(target)
     log = Path(log)
+    out_dir = Path(out) if out is not None else \
+        Path(results_root) / "ope" / f"{_slug(log.stem)}-{_slug(target)}"
+    _check_out(out_dir)
     table = ope_log.read_log(log)
     table = ope_log.filter_log(table, scenario=scenario, logging_policy=logging_policy,
                        log_seed=log_seed)
@@ -154,8 +157,6 @@ def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "
                            "filters": {"scenario": scenario, "policy": logging_policy,
                                        "seed": log_seed}},
               "split": split_info}
-    out_dir = Path(out) if out is not None else \
-        Path(results_root) / "ope" / f"{_slug(log.stem)}-{_slug(target)}"
     result = json_safe(result)
     _write(out_dir, result)
     return result, out_dir
@@ -193,6 +194,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).strip("-.") or "log"
 
 
+def _check_out(out_dir: Path) -> None:
+    """Refuse an output directory that is a file or lies under one, before any work."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OPEError(f"out {out_dir}: exists and is not a directory")
+    blocked = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise OPEError(f"out {out_dir}: '{blocked}' is a file, not a directory; give a "
+                       "directory for the results")
+
+
 def _write(out_dir: Path, result: dict) -> None:
     """ope.json and ope.png, staged and renamed into place together.
 
@@ -203,8 +214,7 @@ def _write(out_dir: Path, result: dict) -> None:
     """
     import os
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OPEError(f"out {out_dir}: exists and is not a directory")
+    _check_out(out_dir)
     data = result
     others = [f.name for f in out_dir.iterdir() if f.name not in OUTPUT_FILES] \
         if out_dir.is_dir() else []
