@@ -102,6 +102,8 @@ def float_column(table: pa.Table, name: str, log: Path) -> np.ndarray:
 def action_column(table: pa.Table, name: str) -> np.ndarray:
     """The logged actions as (n,) int64, integers from 0."""
     col = table.column(name)
+    if len(col) == 0:  # before the type: a CSV of a header alone has columns of type null
+        raise OPEError("the log has no rows: an estimate needs at least one logged round")
     if col.null_count:
         i = int(np.flatnonzero(np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False)))[0])
         raise OPEError(f"action column {name!r}: row {i} is missing; every row needs an "
@@ -122,8 +124,6 @@ def action_column(table: pa.Table, name: str) -> np.ndarray:
         i = int(np.flatnonzero(a < 0)[0])
         raise OPEError(f"action column {name!r}: row {i} holds {a[i]}; actions must be "
                        "integers from 0")
-    if a.size == 0:
-        raise OPEError("the log has no rows: an estimate needs at least one logged round")
     return a
 
 
