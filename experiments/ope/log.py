@@ -31,8 +31,11 @@ def read_log(path: Path) -> pa.Table:
     """Read a CSV or Parquet log.
 
     Raises:
-        OPEError: no such file, another suffix, or a file that does not parse.
+        OPEError: no such file, a directory, another suffix, or a file that does not parse.
     """
+    if path.is_dir():
+        raise OPEError(f"log {path}: is a directory; give a decision log file (.csv or "
+                       ".parquet), e.g. a run's decisions.parquet")
     if not path.is_file():
         raise OPEError(f"log {path}: no such file")
     suffix = path.suffix.lower()
