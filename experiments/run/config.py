@@ -133,7 +133,7 @@ class ExperimentConfig(CampaignSettings):
     """Label of the policy the others are compared against (default: the first)."""
     out: Path = Path("results")
     """Directory under which results/<name>/<run-id> is written."""
-    scenarios: tuple[ScenarioVariant, ...] = (ScenarioVariant(),)
+    scenarios: tuple[ScenarioVariant, ...] = Field((ScenarioVariant(),), min_length=1)
     """World variants (at least one)."""
     policies: tuple[PolicySpec, ...] = Field(min_length=1)
     """Policies to run (at least one)."""

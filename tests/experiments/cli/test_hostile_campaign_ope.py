@@ -98,7 +98,7 @@ def decision_row(row: str) -> str:
 
 OPE_CASES = [
     ("log-missing", "no_such.csv", None, [], r"no_such\.csv: no such file"),
-    ("log-a-directory", "a_folder", None, [], r"a_folder"),
+    ("log-a-directory", "a_folder", None, [], r"log .*a_folder: is a directory"),
     ("log-empty-csv", "empty.csv", b"", [], r"empty\.csv"),
     ("log-suffix-bin", "binary.bin", None, [], r"suffix '\.bin'"),
     ("log-suffix-txt", "latin1.txt", None, [], r"suffix '\.txt'"),
