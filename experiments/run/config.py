@@ -117,8 +117,9 @@ class ExperimentConfig(CampaignSettings):
     declared once there; an experiment needs a holdout (> 0) to measure uplift against.
     """
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    """Experiment name (letters, digits, _ . -); results go to <out>/<name>/<run-id>."""
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")]
+    """Experiment name (letters, digits, _ . -, not starting with '.', so that ".." cannot
+    lead out of <out>); results go to <out>/<name>/<run-id>."""
     customers: Customers = 3000
     """Customers in all (the day-0 base plus newcomers)."""
     days: Annotated[int, Field(ge=3, le=3650)] = 45
