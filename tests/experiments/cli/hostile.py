@@ -5,6 +5,7 @@ The tables are test_hostile_*.py; their fixtures (`home`, `refused`) are in conf
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 TOP = {"name": '"tiny"', "customers": "300", "days": "4", "seeds": "[0]"}
@@ -49,3 +50,21 @@ def write(home: Path, name: str, text: str | bytes) -> Path:
     else:
         path.write_text(text)
     return path
+
+
+CALIBRATION = {"time_unit": "week", "bgnbd": {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5},
+               "gamma_gamma": {"p": 6.0, "q": 4.0, "v": 15.0},
+               "population": {"customers": 300, "start_date": "2024-10-27", "burn_in_days": 60,
+                              "age_counts": [1.0, 2.0, 3.0],
+                              "acquisition_rate_per_day": 0.001}}
+"""A small calibration.json of the shape `nbasim calibrate` writes (what `simulate` reads)."""
+
+
+def calibration(*keys: str, value: object) -> str:
+    """The small calibration as JSON text, with the entry at `keys` set to `value`."""
+    d = json.loads(json.dumps(CALIBRATION))
+    inner = d
+    for key in keys[:-1]:
+        inner = inner[key]
+    inner[keys[-1]] = value
+    return json.dumps(d)

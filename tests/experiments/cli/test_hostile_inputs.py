@@ -10,7 +10,7 @@ every case is refused before any cell runs.
 from __future__ import annotations
 
 import pytest
-from hostile import config, write
+from hostile import calibration, config, write
 
 
 def policy(label: str, name: str | None = None, params: str = "", extra: str = "") -> str:
@@ -190,6 +190,10 @@ SCENARIOS = [
      r"calibration.*log\.csv"),
     ("calibration-not-utf8", scenario(extra='calibration = "latin1.txt"\n'),
      r"calibration.*latin1\.txt"),
+    ("calibration-malformed", scenario(extra='calibration = "cal_bad.json"\n'),
+     r"calibration = 'cal_bad\.json': .*a malformed calibration \(no entry 'q'\)"),
+    ("calibration-r-negative", scenario(extra='calibration = "cal_r.json"\n'),
+     r"'bgnbd_r' = -1\.0"),
     ("calibration-and-customers", scenario(extra='calibration = "x.json"\ncustomers = 500\n'),
      r"calibration"),
 ]
@@ -199,6 +203,8 @@ SCENARIOS = [
                          ids=[c[0] for c in SCENARIOS])
 def test_run_refuses_a_bad_scenario(scenarios, match, home, refused):
     """A bad scenario name, override, shock, size or calibration file."""
+    write(home, "cal_bad.json", calibration("gamma_gamma", value={}))
+    write(home, "cal_r.json", calibration("bgnbd", "r", value=-1.0))
     write(home, "bad.toml", config(scenarios=scenarios))
     refused(["run", "{home}/bad.toml", "--out", "{home}/out"], match)
 

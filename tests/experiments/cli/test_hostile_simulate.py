@@ -11,9 +11,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from hostile import write
+from hostile import calibration, write
 
 SMALL = ["--scenario", "retail_chain", "--customers", "300", "--days", "4"]
+
+CALIBRATIONS = [("cal_a_text.json", ("bgnbd", "a"), "x"),
+                ("cal_pop_5.json", ("population",), 5),
+                ("cal_gg_empty.json", ("gamma_gamma",), {}),
+                ("cal_r_negative.json", ("bgnbd", "r"), -1.0),
+                ("cal_r_nan.json", ("bgnbd", "r"), float("nan")),
+                ("cal_q_half.json", ("gamma_gamma", "q"), 0.5),
+                ("cal_month.json", ("time_unit",), "month")]
+"""Calibration files with one entry damaged: (file name, the entry's keys, its value)."""
 
 SIMULATE = [
     ("scenario-unknown", ["--scenario", "moon_base"], r"moon_base"),
@@ -47,6 +56,19 @@ SIMULATE = [
     ("calibration-empty", ["--calibration", "{home}/empty.txt"], r"empty\.txt"),
     ("calibration-without-bgnbd", ["--calibration", "{home}/partial.json"], r"bgnbd"),
     ("calibration-a-json-list", ["--calibration", "{home}/list.json"], r"list\.json"),
+    ("calibration-bgnbd-a-text", ["--calibration", "{home}/cal_a_text.json"],
+     r"cal_a_text\.json: a malformed calibration \(could not convert string to float"),
+    ("calibration-population-a-number", ["--calibration", "{home}/cal_pop_5.json"],
+     r"cal_pop_5\.json: a malformed calibration"),
+    ("calibration-gamma-gamma-empty", ["--calibration", "{home}/cal_gg_empty.json"],
+     r"cal_gg_empty\.json: a malformed calibration \(no entry 'q'\)"),
+    ("calibration-bgnbd-r-negative", ["--calibration", "{home}/cal_r_negative.json"],
+     r"'bgnbd_r' = -1\.0"),
+    ("calibration-bgnbd-r-nan", ["--calibration", "{home}/cal_r_nan.json"], r"'bgnbd_r' = nan"),
+    ("calibration-gamma-gamma-q-below-1", ["--calibration", "{home}/cal_q_half.json"],
+     r"Gamma-Gamma q = 0\.5: the world needs q > 1"),
+    ("calibration-time-unit-month", ["--calibration", "{home}/cal_month.json"],
+     r"calibration time_unit 'month'"),
     ("out-a-file", ["--out", "{home}/a_file"], r"a_file'?: is a file"),
     ("out-under-a-file", ["--out", "{home}/a_file/sim"], r"a_file' is a file, not a directory"),
     ("out-a-folder-of-other-things", ["--out", "{home}/other"], r"holds files that are not"),
@@ -59,6 +81,8 @@ def test_simulate_refuses_a_bad_option(options, match, home, refused):
     """A bad scenario, size, day count, seed, shock, override, calibration or --out."""
     write(home, "partial.json", json.dumps({"time_unit": "week"}))
     write(home, "list.json", "[1, 2, 3]")
+    for name, keys, value in CALIBRATIONS:
+        write(home, name, calibration(*keys, value=value))
     (home / "other").mkdir()
     write(home, "other/notes.txt", "mine\n")
     out = [] if "--out" in options else ["--out", "{home}/out"]
