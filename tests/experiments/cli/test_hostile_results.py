@@ -198,3 +198,34 @@ def test_compare_refuses_a_bad_input(args, match, home, made_run, refused):
     """Too many runs, a run that is not one, an unknown metric."""
     shutil.copytree(made_run, home / "run")
     refused(["compare", *args], match)
+
+
+RUN_LOG = [
+    ("logging-policy-not-in-the-log", ["--logging-policy", "ghost"],
+     r"filter policy = 'ghost': no row matches; values found: no_action, random"),
+    ("log-seed-not-in-the-log", ["--log-seed", "7"], r"filter seed = 7: no row matches"),
+    ("scenario-not-in-the-log", ["--scenario", "nowhere"],
+     r"filter scenario = 'nowhere': no row matches"),
+    ("target-policy-that-needs-the-truth", ["--target", "policy:oracle"],
+     r"target policy:oracle: it acts on the true margins"),
+    ("target-policy-parameter-nan", ["--target", "policy:linucb:alpha=nan"],
+     r"policy linucb: alpha = 'nan'"),
+]
+
+
+@pytest.mark.parametrize(("options", "match"), [c[1:] for c in RUN_LOG],
+                         ids=[c[0] for c in RUN_LOG])
+def test_ope_refuses_a_bad_filter_or_target_on_a_runs_log(options, match, home, made_run,
+                                                          refused):
+    """`nbasim ope` on a run's own decisions.parquet: filters that match nothing, bad targets."""
+    shutil.copytree(made_run, home / "run")
+    refused(["ope", "{home}/run/decisions.parquet", "--n-bootstrap", "10", *options,
+             "--out", "{home}/out"], match)
+
+
+def test_ope_names_a_runs_damaged_config(home, made_run, refused):
+    """A run's log whose config.toml (which holds the action catalog) is not TOML."""
+    shutil.copytree(made_run, home / "run")
+    (home / "run" / "config.toml").write_text("this is [not toml\n")
+    refused(["ope", "{home}/run/decisions.parquet", "--logging-policy", "random",
+             "--n-bootstrap", "10", "--out", "{home}/out"], r"config\.toml cannot be read")
