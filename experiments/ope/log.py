@@ -21,6 +21,10 @@ from nbasim.experiments.ope.inputs import OPEError
 RUN_LOG_COLUMNS = ("scenario", "policy", "seed", "day", "customer")
 """Columns that mark a run's decisions.parquet."""
 
+MAX_ACTIONS = 100_000
+"""The most actions a log without a catalog may imply (its top action + 1): the estimators
+hold an (n, n_actions) matrix, so an id such as 2**40 is a broken value, not a catalog."""
+
 TEXT_COLUMNS = ("scenario", "policy", "customer")
 """Columns of a CSV log read as text, never as numbers, so that ids keep their digits."""
 
@@ -145,7 +149,12 @@ def context_matrix(table: pa.Table, cols: list[str], log: Path) -> np.ndarray:
 
 def count_actions(n_actions: int | None, action: np.ndarray,
                catalog: np.ndarray | None) -> int:
-    """n_actions: the argument, else the catalog's size, else top action + 1."""
+    """n_actions: the argument, else the catalog's size, else top action + 1.
+
+    Raises:
+        OPEError: an action at or beyond n_actions or the catalog's size, or (without either)
+            an action of `MAX_ACTIONS` or more.
+    """
     top = int(action.max())
     if n_actions is not None:
         if top >= n_actions:
@@ -157,6 +166,10 @@ def count_actions(n_actions: int | None, action: np.ndarray,
             raise OPEError(f"the log holds action {top}, but its run's catalog has "
                            f"{catalog.shape[0]} actions (0..{catalog.shape[0] - 1})")
         return int(catalog.shape[0])
+    if top >= MAX_ACTIONS:
+        raise OPEError(f"the log holds action {top}: actions are indices 0..K-1 into a catalog "
+                       f"of K actions, allowed K up to {MAX_ACTIONS:,} (each row gets a "
+                       "probability per action)")
     return top + 1
 
 
