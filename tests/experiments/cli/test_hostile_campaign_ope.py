@@ -122,6 +122,8 @@ OPE_CASES = [
     ("reward-text", "bad.csv", decision_row("0,lots,0.5,0.5\n"), [], r"'r'"),
     ("action-negative", "bad.csv", decision_row("-1,1,0.5,0.5\n"), [], r"action column 'a'"),
     ("action-fraction", "bad.csv", decision_row("1.5,1,0.5,0.5\n"), [], r"action column 'a'"),
+    ("action-huge", "bad.csv", decision_row("1099511627776,1,0.5,0.5\n"), [],
+     r"the log holds action 1099511627776: .*allowed K up to 100,000"),
     ("action-text", "bad.csv", decision_row("first,1,0.5,0.5\n"), [], r"action column 'a'"),
     ("action-empty", "bad.csv", decision_row(",1,0.5,0.5\n"), [], r"action column 'a'"),
     ("context-nan", "bad.csv", decision_row("0,1,0.5,nan\n"), [], r"context column 'x_1'"),
