@@ -57,6 +57,8 @@ from nbasim.experiments.store.atomic import (
 )
 
 OUTPUT_FILES = ("ope.json", "ope.png")
+MAX_BOOTSTRAP = 10_000
+"""The most bootstrap resamples (as an [ope] table allows): each holds a row per estimator."""
 
 
 def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "reward",
@@ -170,9 +172,9 @@ def _check_options(n_bootstrap: int, clip: float | None, tau: float, split: str,
     def is_int(v: object) -> bool:
         return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
-    if not is_int(n_bootstrap) or n_bootstrap < 0:
-        raise OPEError(f"n_bootstrap = {n_bootstrap!r}: expected an integer >= 0 (0: no "
-                       "intervals)")
+    if not is_int(n_bootstrap) or not 0 <= n_bootstrap <= MAX_BOOTSTRAP:
+        raise OPEError(f"n_bootstrap = {n_bootstrap!r}: expected an integer from 0 (no "
+                       f"intervals) to {MAX_BOOTSTRAP:,}")
     if clip is not None and not (isinstance(clip, int | float) and 0 < clip < math.inf):
         raise OPEError(f"clip = {clip!r}: expected None (no clipping) or a weight > 0")
     if not (isinstance(tau, int | float) and tau > 0):
