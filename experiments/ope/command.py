@@ -104,7 +104,7 @@ def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "
         OPEError: a bad option, file, column or value, naming it; nothing is written then.
     """
     names = ope.check_estimators(estimators)
-    _check_options(n_bootstrap, clip, tau, split, folds, l2, policy_draws, n_actions)
+    _check_options(n_bootstrap, clip, tau, split, folds, l2, policy_draws, n_actions, seed)
     kind, arg = targets.parse_target(target)
     log = Path(log)
     out_dir = Path(out) if out is not None else \
@@ -168,13 +168,15 @@ def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "
 
 
 def _check_options(n_bootstrap: int, clip: float | None, tau: float, split: str, folds: int,
-                   l2: float, policy_draws: int, n_actions: int | None) -> None:
+                   l2: float, policy_draws: int, n_actions: int | None, seed: int) -> None:
     def is_int(v: object) -> bool:
         return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
     if not is_int(n_bootstrap) or not 0 <= n_bootstrap <= MAX_BOOTSTRAP:
         raise OPEError(f"n_bootstrap = {n_bootstrap!r}: expected an integer from 0 (no "
                        f"intervals) to {MAX_BOOTSTRAP:,}")
+    if not is_int(seed) or seed < 0:
+        raise OPEError(f"seed = {seed!r}: expected an integer >= 0")
     if clip is not None and not (isinstance(clip, int | float) and 0 < clip < math.inf):
         raise OPEError(f"clip = {clip!r}: expected None (no clipping) or a weight > 0")
     if not (isinstance(tau, int | float) and tau > 0):
