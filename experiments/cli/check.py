@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +45,9 @@ def check_run(
     from nbasim.experiments.results.summary import load_summary
     from nbasim.experiments.store import atomic
 
+    for option, value in (("--tolerance", tolerance), ("--floor", floor)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise fail(f"{option} {value}: must be a finite number >= 0")
     if update:
         if baseline.is_dir():
             raise fail(f"--baseline {baseline}: is a directory; give the baseline's file, e.g. "

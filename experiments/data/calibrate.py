@@ -27,6 +27,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from nbasim.errors import NbasimError  # noqa: E402
 from nbasim.experiments.data.translog import (  # noqa: E402
     DataError,
     TransactionLog,
@@ -412,7 +413,6 @@ def scenario_from_calibration(path_or_dict: str | Path | dict,
             spend is infinite); the message names the value.
         ParameterError: an unknown base scenario (from `get_scenario`).
     """
-    from nbasim.sim.catalog import Catalog
     from nbasim.sim.scenarios import get_scenario
 
     data = load_calibration(path_or_dict)
@@ -420,8 +420,25 @@ def scenario_from_calibration(path_or_dict: str | Path | dict,
     if unit is None:
         raise DataError(f"calibration time_unit {data['time_unit']!r}: allowed are "
                         f"{', '.join(cal.TIME_UNITS)}")
-    bg, pop = data["bgnbd"], data["population"]
     base = get_scenario(base_scenario)
+    try:  # a hand-edited or damaged file: a missing entry or a value of the wrong type
+        overrides, customers = _calibrated(data, unit, base, days)
+    except (KeyError, IndexError, TypeError, ValueError) as err:
+        if isinstance(err, NbasimError):
+            raise
+        where = "calibration" if isinstance(path_or_dict, dict) else str(path_or_dict)
+        detail = f"no entry {err}" if isinstance(err, KeyError) else str(err)
+        raise DataError(f"{where}: a malformed calibration ({detail}); write it again with "
+                        "`nbasim calibrate`") from None
+    get_scenario(base_scenario, overrides)  # fails here, not later, on a value out of range
+    return overrides, customers
+
+
+def _calibrated(data: dict, unit: int, base, days: int) -> tuple[dict, int]:
+    """The overrides and customer count of `scenario_from_calibration`, read from `data`."""
+    from nbasim.sim.catalog import Catalog
+
+    bg, pop = data["bgnbd"], data["population"]
     overrides: dict[str, object] = {
         "bgnbd_r": float(bg["r"]), "bgnbd_alpha": float(bg["alpha"]) * unit / 7.0,
         "bgnbd_a": float(bg["a"]), "bgnbd_b": float(bg["b"]),
@@ -440,10 +457,8 @@ def scenario_from_calibration(path_or_dict: str | Path | dict,
         weight = catalog.base_affinity / catalog.base_affinity.sum()
         overrides.update(gg_p=float(gg["p"]), gg_q=float(gg["q"]), gg_gamma=float(gg["v"]),
                          spend_scale=1.0 / float(weight @ catalog.price_level))
-    get_scenario(base_scenario, overrides)  # fails here, not later, on a value out of range
     growth = overrides["acquisition_rate"] * days
-    customers = max(int(round(int(pop["customers"]) * (1 + growth))), 1)
-    return overrides, customers
+    return overrides, max(int(round(int(pop["customers"]) * (1 + growth))), 1)
 
 
 def simulation_spec(calibration: str | Path | dict, scenario: str = "retail_chain",

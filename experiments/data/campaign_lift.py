@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import stats
 
-from nbasim.experiments.data.translog import DataError, Where, read_columns
+from nbasim.experiments.data.translog import MAX_AMOUNT, DataError, Where, read_columns
 from nbasim.experiments.store import atomic
 from nbasim.sim import effects
 from nbasim.sim.actions import SLOTS, build_catalog
@@ -107,8 +107,8 @@ def read_test(path: str | Path, arm_col: str, outcome_col: str, spend_col: str |
     Raises:
         DataError: the file is missing, empty or unreadable, has no rows, lacks a column (the
             message lists the columns found), or has an empty arm, an outcome that is empty,
-            NaN or not 0/1, or a spend that is empty, NaN, infinite or negative (the message
-            shows the row).
+            NaN or not 0/1, or a spend that is empty, NaN, infinite, negative or above
+            `translog.MAX_AMOUNT` (the message shows the row).
     """
     wanted = {"arm": arm_col, "outcome": outcome_col}
     if spend_col is not None:
@@ -139,7 +139,8 @@ def _arms(col: pa.ChunkedArray, name: str, where: Where) -> np.ndarray:
 
 def _numbers(col: pa.ChunkedArray, what: str, where: Where, binary: bool) -> np.ndarray:
     allowed = "0 or 1 (bought within the window or not; amounts belong in the spend column)" \
-        if binary else "a number >= 0 (write 0 for customers who spent nothing)"
+        if binary else (f"a number from 0 to {MAX_AMOUNT:g} (write 0 for customers who spent "
+                        "nothing)")
     if col.null_count:
         i = _first(np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False)))
         raise DataError(f"{where.row(i)}: {what} is empty or NaN; allowed: {allowed}")
@@ -155,7 +156,7 @@ def _numbers(col: pa.ChunkedArray, what: str, where: Where, binary: bool) -> np.
                                 f"number; allowed: {allowed}") from None
         col = pc.cast(col, pa.float64())
     x = col.to_numpy().astype(np.float64)
-    bad = ~np.isin(x, (0.0, 1.0)) if binary else ~np.isfinite(x) | (x < 0)
+    bad = ~np.isin(x, (0.0, 1.0)) if binary else ~np.isfinite(x) | (x < 0) | (x > MAX_AMOUNT)
     if bad.any():
         i = _first(bad)
         raise DataError(f"{where.row(i)}: {what} has {float(x[i])!r}; allowed: "

@@ -57,6 +57,8 @@ from nbasim.experiments.store.atomic import (
 )
 
 OUTPUT_FILES = ("ope.json", "ope.png")
+MAX_BOOTSTRAP = 10_000
+"""The most bootstrap resamples (as an [ope] table allows): each holds a row per estimator."""
 
 
 def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "reward",
@@ -102,9 +104,12 @@ def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "
         OPEError: a bad option, file, column or value, naming it; nothing is written then.
     """
     names = ope.check_estimators(estimators)
-    _check_options(n_bootstrap, clip, tau, split, folds, l2, policy_draws, n_actions)
+    _check_options(n_bootstrap, clip, tau, split, folds, l2, policy_draws, n_actions, seed)
     kind, arg = targets.parse_target(target)
     log = Path(log)
+    out_dir = Path(out) if out is not None else \
+        Path(results_root) / "ope" / f"{_slug(log.stem)}-{_slug(target)}"
+    _check_out(out_dir)
     table = ope_log.read_log(log)
     table = ope_log.filter_log(table, scenario=scenario, logging_policy=logging_policy,
                        log_seed=log_seed)
@@ -154,8 +159,6 @@ def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "
                            "filters": {"scenario": scenario, "policy": logging_policy,
                                        "seed": log_seed}},
               "split": split_info}
-    out_dir = Path(out) if out is not None else \
-        Path(results_root) / "ope" / f"{_slug(log.stem)}-{_slug(target)}"
     result = json_safe(result)
     _write(out_dir, result)
     return result, out_dir
@@ -165,13 +168,15 @@ def ope_command(log: Path | str, action_col: str = "action", reward_col: str = "
 
 
 def _check_options(n_bootstrap: int, clip: float | None, tau: float, split: str, folds: int,
-                   l2: float, policy_draws: int, n_actions: int | None) -> None:
+                   l2: float, policy_draws: int, n_actions: int | None, seed: int) -> None:
     def is_int(v: object) -> bool:
         return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
-    if not is_int(n_bootstrap) or n_bootstrap < 0:
-        raise OPEError(f"n_bootstrap = {n_bootstrap!r}: expected an integer >= 0 (0: no "
-                       "intervals)")
+    if not is_int(n_bootstrap) or not 0 <= n_bootstrap <= MAX_BOOTSTRAP:
+        raise OPEError(f"n_bootstrap = {n_bootstrap!r}: expected an integer from 0 (no "
+                       f"intervals) to {MAX_BOOTSTRAP:,}")
+    if not is_int(seed) or seed < 0:
+        raise OPEError(f"seed = {seed!r}: expected an integer >= 0")
     if clip is not None and not (isinstance(clip, int | float) and 0 < clip < math.inf):
         raise OPEError(f"clip = {clip!r}: expected None (no clipping) or a weight > 0")
     if not (isinstance(tau, int | float) and tau > 0):
@@ -193,6 +198,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).strip("-.") or "log"
 
 
+def _check_out(out_dir: Path) -> None:
+    """Refuse an output directory that is a file or lies under one, before any work."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OPEError(f"out {out_dir}: exists and is not a directory")
+    blocked = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise OPEError(f"out {out_dir}: '{blocked}' is a file, not a directory; give a "
+                       "directory for the results")
+
+
 def _write(out_dir: Path, result: dict) -> None:
     """ope.json and ope.png, staged and renamed into place together.
 
@@ -203,8 +218,7 @@ def _write(out_dir: Path, result: dict) -> None:
     """
     import os
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OPEError(f"out {out_dir}: exists and is not a directory")
+    _check_out(out_dir)
     data = result
     others = [f.name for f in out_dir.iterdir() if f.name not in OUTPUT_FILES] \
         if out_dir.is_dir() else []

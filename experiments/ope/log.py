@@ -21,6 +21,10 @@ from nbasim.experiments.ope.inputs import OPEError
 RUN_LOG_COLUMNS = ("scenario", "policy", "seed", "day", "customer")
 """Columns that mark a run's decisions.parquet."""
 
+MAX_ACTIONS = 100_000
+"""The most actions a log without a catalog may imply (its top action + 1): the estimators
+hold an (n, n_actions) matrix, so an id such as 2**40 is a broken value, not a catalog."""
+
 TEXT_COLUMNS = ("scenario", "policy", "customer")
 """Columns of a CSV log read as text, never as numbers, so that ids keep their digits."""
 
@@ -31,8 +35,11 @@ def read_log(path: Path) -> pa.Table:
     """Read a CSV or Parquet log.
 
     Raises:
-        OPEError: no such file, another suffix, or a file that does not parse.
+        OPEError: no such file, a directory, another suffix, or a file that does not parse.
     """
+    if path.is_dir():
+        raise OPEError(f"log {path}: is a directory; give a decision log file (.csv or "
+                       ".parquet), e.g. a run's decisions.parquet")
     if not path.is_file():
         raise OPEError(f"log {path}: no such file")
     suffix = path.suffix.lower()
@@ -102,6 +109,8 @@ def float_column(table: pa.Table, name: str, log: Path) -> np.ndarray:
 def action_column(table: pa.Table, name: str) -> np.ndarray:
     """The logged actions as (n,) int64, integers from 0."""
     col = table.column(name)
+    if len(col) == 0:  # before the type: a CSV of a header alone has columns of type null
+        raise OPEError("the log has no rows: an estimate needs at least one logged round")
     if col.null_count:
         i = int(np.flatnonzero(np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False)))[0])
         raise OPEError(f"action column {name!r}: row {i} is missing; every row needs an "
@@ -122,8 +131,6 @@ def action_column(table: pa.Table, name: str) -> np.ndarray:
         i = int(np.flatnonzero(a < 0)[0])
         raise OPEError(f"action column {name!r}: row {i} holds {a[i]}; actions must be "
                        "integers from 0")
-    if a.size == 0:
-        raise OPEError("the log has no rows: an estimate needs at least one logged round")
     return a
 
 
@@ -142,7 +149,12 @@ def context_matrix(table: pa.Table, cols: list[str], log: Path) -> np.ndarray:
 
 def count_actions(n_actions: int | None, action: np.ndarray,
                catalog: np.ndarray | None) -> int:
-    """n_actions: the argument, else the catalog's size, else top action + 1."""
+    """n_actions: the argument, else the catalog's size, else top action + 1.
+
+    Raises:
+        OPEError: an action at or beyond n_actions or the catalog's size, or (without either)
+            an action of `MAX_ACTIONS` or more.
+    """
     top = int(action.max())
     if n_actions is not None:
         if top >= n_actions:
@@ -154,6 +166,10 @@ def count_actions(n_actions: int | None, action: np.ndarray,
             raise OPEError(f"the log holds action {top}, but its run's catalog has "
                            f"{catalog.shape[0]} actions (0..{catalog.shape[0] - 1})")
         return int(catalog.shape[0])
+    if top >= MAX_ACTIONS:
+        raise OPEError(f"the log holds action {top}: actions are indices 0..K-1 into a catalog "
+                       f"of K actions, allowed K up to {MAX_ACTIONS:,} (each row gets a "
+                       "probability per action)")
     return top + 1
 
 

@@ -38,13 +38,18 @@ def check(cfg: ExperimentConfig) -> None:
     """Refuse a config that `validate` cannot validate, before anything is run or written.
 
     Raises:
-        ParameterError: the config has no `[ope]` table, no `no_action` policy, several
-            scenario variants, targets that learn, or keeps no contexts in its decision log.
+        ParameterError: the config has no `[ope]` table, an unknown or repeated estimator, no
+            `no_action` policy, several scenario variants, targets that learn, or keeps no
+            contexts in its decision log.
     """
     spec = cfg.ope
     if spec is None:
         raise ParameterError("ope-validate: the config needs an [ope] table with behaviour and "
                              "targets")
+    names = list(spec.estimators)
+    if not names or len(set(names)) != len(names) or set(names) - set(ope.ESTIMATORS):
+        raise ParameterError(f"ope-validate: [ope] estimators = {names}: allowed "
+                             f"{', '.join(ope.ESTIMATORS)}, at least one, no repeats")
     control = [p.label for p in cfg.policies if p.name == "no_action"]
     if not control:
         raise ParameterError("ope-validate: the config needs a no_action policy (the long-term "

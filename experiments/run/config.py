@@ -117,8 +117,9 @@ class ExperimentConfig(CampaignSettings):
     declared once there; an experiment needs a holdout (> 0) to measure uplift against.
     """
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    """Experiment name (letters, digits, _ . -); results go to <out>/<name>/<run-id>."""
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")]
+    """Experiment name (letters, digits, _ . -, not starting with '.', so that ".." cannot
+    lead out of <out>); results go to <out>/<name>/<run-id>."""
     customers: Customers = 3000
     """Customers in all (the day-0 base plus newcomers)."""
     days: Annotated[int, Field(ge=3, le=3650)] = 45
@@ -133,7 +134,7 @@ class ExperimentConfig(CampaignSettings):
     """Label of the policy the others are compared against (default: the first)."""
     out: Path = Path("results")
     """Directory under which results/<name>/<run-id> is written."""
-    scenarios: tuple[ScenarioVariant, ...] = (ScenarioVariant(),)
+    scenarios: tuple[ScenarioVariant, ...] = Field((ScenarioVariant(),), min_length=1)
     """World variants (at least one)."""
     policies: tuple[PolicySpec, ...] = Field(min_length=1)
     """Policies to run (at least one)."""

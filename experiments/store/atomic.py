@@ -146,8 +146,9 @@ def check_target(out: Path, marker: str, what: str, replaced: str = "an earlier 
                  foreign: tuple[str, ...] = ()) -> None:
     """Refuse an output directory that a command must not replace whole.
 
-    A file is refused; so is a non-empty directory that does not hold `marker` (what the
-    command writes) or that holds one of `foreign` (what another command writes there).
+    A file is refused, and so is a path under a file; so is a non-empty directory that does
+    not hold `marker` (what the command writes) or that holds one of `foreign` (what another
+    command writes there).
 
     Args:
         out: the output directory.
@@ -163,6 +164,10 @@ def check_target(out: Path, marker: str, what: str, replaced: str = "an earlier 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise error(f"out = '{out}': is a file; give a directory for the results")
+    blocked = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise error(f"out = '{out}': '{blocked}' is a file, not a directory; give a directory "
+                    "for the results")
     earlier = (out / marker).is_file() and not any((out / f).exists() for f in foreign)
     if out.is_dir() and any(out.iterdir()) and not earlier:
         raise error(f"out = '{out}': holds files that are not {what}; give a new or empty "
