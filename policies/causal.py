@@ -80,8 +80,8 @@ class CausalParams(Params):
             planted problem of two messages, a hurdle of 1.5 SDs stopped it after 130 to 330
             messages in three seeds of 75,000 decisions.
             Our choice of 0.43 (1.5 posterior SDs in the dry-cleaning chain), measured at
-            50,000 customers x 180 days (seeds 0, 1 and 2) with 1.5 SDs: true incremental
-            margin 47,486, 38,396 and 46,488 at churn 0.233 to 0.239, against 45,363, 34,115
+            50,000 customers x 180 days (`learning.toml`, seeds 0, 1 and 2): true incremental
+            margin 45,817, 43,544 and 42,333 at churn 0.237 to 0.241, against 45,363, 34,115
             and 37,209 at churn 0.224 to 0.231 for a fixed hurdle of 0.5 (caution 0, which at
             20,000 x 120 days had beaten 0, 0.3 and 1.0), and the playbook's 23,907, 24,049
             and 22,015 at 0.239 to 0.241.
