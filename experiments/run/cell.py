@@ -4,12 +4,14 @@ The env is reset with the cell's seed, so every policy on that seed faces the sa
 and the same organic draws (common random numbers); the policy draws from its own stream,
 derived from the seed and its label. Each day: the eligible customers' contexts and consent
 masks go to the policy, its actions to the world, the rewards back to the policy; the cell
-records daily figures, every decision and, at the end, segment migration and per-customer
-totals by segment.
+records daily figures, every decision, the messages and their outcomes per channel and, at
+the end, segment migration and per-customer totals by segment; a policy that ranks customers
+(`experiments.run.scoring`) also gives its ranking of the last decision day, with the truth.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from nbasim import policies
 from nbasim.envs.campaign_day import CampaignDayEnv
 from nbasim.envs.episode import steps, truth_option
 from nbasim.envs.setup import CampaignSettings
-from nbasim.experiments.run import covariate, cuped
+from nbasim.experiments.run import covariate, cuped, scoring
 from nbasim.experiments.run.config import (
     ExperimentConfig,
     PolicySpec,
@@ -31,6 +33,11 @@ from nbasim.sim import lifecycle, rfm
 from nbasim.sim.params import CHANNELS
 
 ACTIVE_STAGES = (lifecycle.NEW, lifecycle.ACTIVE, lifecycle.REACTIVATED)
+CHANNEL_FIELDS = ("sent", "opens", "clicks", "conversions", "unsubscribes", "cost",
+                  "attributed_margin", "true_incremental_margin")
+"""What a cell counts per channel over its run (`layout.CHANNEL_COLUMNS`)."""
+MONEY_FIELDS = ("cost", "attributed_margin", "true_incremental_margin")
+"""Of `CHANNEL_FIELDS`, those in money (the others are counts)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ class CellResult:
     segments: dict[str, np.ndarray]
     figures: dict[str, float]
     timing: dict[str, float]
+    channels: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    scores: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def policy_seed(seed: int, label: str) -> int:
@@ -130,6 +139,11 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     obs, info = env.reset(seed=cell.seed)
     w, c = env.world, env.campaign
     policy = make_policy(cell.policy, env, policy_seed(cell.seed, cell.policy.label), cfg.days)
+    # A policy that ranks customers is asked for its ranking on the last decision day
+    # (`scoring`): the env is wrapped to keep each morning's observation.
+    ranks = cell.policy.name in scoring.SCORERS
+    played = scoring.LastObservation(env) if ranks else env
+    scores: dict[str, np.ndarray] = {}
     start_rows = np.arange(w.n_present)
     start_segment = w.pop.segment[start_rows].copy()
     alive_at_start = w.pop.alive[start_rows].copy()
@@ -147,7 +161,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     offer_names = np.array(env.action_table["offer"])
     channel_names = np.array(env.action_table["channel"])
     entries: dict[int, dict] = {}  # the log entry of each day, until its reward is known
-    for step in steps(env, policy, start=(obs, info)):
+    for step in steps(played, policy, start=(obs, info)):
         info, rows = step.info, step.rows
         dec, out = info["decisions"], info["outcome"]
         entry = {"day": np.full(rows.size, info["day"], dtype=np.int64),
@@ -167,6 +181,9 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
                               cat))
         if cfg.decision_log != "none":
             log.append(entry)
+        if ranks and info["day"] == cfg.days - 3:  # the env is at the last decision day
+            model = policy if cell.policy.budget is None else policy.policy  # unpaced
+            scores = scoring.snapshot(env, played.obs, model, cell.policy.name)
     total_s = time.perf_counter() - start
     treated = ~c.holdout[:w.n_present]
     figures = _figures(daily, acc, env, treated, start_rows, alive_at_start,
@@ -176,7 +193,8 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
         daily=_columns(daily), decisions=decisions,
         migration=_migration(start_segment, w.pop.segment[start_rows], treated[start_rows]),
         segments=_segments(start_segment, acc, c.holdout[start_rows], start_rows),
-        figures=figures, timing={"world_s": total_s - policy_s, "policy_s": policy_s})
+        figures=figures, timing={"world_s": total_s - policy_s, "policy_s": policy_s},
+        channels=_channels(acc), scores=scores)
 
 
 class _Accumulators:
@@ -190,6 +208,7 @@ class _Accumulators:
         self.second_day = np.full(n, -1, dtype=np.int64)
         self.covariate = np.zeros((n, len(covariate.NAMES)))
         self.adjustment = 0.0  # CUPED's adjustment of the uplift so far
+        self.channels = np.zeros((len(CHANNEL_FIELDS), len(CHANNELS)))  # per field, channel
 
 
 def _on_sent(sent: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -243,6 +262,15 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
            "active": int(alive.sum()), "opens": int(real["opened"].sum()),
            "clicks": int(real["clicked"].sum()),
            "unsubscribes": int(real["unsubscribed"].sum())}
+    per_channel = {"sent": np.ones(channel.size), "opens": real["opened"],
+                   "clicks": real["clicked"], "conversions": real["converted"],
+                   "unsubscribes": real["unsubscribed"],
+                   "cost": real["price"] + real["discount_cost"],
+                   "attributed_margin": real["attributed_margin"],
+                   "true_incremental_margin": dec["truth"]["incremental_margin"]}
+    for i, field in enumerate(CHANNEL_FIELDS):
+        acc.channels[i] += np.bincount(channel, np.asarray(per_channel[field], dtype=np.float64),
+                                       minlength=len(CHANNELS))
     for k, name in enumerate(CHANNELS):
         on = channel == k
         row[f"sent_{name}"] = int(on.sum())
@@ -338,6 +366,15 @@ def _migration(before: np.ndarray, after: np.ndarray, treated: np.ndarray) -> di
     grid = np.arange(k * k)
     return {"from_segment": names[grid // k], "to_segment": names[grid % k],
             "customers": counts}
+
+
+def _channels(acc: _Accumulators) -> dict[str, np.ndarray]:
+    """Per channel, the run's messages sent and their outcomes (`layout.CHANNEL_COLUMNS`)."""
+    out: dict[str, np.ndarray] = {"channel": np.array(CHANNELS)}
+    for i, field in enumerate(CHANNEL_FIELDS):
+        values = acc.channels[i]
+        out[field] = values if field in MONEY_FIELDS else values.astype(np.int64)
+    return out
 
 
 def _segments(segment: np.ndarray, acc: _Accumulators, holdout: np.ndarray,

@@ -2,9 +2,11 @@
 
 `cells/<scenario>/<policy>/seed-<k>/` holds the cell's tables (`<table>.parquet`) and
 `cell.json`: its keys, figures, timing and `files`, the size and SHA-256 of each table
-(`experiments.store.manifest`). A cell is finished only when cell.json parses and every file
-it lists is there with its size and digest; a resumed sweep runs any other cell again, so a
-cell whose file was deleted, truncated or corrupted is recomputed, never dropped.
+(`experiments.store.manifest`). A cell is finished only when cell.json parses, lists every
+table a cell of its policy always has (`required_tables`) and every file it lists is there
+with its size and digest; a resumed sweep runs any other cell again, so a cell whose file
+was deleted, truncated or corrupted, or that an earlier version wrote without a table this
+one writes, is recomputed, never dropped.
 """
 
 from __future__ import annotations
@@ -13,10 +15,20 @@ import json
 from pathlib import Path
 
 from nbasim.experiments.run.cell import Cell, CellResult
+from nbasim.experiments.run.scoring import SCORERS
 from nbasim.experiments.store import atomic, manifest
 
-TABLES = ("daily", "decisions", "migration", "segments")
+TABLES = ("daily", "decisions", "migration", "segments", "channels", "scores")
+"""A cell's tables (`experiments.run.layout`); a table with no columns is not written (the
+decision log with `decision_log = "none"`, the scores of a policy that does not rank)."""
+ALWAYS = ("daily", "migration", "segments", "channels")
+"""Tables every cell writes."""
 INFO = "cell.json"
+
+
+def required_tables(cell: Cell) -> tuple[str, ...]:
+    """The tables a finished cell of this policy has: `ALWAYS`, and `scores` if it ranks."""
+    return ALWAYS + (("scores",) if cell.policy.name in SCORERS else ())
 
 
 def write_cell(run_dir: Path, cell: Cell, result: CellResult) -> None:
@@ -47,7 +59,8 @@ def read_info(run_dir: Path, cell: Cell, verify: bool = True) -> dict | None:
         return None
     if not (isinstance(info, dict) and isinstance(info.get("files"), dict)
             and isinstance(info.get("figures"), dict) and isinstance(info.get("timing"), dict)
-            and [info.get("scenario"), info.get("policy"), info.get("seed")] == list(cell.key)):
+            and [info.get("scenario"), info.get("policy"), info.get("seed")] == list(cell.key)
+            and all(f"{t}.parquet" in info["files"] for t in required_tables(cell))):
         return None
     if not verify:
         return info if all((folder / f).is_file() for f in info["files"]) else None

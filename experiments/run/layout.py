@@ -32,6 +32,12 @@ only, never live objects).
   holdout_customers, holdout_margin, sent, cost, uplift): per RFM segment at the start, the
   run's margin of treated and holdout customers and the uplift of the treated over the
   holdout's rate (`experiments.run.cell._segments`).
+- `channels.parquet`: (scenario, policy, seed, channel, `CHANNEL_COLUMNS`): per channel, the
+  run's messages sent and their outcomes (`experiments.run.cell._channels`).
+- `scores.parquet`: (scenario, policy, seed, `experiments.run.scoring.SCORE_COLUMNS`): for a
+  policy that ranks customers, its score of each customer eligible on the last decision day
+  and the true incremental margin of the action it would send them (no file when no policy
+  of the run ranks).
 - `plots/*.png` and `report.html` (rebuilt by `nbasim report RUN_DIR` from the files above).
 - `cells/<scenario>/<policy>/seed-<k>/`: each cell's own tables and `cell.json` (figures,
   timing, and the size and SHA-256 of each table), kept so that a rerun of an interrupted
@@ -93,3 +99,15 @@ DECISION_COLUMNS = {
     "true_incremental_margin": "true expected incremental margin (0 if not sent)",
 }
 """decisions.parquet columns (then `x_<feature>` context columns) and what each holds."""
+
+CHANNEL_COLUMNS = {
+    "scenario": "scenario variant label", "policy": "policy label", "seed": "seed",
+    "channel": "channel name", "sent": "messages sent", "opens": "messages opened",
+    "clicks": "messages clicked",
+    "conversions": "attributed conversions: purchases within the window after an open",
+    "unsubscribes": "unsubscribes", "cost": "money spent: message prices plus discounts redeemed",
+    "attributed_margin": "margin of the attributed conversions net of discounts (what a CRM "
+                         "credits the messages with)",
+    "true_incremental_margin": "true expected incremental margin of the messages sent",
+}
+"""channels.parquet columns (one row per cell and channel) and what each holds."""
