@@ -6,6 +6,7 @@ customers = 3000
 days = 45
 seeds = [0, 1, 2]
 baseline = "blanket"            # the policy label others are compared against
+currency = "EUR"                # optional: how the report and plots label money
 
 [[scenarios]]                   # optional; default: one variant, dry_cleaning_chain
 label = "base"
@@ -32,16 +33,23 @@ a setting, and is set aside when the config is read.
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from nbasim.envs.setup import OBJECTIVES, CampaignSettings
 from nbasim.errors import NbasimError
 from nbasim.sim.params import FrozenModel, NonNegative, ParameterError, validate
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
+
+CURRENCY_CHARS = 8
+"""Longest currency label."""
+CURRENCY_ALLOWED = (f'"" (money is labelled "money"), or 1 to {CURRENCY_CHARS} letters or '
+                    'currency symbols, e.g. "EUR", "USD", "€", "$", "units"')
+"""What the `currency` key allows, as its error says."""
 
 Customers = Annotated[int, Field(ge=100, le=2_000_000)]
 """Customers in all (the day-0 base plus newcomers), as an experiment may have them."""
@@ -140,6 +148,19 @@ class ExperimentConfig(CampaignSettings):
     """Policies to run (at least one)."""
     ope: OPESpec | None = None
     """Off-policy validation (`nbasim ope-validate`): behaviour and target policies."""
+    currency: str = ""
+    """How the report and its plots label money: "" ("money"), or 1 to 8 letters or currency
+    symbols ("EUR", "USD", "€", "$", "units"). A label only: the simulated amounts are the
+    scenario's, whatever it says."""
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_label(cls, value: str) -> str:
+        ok = len(value) <= CURRENCY_CHARS and all(
+            ch.isalpha() or unicodedata.category(ch) == "Sc" for ch in value)
+        if not ok:
+            raise ValueError(f"not a currency label; allowed: {CURRENCY_ALLOWED}")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:

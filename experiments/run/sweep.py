@@ -50,9 +50,19 @@ staging folders and temporary files. A cell's own (`.seed-<k>.`) are in its fold
 
 
 def run_id(cfg: ExperimentConfig) -> str:
-    """A name for the run that only the config decides (so a rerun finds its cells)."""
-    digest = hashlib.sha1(cfg.model_dump_json(exclude={"out"}).encode()).hexdigest()[:10]
+    """A name for the run that only the config decides (so a rerun finds its cells).
+
+    A config without a currency label hashes as before the label existed, so its runs keep
+    their ids and directories.
+    """
+    digest = hashlib.sha1(cfg.model_dump_json(exclude=_unset_labels(cfg) | {"out"}).encode()
+                          ).hexdigest()[:10]
     return f"{cfg.name}-{digest}"
+
+
+def _unset_labels(cfg: ExperimentConfig) -> set[str]:
+    """Labelling keys left at their default, kept out of the run id and config.toml."""
+    return set() if cfg.currency else {"currency"}
 
 
 def cells(cfg: ExperimentConfig) -> list[Cell]:
@@ -393,7 +403,7 @@ def summarize(cfg: ExperimentConfig, all_cells: list[Cell], infos: list[dict],
 def _config_toml(cfg: ExperimentConfig) -> str:
     import tomli_w
 
-    data = json.loads(cfg.model_dump_json())
+    data = json.loads(cfg.model_dump_json(exclude=_unset_labels(cfg)))
     data["versions"] = versions.package_versions()
     return tomli_w.dumps(atomic.drop_none(data))
 
