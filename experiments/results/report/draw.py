@@ -7,13 +7,18 @@ import json
 import numpy as np
 
 from nbasim.experiments.results import learning
+from nbasim.experiments.results.report import breakdown_figures as bf
 from nbasim.experiments.results.report import figures as rp
 from nbasim.experiments.results.report import scale_figure as sf
+from nbasim.experiments.results.report.breakdowns import Estimate, estimate
 from nbasim.experiments.results.report.load import Run, group_timing
 from nbasim.experiments.results.report.text import (
     baseline_name,
     baseline_of,
     ci_of,
+    display_name,
+    metric_unit,
+    money,
     oracle_groups,
     short_label,
 )
@@ -25,9 +30,21 @@ REGRETS = (("regret", "myopic oracle", "true_incremental_margin"),
 
 
 def draw(run: Run) -> dict[str, bytes]:
-    """Every figure the run's files allow, as PNG bytes by name (without `.png`)."""
+    """Every figure the run's files allow, as PNG bytes by name (without `.png`).
+
+    Groups are named as `text.display_name` names them (an oracle with its role) and money
+    in the run's currency.
+    """
     by_policy = rp.group_colors(list(dict.fromkeys(run.policy_of[g] for g in run.groups)))
-    colors = {g: by_policy[run.policy_of[g]] for g in run.groups}  # one per policy
+    name = {g: display_name(run, g) for g in run.groups}
+    colors = {name[g]: by_policy[run.policy_of[g]] for g in run.groups}  # one per policy
+    order = [name[g] for g in run.order]
+    scenario_of = {name[g]: run.scenario_of[g] for g in run.groups}
+    cash = money(run)
+
+    def named(per: dict) -> dict:
+        return {name[g]: v for g, v in per.items() if g in name}
+
     out: dict[str, bytes] = {}
     if run.rank_metric:
         values, diffs = {}, {}
@@ -35,35 +52,38 @@ def draw(run: Run) -> dict[str, bytes]:
             entry = run.summary["groups"][g]["metrics"].get(run.rank_metric)
             if entry is not None:
                 lo, hi = ci_of(entry)
-                values[g] = (float(entry["mean"]), lo, hi, list(entry.get("per_seed", [])))
+                values[name[g]] = (float(entry["mean"]), lo, hi, list(entry.get("per_seed", [])))
             d = run.summary["groups"][g].get("vs_baseline", {}).get(run.rank_metric)
             if g != baseline_of(run, g) and d is not None:
-                diffs[g] = (float(d["mean"]), *ci_of(d))
-        baselines = [g for g in run.order if g == baseline_of(run, g)]
+                diffs[name[g]] = (float(d["mean"]), *ci_of(d))
+        baselines = [name[g] for g in run.order if g == baseline_of(run, g)]
+        unit = metric_unit(run, run.rank_metric)
         out["ranking"] = rp.png(rp.ranking_figure(
-            run.order, short_label(run, run.rank_metric), values, diffs, baselines,
-            baseline_name(run), colors))
+            order, short_label(run, run.rank_metric) + (f" ({unit})" if unit else ""), values,
+            diffs, baselines, baseline_name(run), colors))
     daily = run.daily
     if "uplift" in daily:
         out["uplift"] = rp.png(rp.band_figure(
-            [("Cumulative incremental margin over the holdout", "cumulative uplift",
-              daily["uplift"])], run.order, run.scenario_of, colors,
+            [("Cumulative incremental margin over the holdout", f"cumulative uplift ({cash})",
+              named(daily["uplift"]))], order, scenario_of, colors,
             "Cumulative uplift per group (mean over seeds, 95 % band)", hline=0.0))
-    rows = [(title, ylabel, daily[c]) for c, title, ylabel in (
+    rows = [(title, ylabel, named(daily[c])) for c, title, ylabel in (
         ("active", "Active customers (treated, alive at the end of the day)", "customers"),
         ("churned", "Customers churned so far (treated)", "customers")) if c in daily]
     if rows:
         out["active"] = rp.png(rp.band_figure(
-            rows, run.order, run.scenario_of, colors,
+            rows, order, scenario_of, colors,
             "Active customers and churn per group (mean over seeds, 95 % band)"))
     if "cost" in daily:
         out["spend"] = rp.png(rp.spend_figure(
-            daily["cost"], run.budget, _pacing(run), run.order, run.scenario_of, colors))
+            named(daily["cost"]), run.budget, named(_pacing(run)), order, scenario_of, colors,
+            money=cash))
     if run.migration:
         base = baseline_of(run, run.best)
         pairs = ([("baseline and best", run.best)] if run.best == base else
                  [("baseline", base), ("best", run.best)])
-        panels = {f"{role}: {g}": run.migration[g] for role, g in pairs if g in run.migration}
+        panels = {f"{role}: {name[g]}": run.migration[g] for role, g in pairs
+                  if g in run.migration}
         if panels:
             out["migration"] = rp.png(rp.migration_figure(run.migration_segments, panels))
         else:
@@ -72,26 +92,66 @@ def draw(run: Run) -> dict[str, bytes]:
         groups = [g for g in run.order if any(g in per for per in run.mix.values())]
         silent = [g for g in run.order if g not in groups]
         if groups:
-            out["action_mix"] = rp.png(rp.mix_figure(run.mix, groups, run.mix_segments,
-                                                     run.mix_categories))
+            out["action_mix"] = rp.png(rp.mix_figure(
+                {k: named(per) for k, per in run.mix.items()}, [name[g] for g in groups],
+                run.mix_segments, run.mix_categories))
         if silent:
             run.notes.append(f"No messages sent (left out of the action mix): "
                              f"{', '.join(silent)}.")
     curves = learning_curves(run)
     if curves:
-        out["learning"] = rp.png(rp.learning_figure(curves, run.order, run.scenario_of, colors,
-                                                    oracle_groups(run)))
+        out["learning"] = rp.png(rp.learning_figure(curves, run.order, run.scenario_of,
+                                                    by_group_colors(run, by_policy),
+                                                    oracle_groups(run), money=cash))
     elif run.daily:
         run.notes.append("No learning curves: daily.parquet lacks eligible decisions or the "
                          "true incremental margin and value.")
     scale = scale_lines(run)
     if scale:
         roles = {run.policy_of[g]: r for g, r in oracle_groups(run).items()}
-        out["scale"] = rp.png(sf.scale_figure(scale, by_policy, roles))
+        out["scale"] = rp.png(sf.scale_figure(scale, by_policy, roles, money=cash))
+    segments = segment_estimates(run)
+    if segments:
+        out["segments"] = rp.png(bf.segments_figure(
+            named(segments), _segments_of(run), colors, cash))
+    sent, margin = channel_estimates(run, "sent"), channel_estimates(run, "true_incremental_margin")
+    if sent:
+        out["channels"] = rp.png(bf.channels_figure(
+            named(sent), named(margin), _channels_of(run), colors, cash))
+    if run.ranked:
+        out["qini"] = rp.png(bf.qini_figure(
+            {name[g]: (r.model, r.perfect, float(np.mean(r.per_seed("total"))))
+             for g, r in ((g, run.ranked[g]) for g in run.order if g in run.ranked)},
+            colors, cash))
     timing = group_timing(run)
     if timing:
-        out["timing"] = rp.png(rp.timing_figure(run.order, timing))
+        out["timing"] = rp.png(rp.timing_figure(order, named(timing)))
     return out
+
+
+def by_group_colors(run: Run, by_policy: dict) -> dict:
+    """Group -> its policy's colour (figures that name groups themselves)."""
+    return {g: by_policy[run.policy_of[g]] for g in run.groups}
+
+
+def _segments_of(run: Run) -> list[str]:
+    return next(iter(run.segments.values())).categories if run.segments else []
+
+
+def _channels_of(run: Run) -> list[str]:
+    return next(iter(run.channels.values())).categories if run.channels else []
+
+
+def segment_estimates(run: Run) -> dict[str, Estimate]:
+    """Group -> its uplift per start segment over seeds (mean and 95 % interval), rank order."""
+    return {g: estimate(run.segments[g].values["uplift"]) for g in run.order
+            if g in run.segments}
+
+
+def channel_estimates(run: Run, value: str) -> dict[str, Estimate]:
+    """Group -> a channels.parquet value per channel over seeds, for the groups that sent."""
+    return {g: estimate(run.channels[g].values[value]) for g in run.order
+            if g in run.channels and run.channels[g].values["sent"].any()}
 
 
 def _pacing(run: Run) -> dict[str, float]:

@@ -131,7 +131,7 @@ def band_figure(panels: Sequence[tuple[str, str, Mapping[str, Series]]],
 def spend_figure(spend: Mapping[str, Series], budget: Mapping[str, Series],
                  pacing: Mapping[str, float], groups: Sequence[str],
                  scenario_of: Mapping[str, str],
-                 colors: Mapping[str, tuple[float, ...]]) -> Figure:
+                 colors: Mapping[str, tuple[float, ...]], money: str = "money") -> Figure:
     """Cumulative spend per group (mean and band) against the cumulative budget.
 
     Args:
@@ -142,6 +142,7 @@ def spend_figure(spend: Mapping[str, Series], budget: Mapping[str, Series],
         groups: groups in legend order.
         scenario_of: group -> scenario variant label.
         colors: group -> colour.
+        money: how money is labelled.
     """
     scen = _by_scenario(groups, scenario_of)
     several = len(scen) > 1
@@ -162,7 +163,7 @@ def spend_figure(spend: Mapping[str, Series], budget: Mapping[str, Series],
         note = "" if s in budget else " (no budget)"
         ax.set_title(f"{s}{note}" if several else note.strip(" ()"), fontsize=10)
         ax.set_xlabel("day")
-        ax.set_ylabel("cumulative spend")
+        ax.set_ylabel(f"cumulative spend ({money})")
         ax.grid(alpha=0.25)
         add_legend(ax)
     fig.suptitle("Cumulative spend (messages and discounts) against the budget")
@@ -366,19 +367,19 @@ def timing_figure(order: Sequence[str], timing: Mapping[str, tuple[float, float]
 
 
 LEARNING_PANELS = {
-    "margin": ("True incremental margin per decision, by week", "money per decision"),
-    "value": ("True incremental value per decision, by week", "money per decision"),
+    "margin": ("True incremental margin per decision, by week", "{money} per decision"),
+    "value": ("True incremental value per decision, by week", "{money} per decision"),
     "regret": ("Cumulative regret against the myopic oracle (true incremental margin)",
-               "cumulative regret"),
+               "cumulative regret ({money})"),
     "regret_ltv": ("Cumulative regret against the long-term oracle (true incremental value)",
-                   "cumulative regret"),
+                   "cumulative regret ({money})"),
 }
 """Learning-curve panel key -> (title, y label); the weekly panels above, regret below."""
 
 
 def learning_figure(curves: Mapping[str, Mapping[str, Band]], groups: Sequence[str],
                     scenario_of: Mapping[str, str], colors: Mapping[str, tuple[float, ...]],
-                    roles: Mapping[str, str]) -> Figure:
+                    roles: Mapping[str, str], money: str = "money") -> Figure:
     """Learning curves: per decision by week above, cumulative regret by day below.
 
     Per scenario variant two columns, margin (and regret against the myopic oracle) on the
@@ -391,6 +392,7 @@ def learning_figure(curves: Mapping[str, Mapping[str, Band]], groups: Sequence[s
         scenario_of: group -> scenario variant label.
         colors: group -> colour.
         roles: oracle group -> its role ("myopic oracle", "long-term oracle").
+        money: how money is labelled.
     """
     scen = _by_scenario(groups, scenario_of)
     several = len(scen) > 1
@@ -425,7 +427,7 @@ def learning_figure(curves: Mapping[str, Mapping[str, Band]], groups: Sequence[s
                 ax.set_xlabel("week (week 0: days 0-6)" if r == 0 else "day")
                 if r == 0:
                     ax.xaxis.get_major_locator().set_params(integer=True)
-                ax.set_ylabel(ylabel)
+                ax.set_ylabel(ylabel.format(money=money))
                 ax.grid(alpha=0.25)
                 add_legend(ax)
     fig.suptitle("Learning curves (mean over seeds, 95 % band). A decision is a customer "

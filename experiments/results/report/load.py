@@ -1,7 +1,8 @@
 """Reading a run directory into what the report draws.
 
-The summary, the config, the daily series, the migration counts and the action mix; only the
-Parquet columns the figures need are read.
+The summary, the config, the daily series, the migration counts, the action mix, the
+breakdowns per start segment and per channel, and the rankings of the policies that score
+customers; only the Parquet columns the report needs are read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from nbasim.experiments.results.report import figures as rp
+from nbasim.experiments.results.report import ranking_quality
+from nbasim.experiments.results.report.breakdowns import Breakdown, pivot
 from nbasim.experiments.results.summary import SUMMARY_NAME, ResultsError, load_summary
 from nbasim.sim.params import CHANNELS, OFFERS
 from nbasim.sim.rfm import SEGMENTS
@@ -32,6 +35,12 @@ DAILY_NEEDED = ("scenario", "policy", "seed", "day", "uplift", "active", "churne
                 "true_incremental_value")
 DECISION_NEEDED = ("scenario", "policy", "segment", "offer", "channel", "action")
 MIGRATION_NEEDED = ("scenario", "policy", "seed", "from_segment", "to_segment", "customers")
+SEGMENT_NEEDED = ("scenario", "policy", "seed", "segment", "uplift", "treated_customers",
+                  "holdout_customers")
+CHANNEL_VALUES = ("sent", "opens", "clicks", "conversions", "unsubscribes", "cost",
+                  "attributed_margin", "true_incremental_margin")
+"""channels.parquet values the report shows, in its columns' order."""
+SCORE_NEEDED = ("scenario", "policy", "seed", "score", "true_incremental_margin")
 
 
 @dataclass
@@ -56,6 +65,11 @@ class Run:
             `migration_segments` naming rows and columns.
         mix: "offer"/"channel" -> group -> {(segment, category): messages sent}.
         mix_segments, mix_categories: the segments and, per kind, categories of `mix`.
+        currency: how money is labelled (config.toml's `currency`; "" when it has none).
+        segments: group -> its `segments.parquet` per seed and start segment.
+        channels: group -> its `channels.parquet` per seed and channel (`CHANNEL_VALUES`).
+        ranked: group -> the quality of its ranking (`scores.parquet`), for the groups whose
+            policy scores customers.
         files: names of the files read.
         notes: what could not be drawn, and why.
     """
@@ -77,6 +91,10 @@ class Run:
     mix: dict[str, dict[str, dict[tuple[str, str], int]]] = field(default_factory=dict)
     mix_segments: list[str] = field(default_factory=list)
     mix_categories: dict[str, list[str]] = field(default_factory=dict)
+    currency: str = ""
+    segments: dict[str, Breakdown] = field(default_factory=dict)
+    channels: dict[str, Breakdown] = field(default_factory=dict)
+    ranked: dict[str, ranking_quality.Ranked] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -108,6 +126,8 @@ def load_run(run_dir: Path) -> Run:
     if baseline not in groups:
         baseline = groups[0]
     run = Run(run_dir.name, summary, config, groups, order, rank, baseline)
+    currency = config.get("currency", "")
+    run.currency = currency if isinstance(currency, str) else ""
     run.files = ["summary.json"] + (["config.toml"] if config else [])
     for g, info in summary["groups"].items():
         run.scenario_of[g] = str(info.get("scenario", ""))
@@ -115,6 +135,9 @@ def load_run(run_dir: Path) -> Run:
     _read_daily(run, run_dir / "daily.parquet")
     _read_migration(run, run_dir / "migration.parquet")
     _read_decisions(run, run_dir / "decisions.parquet")
+    _read_segments(run, run_dir / "segments.parquet")
+    _read_channels(run, run_dir / "channels.parquet")
+    _read_scores(run, run_dir / "scores.parquet")
     return run
 
 
@@ -284,6 +307,61 @@ def _read_migration(run: Run, path: Path) -> None:
             m = np.zeros((k, k))
             np.add.at(m, (si[rows], di[rows]), n[rows])
             run.migration[g] = m
+
+
+def _by_group(run: Run, table: pa.Table, category: str, values: Sequence[str],
+              categories: Sequence[str]) -> dict[str, Breakdown]:
+    """A table's rows per group, pivoted by seed and `category` (see `breakdowns.pivot`)."""
+    code, names = _group_codes(run, _column(table, "scenario"), _column(table, "policy"))
+    seed, cat = _column(table, "seed"), _column(table, category).astype(str)
+    cols = {v: _column(table, v).astype(float) for v in values}
+    out = {}
+    for k, g in enumerate(names):
+        if g is not None:
+            rows = code == k
+            out[g] = pivot(seed[rows], cat[rows], {v: c[rows] for v, c in cols.items()},
+                           categories)
+    return out
+
+
+def _read_segments(run: Run, path: Path) -> None:
+    """Uplift and customers per start segment (segments.parquet)."""
+    table = _read_table(run, path, SEGMENT_NEEDED, SEGMENT_NEEDED)
+    if table is not None:
+        segments = _segment_order(np.unique(_column(table, "segment").astype(str)).tolist())
+        run.segments = _by_group(run, table, "segment", SEGMENT_NEEDED[4:], segments)
+
+
+def _read_channels(run: Run, path: Path) -> None:
+    """Messages and their outcomes per channel (channels.parquet)."""
+    table = _read_table(run, path, ("scenario", "policy", "seed", "channel", *CHANNEL_VALUES),
+                        ("scenario", "policy", "seed", "channel", *CHANNEL_VALUES))
+    if table is not None:
+        present = np.unique(_column(table, "channel").astype(str)).tolist()
+        channels = [c for c in CHANNELS if c in present] + sorted(set(present) - set(CHANNELS))
+        run.channels = _by_group(run, table, "channel", CHANNEL_VALUES, channels)
+
+
+def _read_scores(run: Run, path: Path) -> None:
+    """The rankings of the policies that score customers (scores.parquet; none: no note)."""
+    if not path.exists():
+        return
+    table = _read_table(run, path, SCORE_NEEDED, SCORE_NEEDED)
+    if table is None:
+        return
+    code, names = _group_codes(run, _column(table, "scenario"), _column(table, "policy"))
+    seed = _column(table, "seed")
+    score = _column(table, "score").astype(float)
+    truth = _column(table, "true_incremental_margin").astype(float)
+    for k, g in enumerate(names):
+        rows = code == k
+        if g is not None and rows.any():
+            try:
+                ranked = ranking_quality.rank_quality(seed[rows], score[rows], truth[rows])
+            except ValueError as err:  # NaN or infinite scores
+                raise ResultsError(f"{path}: group {g!r}: {err}") from None
+            if ranked is not None:
+                run.ranked[g] = ranked
 
 
 def _read_decisions(run: Run, path: Path) -> None:

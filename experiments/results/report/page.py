@@ -7,6 +7,7 @@ import html
 from collections.abc import Mapping, Sequence
 
 from nbasim.experiments.results import summary as summary_reader
+from nbasim.experiments.results.report.breakdown_page import SECTIONS
 from nbasim.experiments.results.report.load import Run, group_timing
 from nbasim.experiments.results.report.text import (
     MIN_SEEDS,
@@ -23,6 +24,7 @@ from nbasim.experiments.results.report.text import (
     oracle_groups,
     seed_count,
     short_label,
+    vs_control,
 )
 from nbasim.experiments.run.metrics import METRICS
 
@@ -72,6 +74,16 @@ CAPTIONS = {
                   "the messages sent there (messages in brackets).",
     "timing": "Mean seconds per cell (one seed of one group), split into simulating the world "
               "and running the policy.",
+    "segments": "Each group's raw uplift in each RFM segment at the start: mean over seeds and "
+                "95 % interval. Where the control's interval is as wide as a policy's, the "
+                "segment's holdout is too small to tell them apart.",
+    "channels": "Left, messages sent per channel; right, the true incremental margin those "
+                "messages added (the simulator's truth): mean over seeds, 95 % interval.",
+    "qini": "How to read it: targeting the ranked customers best score first, the true "
+            "incremental margin gained so far (coloured, with its band over seeds) against "
+            "a random order (dotted straight line) and the order of the truth itself (dashed). "
+            "A curve above the dotted line ranks better than chance; the area between them, "
+            "over the perfect ranking's, is the Qini coefficient in the table.",
     "learning": "How to read it: top, the true incremental margin (left) and value (right) "
                 "that each policy earned per decision, week by week (a decision is a customer "
                 "decided for, sent a message or not); a policy that learns climbs towards the "
@@ -97,6 +109,7 @@ TITLES = {
     "spend": "Spend against budget", "migration": "Segment migration",
     "action_mix": "Action mix per segment", "timing": "Time per cell",
     "learning": "Learning curves", "scale": "Scale",
+    **{k: title for k, (title, _) in SECTIONS.items()},
 }
 
 
@@ -124,6 +137,8 @@ def render_html(run: Run, figures: Mapping[str, bytes]) -> str:
         parts.append(f"<h2>{TITLES[name]}</h2>")
         parts.append(_figure(name, figures) if name in figures else
                      '<p class="note">Not available for this run (see the notes below).</p>')
+    for name, (title, section) in SECTIONS.items():
+        parts += [f'<h2 id="{name}-section">{title}</h2>', section(run), _figure(name, figures)]
     parts += ["<h2>Time per cell</h2>", _timing_table(run), _figure("timing", figures)]
     if run.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{e(n)}</li>'
@@ -151,12 +166,15 @@ def _headline(run: Run) -> str:
         facts.append(("Holdout", f"{float(cfg['holdout']):.0%} of customers, never contacted"))
     if cfg.get("budget") is not None:
         period = cfg.get("budget_period_days")
-        facts.append(("Budget", f"{fmt_number(float(cfg['budget']))} per "
+        cash = f" {run.currency}" if run.currency else ""
+        facts.append(("Budget", f"{fmt_number(float(cfg['budget']))}{cash} per "
                                 f"{period or '?'} days"))
     elif cfg:
         facts.append(("Budget", "none"))
     if "objective" in cfg:
         facts.append(("Policies learn from", str(cfg["objective"])))
+    if run.currency:
+        facts.append(("Money", f"in {run.currency}"))
     items = "".join(f"<li><b>{e(k)}:</b> {e(v)}</li>" for k, v in facts)
     return (f'<section class="headline">{_verdict(run)}<ul class="facts">{items}</ul>'
             "</section>")
@@ -208,11 +226,58 @@ def _verdict(run: Run) -> str:
                      f"effect is 0, and what it measures, {fmt(float(c['mean']), unit, True)} "
                      f"(95 % interval {fmt(clo, unit, True)} to {fmt(chi, unit, True)}), is the "
                      "noise floor of this run.")
+    text += _against_control(run, m)
     if seed_count(run) < 2:
         text += " With a single seed there is no interval: treat the order as indicative."
     elif few_seeds(run):
         text += " " + e(few_seeds(run))
     return text + "</p>"
+
+
+def deployable_vs_control(run: Run, metric: str) -> dict[str, dict]:
+    """Deployable groups (neither oracle nor control) -> their paired difference vs the control.
+
+    Groups without a control on their scenario variant or without per-seed values are left
+    out.
+    """
+    skip = set(oracle_groups(run)) | set(control_groups(run))
+    out = {}
+    for g in run.order:
+        d = None if g in skip else vs_control(run, g, metric)
+        if d is not None:
+            out[g] = d
+    return out
+
+
+def _against_control(run: Run, metric: str) -> str:
+    """The headline's sentence on which deployable policies the control's interval separates."""
+    e = html.escape
+    diffs = deployable_vs_control(run, metric)
+    if not diffs or seed_count(run) < 2:
+        return ""
+    unit = metric_unit(run, metric)
+    better = summary_reader.better(run.summary, metric)
+    words = {g: difference_words(run, metric, d, "the control") for g, d in diffs.items()}
+    apart = [g for g, w in words.items() if w.startswith(("better", "worse"))]
+    if not apart:
+        return (" <b>No policy one could deploy is separated from the control at this size:</b>"
+                f" the paired 95 % interval of every one against {e(_control_name(diffs))} "
+                "includes 0, so which of them helps and which harms is not known from this "
+                "run.")
+    listed = "; ".join(
+        f"<b>{e(g)}</b> {fmt(float(diffs[g]['mean']), unit, True)} (95 % interval "
+        f"{fmt(ci_of(diffs[g])[0], unit, True)} to {fmt(ci_of(diffs[g])[1], unit, True)}, "
+        f"{e(words[g])})" for g in apart)
+    same = len(diffs) - len(apart)
+    rest = (f" The other {same} deployable polic{'y is' if same == 1 else 'ies are'} not "
+            "separated from it." if same else "")
+    direction = "" if better in ("higher", "lower") else " (this metric has no better side)"
+    return (f" Against the control {e(_control_name(diffs))}, paired by seed, the interval "
+            f"excludes 0 for: {listed}{direction}.{rest}")
+
+
+def _control_name(diffs: dict[str, dict]) -> str:
+    return ", ".join(dict.fromkeys(str(d["control"]) for d in diffs.values()))
 
 
 def _metric_table(run: Run, metrics: Sequence[str], table_id: str, with_diff: bool) -> str:
@@ -223,6 +288,9 @@ def _metric_table(run: Run, metrics: Sequence[str], table_id: str, with_diff: bo
     e = html.escape
     rank = run.rank_metric
     diff_col = with_diff and len(run.groups) > 1
+    controls = control_groups(run)
+    control_col = (diff_col and rank is not None and bool(controls)
+                   and run.baseline not in controls)
     head = ['<th class="name">#</th>', '<th class="name">group</th>']
     for m in metrics:
         unit = metric_unit(run, m)
@@ -230,6 +298,9 @@ def _metric_table(run: Run, metrics: Sequence[str], table_id: str, with_diff: bo
                     + (f"<br><small>{e(unit)}</small>" if unit else "") + "</th>")
         if m == rank and diff_col:
             head.append(f"<th>vs baseline<br><small>{e(baseline_name(run))}</small></th>")
+        if m == rank and control_col:
+            head.append(f"<th>vs control<br><small>{e(run.policy_of[controls[0]])}</small>"
+                        "</th>")
     rows = []
     for i, g in enumerate(run.order, start=1):
         info = run.summary["groups"][g]
@@ -254,25 +325,37 @@ def _metric_table(run: Run, metrics: Sequence[str], table_id: str, with_diff: bo
                 if g == base or d is None:
                     cells.append("<td>—</td>")
                 else:
-                    dlo, dhi = ci_of(d)
                     word = difference_words(run, m, d)
-                    css = {"better": "good", "worse": "bad"}.get(word.split()[0], "even")
-                    cells.append(f"<td>{fmt(float(d['mean']), unit, True)}<div class=\"ci\">"
-                                 f"{fmt(dlo, unit, True)} to {fmt(dhi, unit, True)}</div>"
-                                 f'<div class="{css}">{e(word)}</div></td>')
+                    cells.append(_diff_cell(d, unit, word))
+            if m == rank and control_col:
+                d = vs_control(run, g, m)
+                cells.append("<td>—</td>" if d is None else _diff_cell(
+                    d, unit, difference_words(run, m, d, "the control")))
         css = ' class="best"' if g == run.best and len(run.groups) > 1 else ""
         rows.append(f'<tr{css} data-group="{e(g)}">' + "".join(cells) + "</tr>")
     n = seed_count(run)
     note = ""
     if with_diff:
         paired = (" Differences are paired by seed against the baseline policy on the same "
-                  "scenario variant." if diff_col else "")
+                  "scenario variant" + (" and against the control, which never contacts "
+                                        "anyone" if control_col else "")
+                  + "; \"better\" or \"worse\" only where the paired 95 % interval "
+                  "excludes 0." if diff_col else "")
         note = (f"<p><small>Means over {n} seed{'s' if n != 1 else ''}; beneath each, the "
                 "95 % interval" + (" (none with one seed)" if n < 2 else "") + ". Ranked by "
                 f"{e(metric_label(run, rank)) if rank else 'summary order'}.{paired}"
                 + (f" {e(few_seeds(run))}" if 1 < n < MIN_SEEDS else "") + "</small></p>")
     return (f'<table id="{table_id}"><thead><tr>{"".join(head)}</tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>" + note)
+
+
+def _diff_cell(d, unit: str, word: str) -> str:
+    """A paired difference: mean, interval and its words, coloured when the interval excludes 0."""
+    dlo, dhi = ci_of(d)
+    css = {"better": "good", "worse": "bad"}.get(word.split()[0], "even")
+    return (f"<td>{fmt(float(d['mean']), unit, True)}<div class=\"ci\">"
+            f"{fmt(dlo, unit, True)} to {fmt(dhi, unit, True)}</div>"
+            f'<div class="{css}">{html.escape(word)}</div></td>')
 
 
 def _metric_notes(run: Run) -> str:

@@ -46,13 +46,15 @@ DODGE = 1.015
 
 
 def scale_figure(lines: Mapping[str, Sequence[ScaleLine]],
-                 colors: Mapping[str, tuple[float, ...]], roles: Mapping[str, str]) -> Figure:
+                 colors: Mapping[str, tuple[float, ...]], roles: Mapping[str, str],
+                 money: str = "money") -> Figure:
     """A metric per customer against base size: one panel per metric, one line per policy.
 
     Args:
         lines: metric of `SCALE_PANELS` -> its lines.
         colors: policy -> colour.
         roles: oracle policy -> its role ("myopic oracle", "long-term oracle"); drawn dashed.
+        money: how money is labelled.
     """
     metrics = [m for m in SCALE_PANELS if m in lines]
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.0 * len(metrics) + 2.0, 4.4),
@@ -74,7 +76,7 @@ def scale_figure(lines: Mapping[str, Sequence[ScaleLine]],
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlim(sizes[0] / 1.25, sizes[-1] * 1.25)
         ax.set_xlabel("customers (base size of the scenario variant, log scale)")
-        ax.set_ylabel("money per customer")
+        ax.set_ylabel(f"{money} per customer")
         ax.set_title(SCALE_PANELS[m][0], fontsize=10)
         ax.grid(alpha=0.25)
         add_legend(ax)

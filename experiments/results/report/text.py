@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from nbasim.experiments.results import stats
 from nbasim.experiments.results import summary as summary_reader
 from nbasim.experiments.results.report.load import Run
 from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES
@@ -78,8 +79,51 @@ def metric_label(run: Run, metric: str) -> str:
 
 
 def metric_unit(run: Run, metric: str) -> str:
-    """A metric's unit in the summary ("" when it has none)."""
-    return summary_reader.unit(run.summary, metric)
+    """A metric's unit in the summary ("" when it has none); money in the run's currency."""
+    unit = summary_reader.unit(run.summary, metric)
+    return money(run) if unit == "money" else unit
+
+
+def money(run: Run) -> str:
+    """How money is labelled: the run's currency (config `currency`), else "money"."""
+    return run.currency or "money"
+
+
+def display_name(run: Run, group: str) -> str:
+    """A group as figures name it: an oracle's with its role, "oracle (myopic oracle)".
+
+    With several scenario variants the role goes before the variant: "oracle (myopic
+    oracle) @ base".
+    """
+    role = oracle_groups(run).get(group)
+    if not role:
+        return group
+    policy = run.policy_of.get(group, group)
+    if group.startswith(policy):
+        return f"{policy} ({role}){group[len(policy):]}"
+    return f"{group} ({role})"
+
+
+def vs_control(run: Run, group: str, metric: str) -> Mapping | None:
+    """The paired difference group - control on `metric`, as a summary entry, or None.
+
+    The control (`no_action`) on the group's scenario variant, paired seed by seed from the
+    summary's per-seed values (both faced the same customers and holdout on a seed); None for
+    the control itself, without a control, or without per-seed values.
+    """
+    control = next((c for c in control_groups(run)
+                    if run.scenario_of[c] == run.scenario_of[group]), None)
+    if control is None or control == group:
+        return None
+    a = run.summary["groups"][group]["metrics"].get(metric, {}).get("per_seed")
+    b = run.summary["groups"][control]["metrics"].get(metric, {}).get("per_seed")
+    if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b) or not a:
+        return None
+    try:
+        mean, lo, hi = stats.mean_ci([float(x) - float(y) for x, y in zip(a, b, strict=True)])
+    except (TypeError, ValueError):
+        return None
+    return {"mean": mean, "ci": [lo, hi], "control": control}
 
 
 def ci_of(entry: Mapping) -> tuple[float, float]:
@@ -99,18 +143,25 @@ def seed_count(run: Run) -> int:
     return max(int(info.get("n_seeds", 1)) for info in run.summary["groups"].values())
 
 
-def difference_words(run: Run, metric: str, diff: Mapping) -> str:
-    """A paired difference in words: better, worse or no clear difference."""
-    lo, hi = ci_of(diff)
+def difference_words(run: Run, metric: str, diff: Mapping, against: str = "the baseline") -> str:
+    """A paired difference in words: better, worse or no clear difference.
+
+    "better than" and "worse than" only when the paired 95 % interval excludes 0; a
+    difference without an interval is never called either.
+    """
     if seed_count(run) < 2:
         return "one seed: no interval"
-    if lo <= 0 <= hi:
+    ci = diff.get("ci")
+    if not (isinstance(ci, list | tuple) and len(ci) == 2):
+        return "no interval"
+    lo, hi = ci_of(diff)
+    if not (lo <= hi) or lo <= 0 <= hi:
         return "no clear difference"
     better = summary_reader.better(run.summary, metric)
     up = lo > 0
     if better == "none":
         return "clearly higher" if up else "clearly lower"
-    return "better than the baseline" if up == (better == "higher") else "worse than the baseline"
+    return f"better than {against}" if up == (better == "higher") else f"worse than {against}"
 
 
 def fmt_number(x: float) -> str:

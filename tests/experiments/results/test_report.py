@@ -15,7 +15,8 @@ import tomli_w
 
 from nbasim.experiments.results.report import build_report
 from nbasim.experiments.results.report.figures import mean_band
-from nbasim.experiments.results.report.load import cumulative_budget
+from nbasim.experiments.results.report.load import CHANNEL_VALUES, cumulative_budget, load_run
+from nbasim.experiments.results.report.page import render_html
 from nbasim.experiments.results.summary import ResultsError
 from nbasim.experiments.run.layout import DAILY_COLUMNS, DECISION_COLUMNS
 from nbasim.experiments.run.metrics import METRICS, definitions
@@ -26,6 +27,12 @@ from nbasim.sim.rfm import SEGMENTS
 MARGIN = {"blanket": 300.0, "linucb": 500.0, "random": -40.0, "oracle": 900.0, "no_action": 0.0}
 ALL_PLOTS = {"ranking", "uplift", "learning", "active", "spend", "migration", "action_mix",
              "timing"}
+BREAKDOWN_PLOTS = {"segments", "channels", "qini"}
+"""Plots of the breakdown files (segments, channels and scores.parquet), which only `built`
+has: they take a second or more to draw, and the other runs do not need them."""
+SCORE = [0.8, 0.1, 0.9, 0.8]
+"""The ranking of `test_qini.py`'s hand-computed example (AUUC 2.875, Qini 0.8333)."""
+TRUTH = [-1.0, -2.0, 3.0, 2.0]
 
 
 def _entry(values: list[float]) -> dict:
@@ -37,8 +44,16 @@ def _entry(values: list[float]) -> dict:
 
 def make_run(root: Path, policies=("blanket", "linucb", "random"), seeds=(0, 1, 2), days=12,
              scenarios=("base",), budget: float | None = 400.0, decisions: bool = True,
-             migration: bool = True, drop_daily=(), drop_decisions=()) -> Path:
-    """Write a run directory as `nbasim run` would: config, summary and the three tables."""
+             migration: bool = True, drop_daily=(), drop_decisions=(), breakdowns: bool = False,
+             scored=(), currency: str | None = None) -> Path:
+    """Write a run directory as `nbasim run` would: config, summary and the tables.
+
+    With `breakdowns`, segments.parquet: every group's uplift in "champions" is 10, 20, 30 on
+    seeds 0, 1, 2 (other segments: noise); channels.parquet: email, sms and push carry
+    messages, phone none.
+    scores.parquet: the groups of policies in `scored` rank four customers as `SCORE`, with
+    the true uplift `TRUTH`, on every seed.
+    """
     rng = np.random.default_rng(7)
     run = root / "demo" / "run-1"
     run.mkdir(parents=True)
@@ -129,6 +144,44 @@ def make_run(root: Path, policies=("blanket", "linucb", "random"), seeds=(0, 1, 
                        run / "decisions.parquet")
     if migration:
         pq.write_table(pa.table(mig), run / "migration.parquet")
+    keys = [(s, p, seed) for s in scenarios for p in policies for seed in seeds]
+    if breakdowns:
+        seg: dict[str, list] = {c: [] for c in (
+            "scenario", "policy", "seed", "segment", "treated_customers", "holdout_customers",
+            "uplift")}
+        ch: dict[str, list] = {c: [] for c in ("scenario", "policy", "seed", "channel",
+                                               *CHANNEL_VALUES)}
+        for s, p, seed in keys:
+            for a in SEGMENTS:
+                for c, v in zip(("scenario", "policy", "seed", "segment"), (s, p, seed, a),
+                                strict=True):
+                    seg[c].append(v)
+                seg["treated_customers"].append(90)
+                seg["holdout_customers"].append(10)
+                seg["uplift"].append(10.0 * (seed + 1) if a == "champions"
+                                     else float(rng.normal(0, 5)))
+            for c_name in CHANNELS:
+                for c, v in zip(("scenario", "policy", "seed", "channel"), (s, p, seed, c_name),
+                                strict=True):
+                    ch[c].append(v)
+                n = 0 if c_name == "phone" else int(rng.integers(50, 100))
+                for v in CHANNEL_VALUES:
+                    ch[v].append(n if v == "sent" else n // 2 if v == "opens"
+                                 else float(rng.uniform(0, n)))
+        pq.write_table(pa.table(seg), run / "segments.parquet")
+        pq.write_table(pa.table(ch), run / "channels.parquet")
+    if scored:
+        sc: dict[str, list] = {c: [] for c in ("scenario", "policy", "seed", "day", "customer",
+                                               "action", "score", "true_incremental_margin")}
+        for s, p, seed in keys:
+            if p in scored:
+                for i, (x, u) in enumerate(zip(SCORE, TRUTH, strict=True)):
+                    for c, v in zip(sc, (s, p, seed, days - 2, i, 3, x, u), strict=True):
+                        sc[c].append(v)
+        pq.write_table(pa.table(sc), run / "scores.parquet")
+    if currency is not None:
+        text = (run / "config.toml").read_text()
+        (run / "config.toml").write_text(f'currency = "{currency}"\n' + text)
     return run
 
 
@@ -146,8 +199,12 @@ def ranked_groups(page: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    """Three groups over three seeds with a budget and every table, reported once."""
-    run = make_run(tmp_path_factory.mktemp("report"))
+    """Three groups over three seeds with a budget and every table, reported once.
+
+    linucb stands in for a policy that ranks customers: the report draws whatever groups
+    scores.parquet holds.
+    """
+    run = make_run(tmp_path_factory.mktemp("report"), breakdowns=True, scored=("linucb",))
     assert build_report(run) == run / "report.html"
     return run
 
@@ -163,10 +220,10 @@ def test_report_is_self_contained_and_complete(built):
     page = (built / "report.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
     assert "<link" not in page and "<script" not in page
-    assert page.count("data:image/png;base64,") == len(ALL_PLOTS)
+    assert page.count("data:image/png;base64,") == len(ALL_PLOTS | BREAKDOWN_PLOTS)
     for group in ("blanket", "linucb", "random"):
         assert f'data-group="{group}"' in page
-    assert {p.stem for p in (built / "plots").glob("*.png")} == ALL_PLOTS
+    assert {p.stem for p in (built / "plots").glob("*.png")} == ALL_PLOTS | BREAKDOWN_PLOTS
     for p in (built / "plots").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert ("Best by incremental margin over the holdout (uplift), regression-adjusted "
@@ -318,3 +375,99 @@ def test_control_noise_floor_raw_uplift_and_few_seeds(tmp_path, seeds, flagged):
     assert "(the control: never contacts, true effect 0)" in page
     assert "incr. margin (raw)" in page
     assert ("intervals from fewer than 5 seeds are rough" in page) is flagged
+
+
+
+def _section(page: str, table_id: str) -> str:
+    return page.split(f'<table id="{table_id}">', 1)[1].split("</table>", 1)[0]
+
+
+def _row(table: str, attr: str, value: str) -> str:
+    return table.split(f'{attr}="{value}"', 1)[1].split("</tr>", 1)[0]
+
+
+def _page(run: Path) -> str:
+    """The report page of a run directory's files, without drawing its figures (fast)."""
+    return render_html(load_run(run), {})
+
+
+def test_segment_and_channel_sections_render_from_the_files(built):
+    """Uplift per start segment and results per channel, read from their Parquet files alone.
+
+    Champions' uplift is 10, 20, 30 on the three seeds for every group: mean 20, sd 10, so the
+    interval is 20 -+ t(0.975, 2) x 10 / sqrt(3) = 20 -+ 4.3027 x 5.7735 = 20 -+ 24.84,
+    shown as -4.84 to +44.8. Phone carried no message, so it has no row.
+    """
+    page = (built / "report.html").read_text()
+    champions = _row(_section(page, "segments"), "data-segment", "champions")
+    assert champions.count('+20<div class="ci">−4.84 to +44.8</div>') == 3
+    assert "<td>90</td><td>10</td>" in champions  # treated and holdout customers
+    channels = _section(page, "channels")
+    for group in ("blanket", "linucb", "random"):
+        for ch in ("email", "sms", "push"):
+            assert f'data-group="{group}" data-channel="{ch}"' in channels
+    assert 'data-channel="phone"' not in channels
+    assert "Uplift per start segment" in page and "Results per channel" in page
+
+
+def test_targeting_section_draws_qini_and_auuc_from_scores(built):
+    """scores.parquet -> the Qini table and plots/qini.png, with test_qini's hand numbers.
+
+    Every seed ranks the same four customers, so the interval collapses: AUUC 2.875
+    (shown +2.88), random 1, perfect 3.25, all targeted 2, Qini coefficient 0.833.
+    """
+    page = (built / "report.html").read_text()
+    targeting = _section(page, "targeting")
+    cells = re.findall(r"<td>([^<]*)", _row(targeting, "data-group", "linucb"))
+    assert cells == ["4", "+2.88", "+1", "+3.25", "+2", "0.833"]
+    assert 'data-group="blanket"' not in targeting
+    assert "Targeting: Qini curves and AUUC" in page
+
+
+def test_missing_breakdown_files_are_said_and_currency_labels_money(tmp_path):
+    """Without the breakdown files each section says so; money is in the config's currency."""
+    page = _page(make_run(tmp_path, currency="EUR"))
+    assert "segments.parquet is not in this run: no uplift per start segment" in page
+    assert "channels.parquet is not in this run: no results per channel" in page
+    assert "No policy of this run ranks customers" in page
+    assert "<b>Money:</b> in EUR" in page and "<b>Budget:</b> 400 EUR per 5 days" in page
+    head = page.split('<table id="ranking">', 1)[1].split("</thead>", 1)[0]
+    assert "<small>EUR</small>" in head and "<small>money</small>" not in head
+
+
+def _set_per_seed(run: Path, values: dict[str, list[float]]) -> None:
+    """Give groups these per-seed incremental margins in summary.json."""
+    path = run / "summary.json"
+    summary = json.loads(path.read_text())
+    for g, v in values.items():
+        summary["groups"][g]["metrics"]["incremental_margin"] = _entry(v)
+    path.write_text(json.dumps(summary))
+
+
+def test_paired_difference_against_the_control_by_hand(tmp_path):
+    """The ranking table pairs each group with the control; the headline names who separates.
+
+    linucb 510, 490, 530 against no_action 10, -10, 20: differences 500, 500, 510, mean
+    503.33, sd 5.7735, half-width 4.3027 x 5.7735 / sqrt(3) = 14.34: +489.0 to +517.7,
+    better. blanket 15, -5, 10: differences 5, 5, -10 straddle 0: not separated.
+    """
+    run = make_run(tmp_path, policies=("blanket", "linucb", "no_action"))
+    _set_per_seed(run, {"linucb": [510.0, 490.0, 530.0], "no_action": [10.0, -10.0, 20.0],
+                        "blanket": [15.0, -5.0, 10.0]})
+    page = _page(run)
+    ranking = _section(page, "ranking")
+    assert ('+503.3<div class="ci">+489.0 to +517.7</div><div class="good">better than the '
+            "control" in _row(ranking, "data-group", "linucb"))
+    assert "no clear difference" in _row(ranking, "data-group", "blanket")
+    assert ("Against the control no_action, paired by seed, the interval excludes 0 for: "
+            "<b>linucb</b> +503.3 (95 % interval +489.0 to +517.7, better than the control). The "
+            "other 1 deployable policy is not separated from it.") in page
+
+
+def test_no_separated_policy_is_said(tmp_path):
+    """When every deployable policy's paired interval with the control holds 0, it says so."""
+    run = make_run(tmp_path, policies=("no_action", "random"))
+    _set_per_seed(run, {"random": [5.0, -5.0, 12.0], "no_action": [10.0, -10.0, 20.0]})
+    page = _page(run)
+    assert "No policy one could deploy is separated from the control at this size" in page
+    assert "better than" not in page
