@@ -25,6 +25,7 @@ def run_experiment(
     """Run every (scenario, policy, seed) cell of an experiment; write results and report."""
     from nbasim.experiments.run import config as config_mod
     from nbasim.experiments.run import sweep
+    from nbasim.experiments.run.metrics import ORACLE_ROLES
 
     try:
         cfg = config_mod.load(config)
@@ -38,8 +39,10 @@ def run_experiment(
 
         def done(cell, result) -> None:
             progress.update(task, advance=1)
+            role = ORACLE_ROLES.get(cell.policy.name)
+            name = f"{cell.policy.label} ({role})" if role else cell.policy.label
             err_console.print(
-                f"  {cell.policy.label} @ {cell.scenario.label}, seed {cell.seed}: incremental "
+                f"  {name} @ {cell.scenario.label}, seed {cell.seed}: incremental "
                 f"margin {result.figures['incremental_margin']:,.0f} "
                 f"(world {result.timing['world_s']:.1f} s, policy "
                 f"{result.timing['policy_s']:.1f} s)", highlight=False)

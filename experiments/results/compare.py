@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -321,6 +322,7 @@ class DiffRow:
             when it does not; without a paired interval, "better" / "worse" when the two
             runs' intervals do not overlap; "" without a direction; "only in A" / "only in
             B" when one side lacks the metric.
+        role: "myopic oracle" or "long-term oracle" for an oracle's group, "" otherwise.
     """
 
     group: str
@@ -330,6 +332,12 @@ class DiffRow:
     b: Estimate | None
     diff: Estimate | None
     verdict: str
+    role: str = ""
+
+    @property
+    def name(self) -> str:
+        """The group, with its role when it is an oracle: "oracle (myopic oracle)"."""
+        return f"{self.group} ({self.role})" if self.role else self.group
 
 
 @dataclass(frozen=True)
@@ -402,12 +410,14 @@ def diff_runs(a: Mapping[str, Any], b: Mapping[str, Any], metrics: Sequence[str]
     for group in _union(list(a["groups"]), list(b["groups"])):
         ma = a["groups"].get(group, {}).get("metrics", {})
         mb = b["groups"].get(group, {}).get("metrics", {})
+        role = str(b["groups"].get(group, {}).get("role")
+                   or a["groups"].get(group, {}).get("role") or "")
         for metric in shown:
             if metric not in ma and metric not in mb:
                 continue
             better = summary_reader.better(a if metric in a["metrics"] else b, metric)
-            rows.append(_diff_row(group, metric, better, ma.get(metric), mb.get(metric),
-                                  paired))
+            rows.append(dataclasses.replace(_diff_row(
+                group, metric, better, ma.get(metric), mb.get(metric), paired), role=role))
     return RunDiff(a_name=a_name or str(a.get("run_id") or "A"),
                    b_name=b_name or str(b.get("run_id") or "B"), paired=paired,
                    rows=tuple(rows))
@@ -437,7 +447,7 @@ def render_diff(diff: RunDiff) -> Table:
             d = f"{format_value(r.diff.mean)}"
         else:
             d = _estimate_text(r.diff)
-        table.add_row(Text("" if r.group == last else r.group), Text(r.metric),
+        table.add_row(Text("" if r.group == last else r.name), Text(r.metric),
                       ARROWS.get(r.better, ""), Text(_estimate_text(r.a)),
                       Text(_estimate_text(r.b)), Text(d, style=_VERDICT_STYLE.get(r.verdict,
                                                                                  "")),

@@ -19,6 +19,7 @@ it holds per seed:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class PairedRow:
         floor: max(floor_money, floor_relative x |baseline mean|).
         verdict: "ok", "REGRESSION" or "missing".
         reason: why the verdict is not "ok".
+        role: "myopic oracle" or "long-term oracle" for an oracle's group, else "".
     """
 
     group: str
@@ -82,6 +84,12 @@ class PairedRow:
     floor: float
     verdict: str
     reason: str = ""
+    role: str = ""
+
+    @property
+    def name(self) -> str:
+        """The group, with its role when it is an oracle: "oracle (myopic oracle)"."""
+        return f"{self.group} ({self.role})" if self.role else self.group
 
     @property
     def tolerance(self) -> float:
@@ -91,10 +99,10 @@ class PairedRow:
     def line(self) -> str:
         """The row as one line of text."""
         if self.verdict == "missing":
-            return f"missing {self.group} {self.metric}: {self.reason}"
+            return f"missing {self.name} {self.metric}: {self.reason}"
         lo, hi = self.diff_ci
         side = "-" if self.better == "higher" else "+"
-        return (f"{self.verdict} {self.group} {self.metric}: paired difference "
+        return (f"{self.verdict} {self.name} {self.metric}: paired difference "
                 f"{_signed(self.diff)} (95% CI {_signed(lo)} to {_signed(hi)}, "
                 f"{self.n_seeds} seeds); regression beyond {side}{format_value(self.tolerance)}"
                 f" = spread {format_value(self.spread)} + floor {format_value(self.floor)}")
@@ -241,8 +249,10 @@ def paired_check(run: Mapping[str, Any], baseline: Mapping[str, Any],
                                       f"no seed in common (baseline {base_seeds}, run "
                                       f"{run_seeds})"))
                 continue
-            rows.append(_compare(group, metric, better, base, got, pairs, float(floor_money),
-                                 float(floor_relative)))
+            role = str(run_group.get("role") or base_group.get("role") or "")
+            rows.append(dataclasses.replace(_compare(
+                group, metric, better, base, got, pairs, float(floor_money),
+                float(floor_relative)), role=role))
     if not rows:
         raise ResultsError(f"baseline: none of {', '.join(wanted)} per seed to check")
     return PairedResult(tuple(rows), tuple(base_seeds[i] for i, _ in pairs), float(floor_money),

@@ -262,3 +262,19 @@ def test_render_diff(summary):
     console.print(table)
     text = console.export_text()
     assert "after vs before" in text and "paired by seed" in text
+
+
+def test_an_oracle_is_named_by_its_role_in_both_views(summary):
+    """The oracle's group reads "linucb (myopic oracle)" in the ranking and in a two-run diff.
+
+    The role comes from either run's summary (an older run may lack it).
+    """
+    summary["groups"]["linucb"]["role"] = "myopic oracle"
+    assert rank(summary).rows[0].name == "linucb (myopic oracle)"
+    older = copy.deepcopy(summary)
+    del older["groups"]["linucb"]["role"]
+    diff = diff_runs(older, summary)
+    assert {r.name for r in diff.rows if r.group == "linucb"} == {"linucb (myopic oracle)"}
+    console = Console(width=250, record=True, color_system=None)
+    console.print(render_diff(diff))
+    assert "linucb (myopic oracle)" in console.export_text()

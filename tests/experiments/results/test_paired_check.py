@@ -182,3 +182,12 @@ def test_cli_prints_identical_and_one_line_per_regression(summary, tmp_path):
     (line,) = [x for x in done.stdout.splitlines() if x.startswith("REGRESSION")]
     assert "linucb true_incremental_margin: paired difference -480.80" in line
     assert "floor = max(1.00 in money, 0 x" in done.stdout and "identical" not in done.stdout
+
+
+def test_an_oracle_is_named_by_its_role(summary):
+    """Each line of an oracle's group names its role, as the run's summary gives it."""
+    run = copy.deepcopy(summary)
+    run["groups"]["linucb"]["role"] = "myopic oracle"
+    lines = report_lines(paired_check(run, trim_baseline(summary)))
+    named = [line for line in lines if " linucb" in line]
+    assert named and all(" linucb (myopic oracle) " in line for line in named)
