@@ -2,7 +2,7 @@
 
 Each reads what `load.load_run` read from the run's files (segments.parquet,
 channels.parquet, scores.parquet) and shows means over seeds with their 95 % interval
-beneath; each says in one line what is missing when its file is.
+beneath; each says in one line why it is empty when its file is missing or lacks columns.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def _cell(mean: float, lo: float, hi: float, signed: bool = False) -> str:
     return f"<td>{fmt(mean, signed=signed)}{ci}</td>"
 
 
-def _missing(file: str, what: str) -> str:
-    return f'<p class="note">{html.escape(file)} is not in this run: no {what}.</p>'
+def _missing(run: Run, file: str, what: str) -> str:
+    """Why a section is empty: the reader's note on its file (absent, or lacking columns)."""
+    note = next((n for n in run.notes if n.startswith(file)), f"{file} is not in this run.")
+    return f'<p class="note">No {what}: {html.escape(note)}</p>'
 
 
 def segments_section(run: Run) -> str:
@@ -51,7 +53,7 @@ def segments_section(run: Run) -> str:
     e = html.escape
     est = draw.segment_estimates(run)
     if not est:
-        return _missing("segments.parquet", "uplift per start segment")
+        return _missing(run, "segments.parquet", "uplift per start segment")
     segments = next(iter(run.segments.values())).categories
     first = run.segments[next(iter(est))].values
     treated = first["treated_customers"].mean(axis=0)
@@ -83,7 +85,7 @@ def channels_section(run: Run) -> str:
     """Results per channel: a row per (group, channel) with messages sent."""
     e = html.escape
     if not run.channels:
-        return _missing("channels.parquet", "results per channel")
+        return _missing(run, "channels.parquet", "results per channel")
     rows = []
     for g in run.order:
         b = run.channels.get(g)

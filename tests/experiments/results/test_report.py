@@ -427,8 +427,8 @@ def test_targeting_section_draws_qini_and_auuc_from_scores(built):
 def test_missing_breakdown_files_are_said_and_currency_labels_money(tmp_path):
     """Without the breakdown files each section says so; money is in the config's currency."""
     page = _page(make_run(tmp_path, currency="EUR"))
-    assert "segments.parquet is not in this run: no uplift per start segment" in page
-    assert "channels.parquet is not in this run: no results per channel" in page
+    assert "No uplift per start segment: segments.parquet is not in this run." in page
+    assert "No results per channel: channels.parquet is not in this run." in page
     assert "No policy of this run ranks customers" in page
     assert "<b>Money:</b> in EUR" in page and "<b>Budget:</b> 400 EUR per 5 days" in page
     head = page.split('<table id="ranking">', 1)[1].split("</thead>", 1)[0]
@@ -471,3 +471,28 @@ def test_no_separated_policy_is_said(tmp_path):
     page = _page(run)
     assert "No policy one could deploy is separated from the control at this size" in page
     assert "better than" not in page
+
+
+@pytest.mark.parametrize(("name", "spoil", "match"), [
+    ("channels.parquet", lambda p: p.write_bytes(b"not parquet"),
+     r"channels\.parquet: not readable Parquet"),
+    ("segments.parquet", lambda p: pq.write_table(pa.table({"segment": ["lost"]}), p),
+     None),
+    ("scores.parquet", lambda p: pq.write_table(pq.read_table(p).set_column(
+        6, "score", pa.array([float("nan")] * pq.read_table(p).num_rows)), p),
+     r"scores\.parquet: group 'linucb': score: values must be finite, got nan"),
+])
+def test_damaged_breakdown_files(tmp_path, name, spoil, match):
+    """A breakdown file that is not Parquet, or holds NaN scores, is named and nothing written.
+
+    One that lacks columns is left out with a note naming them.
+    """
+    run = make_run(tmp_path, breakdowns=True, scored=("linucb",))
+    spoil(run / name)
+    if match is None:
+        assert ("No uplift per start segment: segments.parquet lacks the column(s) scenario, "
+                "policy, seed, uplift") in _page(run)
+        return
+    with pytest.raises(ResultsError, match=match):
+        build_report(run)
+    assert not (run / "report.html").exists() and not (run / "plots").exists()
