@@ -28,6 +28,7 @@ that it shrinks as evidence grows).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,7 +40,7 @@ from nbasim.policies.bandits import (
     kron_stats,
     outer_products,
 )
-from nbasim.policies.base import Params, Policy, pick
+from nbasim.policies.base import Params, Policy, PolicyError, pick
 
 # Rows per chunk in `act`: no temporary above about this many floats (16 MB).
 _CHUNK_FLOATS = 1 << 21
@@ -128,32 +129,10 @@ class CausalLinTS(Policy):
             eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the message of highest sampled uplift above the hurdle, else no action."""
         n, k = contexts.shape[0], self.n_actions
-        s = self.params.n_samples
-        # Scores in float32: half the time of float64, and the argmax of uplifts of cents
-        # against noise of units does not move at the seventh digit.
-        draw = self._model.draw(self.rng, self.noise, self.params.prior_sd, s)
-        if self._draw32[0] is not draw:   # the samples change only when the model is rebuilt
-            self._draw32 = (draw, draw.astype(np.float32))
-        draw, feats = self._draw32[1], self._feats32
-        xt = np.hstack([contexts, np.ones((n, 1))]).astype(np.float32)
+        s, explore = self.params.n_samples, self.params.explore
         actions, pscores = np.zeros(n, dtype=np.int64), np.ones(n)
-        hurdle, explore = self.params.hurdle, self.params.explore
-        if self.params.caution > 0:
-            hurdle += self.params.caution * self._model.uplift_sd() * self._curse
-        step = max(1, _CHUNK_FLOATS // (k * s))
-        for lo in range(0, n, step):
-            rows = np.arange(lo, min(lo + step, n))
-            xw = (xt[rows] @ draw.reshape(xt.shape[1], -1)).reshape(rows.size, -1, s)
+        for rows, at, scores in self._scored(contexts, eligible):
             u = self.rng.random(rows.size)
-            # Only the (row, sample) pairs whose best message may clear the hurdle are
-            # scored; every other pair's argmax is no action.
-            allowed = None if eligible is None else self._bound.allowed(eligible[rows, 1:])
-            at, sam = np.nonzero(self._bound.pairs(xw, allowed) >= hurdle - _BOUND_SLACK)
-            scores = np.empty((at.size, k), dtype=np.float32)
-            scores[:, 0] = hurdle
-            scores[:, 1:] = xw[at, :, sam] @ feats.T
-            if eligible is not None:
-                scores = np.where(eligible[rows[at]], scores, -np.inf)
             counts = np.bincount(at * k + scores.argmax(axis=1),
                                  minlength=rows.size * k).reshape(rows.size, k)
             counts[:, 0] += s - np.bincount(at, minlength=rows.size)
@@ -165,6 +144,86 @@ class CausalLinTS(Policy):
                 dist = (1 - explore) * dist + explore * _uniform(dist.shape, mask)
             actions[rows[live]], pscores[rows[live]] = pick(dist, u[live])
         return actions, pscores
+
+    def shortlist(self, contexts: np.ndarray, eligible: np.ndarray | None,
+                  size: int) -> np.ndarray:
+        """Per row, no action plus the `size` eligible messages of highest sampled uplift.
+
+        Messages are listed only in the rows where one clears the hurdle: a candidate
+        generator for `causal_vw`. One posterior sample, drawn afresh at each call
+        (`n_samples` must be 1), serves every row of the call: given it, a row's shortlist is
+        a function of its context, so a choice among the shortlist has an exact pscore
+        conditional on the call's sample (drawn independently of the customers' outcomes, it
+        is a valid propensity for off-policy estimates). A fresh sample at each call keeps a
+        screen whose sample falls short of the hurdle everywhere from going quiet for good.
+
+        Args:
+            contexts: (n, dim_context) float.
+            eligible: None or (n, n_actions) bool, as `act` receives it.
+            size: messages per shortlist, >= 1.
+
+        Returns:
+            (n, n_actions) bool, True on each row's shortlist and on no action.
+        """
+        if self.params.n_samples != 1:
+            raise PolicyError(f"shortlist needs n_samples = 1, not {self.params.n_samples}")
+        n, k = contexts.shape[0], self.n_actions
+        short = np.zeros((n, k), dtype=bool)
+        short[:, 0] = True
+        self._model.draw(self.rng, self.noise, self.params.prior_sd, 1)   # rebuilt if due
+        fresh = self._model.resample(self.rng)
+        for rows, at, scores in self._scored(contexts, eligible, fresh):
+            best = scores[:, 1:].max(axis=1)
+            at, scores = at[best > scores[:, 0]], scores[best > scores[:, 0], 1:]
+            top = min(size, k - 1)
+            cols = np.argpartition(-scores, top - 1, axis=1)[:, :top] if top < k - 1 else \
+                np.broadcast_to(np.arange(k - 1), scores.shape)
+            keep = np.take_along_axis(scores, cols, axis=1) > -np.inf   # eligible only
+            r = np.broadcast_to(rows[at][:, None], cols.shape)
+            short[r[keep], cols[keep] + 1] = True
+        return short
+
+    def _scored(self, contexts: np.ndarray, eligible: np.ndarray | None,
+                draw: np.ndarray | None = None,
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per chunk of rows, the sampled scores of the (row, sample) pairs that may send.
+
+        The samples are the model's current ones (`_UpliftModel.draw`), or `draw` (d, m, S).
+
+        Yields:
+            rows (r,) of the chunk; at (q,), the positions in `rows` of the (row, sample)
+            pairs whose best message may clear the hurdle; scores (q, n_actions)
+            float32: column 0 the hurdle, the others the sampled uplifts, -inf where
+            ineligible. Every other pair's argmax is no action.
+        """
+        n, k = contexts.shape[0], self.n_actions
+        s = self.params.n_samples
+        # Scores in float32: half the time of float64, and the argmax of uplifts of cents
+        # against noise of units does not move at the seventh digit.
+        if draw is None:
+            draw = self._model.draw(self.rng, self.noise, self.params.prior_sd, s)
+            if self._draw32[0] is not draw:   # the samples change only at a rebuild
+                self._draw32 = (draw, draw.astype(np.float32))
+            draw = self._draw32[1]
+        else:
+            draw = draw.astype(np.float32)
+        feats = self._feats32
+        xt = np.hstack([contexts, np.ones((n, 1))]).astype(np.float32)
+        hurdle = self.params.hurdle
+        if self.params.caution > 0:
+            hurdle += self.params.caution * self._model.uplift_sd() * self._curse
+        step = max(1, _CHUNK_FLOATS // (k * s))
+        for lo in range(0, n, step):
+            rows = np.arange(lo, min(lo + step, n))
+            xw = (xt[rows] @ draw.reshape(xt.shape[1], -1)).reshape(rows.size, -1, s)
+            allowed = None if eligible is None else self._bound.allowed(eligible[rows, 1:])
+            at, sam = np.nonzero(self._bound.pairs(xw, allowed) >= hurdle - _BOUND_SLACK)
+            scores = np.empty((at.size, k), dtype=np.float32)
+            scores[:, 0] = hurdle
+            scores[:, 1:] = xw[at, :, sam] @ feats.T
+            if eligible is not None:
+                scores = np.where(eligible[rows[at]], scores, -np.inf)
+            yield rows, at, scores
 
     def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                pscores: np.ndarray) -> None:
@@ -262,6 +321,7 @@ class _UpliftModel:
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._outer = outer_products(feats)
         self._drawn: tuple[int, np.ndarray] | None = None   # (n at the draw, the draw)
+        self._posterior: tuple[np.ndarray, np.ndarray] | None = None  # (mean, sigma A^-1/2)
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Keep a batch; it enters the sufficient statistics at the next rebuild."""
@@ -301,10 +361,19 @@ class _UpliftModel:
         self._sd = float(sd)
         mean = root_t @ (root_t.T @ self.moment)
         self.weights = mean.reshape(self.dim, self.m)
+        self._posterior = (mean, sigma * root_t)
         z = rng.standard_normal((p, n_samples))
         draw = (mean[:, None] + sigma * (root_t @ z)).reshape(self.dim, self.m, n_samples)
         self._drawn = (self.n, draw)
         return draw
+
+    def resample(self, rng: np.random.Generator) -> np.ndarray:
+        """(d, m, 1) a new sample from the posterior of the last `draw`."""
+        if self._posterior is None:
+            raise RuntimeError("resample needs a draw first")
+        mean, root = self._posterior
+        z = rng.standard_normal((mean.size, 1))
+        return (mean[:, None] + root @ z).reshape(self.dim, self.m, 1)
 
     def uplift_sd(self) -> float:
         """Posterior SD of the uplift of a message like those learned from, at the last draw.

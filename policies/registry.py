@@ -40,8 +40,8 @@ _BUILTIN = {
     "causal_lints": ("causal:CausalLinTS", "Thompson sampling on the uplift reward over "
                      "factorised action features; no action is worth 0 (learns objective "
                      "uplift)"),
-    "causal_vw": ("vw:CausalVW", "Vowpal Wabbit --cb_explore_adf on the uplift reward "
-                  "(learns objective uplift)"),
+    "causal_vw": ("causal_vw:CausalVW", "Vowpal Wabbit --cb_explore_adf on the uplift reward, "
+                  "among a shortlist from a causal_lints screen (learns objective uplift)"),
     "oracle": ("oracle:Oracle", "myopic oracle: the eligible action of highest true "
                "incremental margin, if positive"),
     "oracle_ltv": ("oracle:OracleLTV", "long-term oracle: the eligible action of highest true "

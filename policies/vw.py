@@ -71,7 +71,7 @@ import itertools
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pylibvw
@@ -439,13 +439,3 @@ def _unpickle(cls: type[VWPolicy], kwargs: dict, model: bytes, rng_state: dict) 
     policy.rng.bit_generator.state = rng_state
     return policy
 
-
-class CausalVW(VWPolicy):
-    """Vowpal Wabbit on the `uplift_opened` reward: it learns each message's incremental margin.
-
-    The same adapter as `vw` (action features, exploration, slates); only the reward differs,
-    which runners take from `objective`. No action keeps its example without features, so its
-    value is learned as what it is under that reward, 0 up to noise.
-    """
-
-    objective: ClassVar[str | None] = "uplift_opened"

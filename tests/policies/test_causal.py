@@ -140,3 +140,91 @@ def test_score_bound_never_undercuts_the_best_eligible_message():
     tight = bound.pairs(xw, bound.allowed(eligible))
     assert (tight >= masked - 1e-5).all()
     assert np.isneginf(tight[0]).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_causal_vw_mails_the_persuadables_and_leaves_the_others(seed):
+    """VW among the screen's shortlist: at least 80 % of the oracle's value (0.333 a row)."""
+    _, kind, a = _learn("causal_vw", seed, screen={"hurdle": 0.0}, shortlist=2)
+    value = UPLIFT[kind, a].mean()
+    oracle = UPLIFT.max(axis=1)[kind].mean()
+    assert value >= 0.8 * oracle, (value, oracle)
+    assert (a[kind != 0] > 0).mean() < 0.1
+
+
+def test_a_shortlist_holds_the_best_eligible_messages_of_its_sample(monkeypatch):
+    """A row lists its 4 eligible messages of highest sampled uplift if the best clears the
+    hurdle (0 here), else none; never an ineligible one. The sample is pinned to `weights`.
+    """
+    rng = np.random.default_rng(4)
+    feats = rng.normal(size=(30, 4))
+    feats[0] = 0.0
+    weights = rng.normal(size=(6, 5))
+    policy = policies.make("causal_lints", action_features=feats, dim_context=5, seed=1,
+                           n_samples=1, hurdle=0.0, caution=0.0)
+    monkeypatch.setattr(policy._model, "resample", lambda rng: weights[:, :, None])
+    x = rng.normal(size=(400, 5))
+    eligible = rng.random((400, 30)) < 0.5
+    eligible[:, 0] = True
+    short = policy.shortlist(x, eligible, 4)
+    ft = np.hstack([feats, np.ones((30, 1))])
+    uplift = np.hstack([x, np.ones((400, 1))]) @ weights @ ft[1:].T
+    uplift[~eligible[:, 1:]] = -np.inf
+    top = np.argsort(-uplift, axis=1)[:, :4] + 1
+    sends = uplift.max(axis=1) > 0
+    assert 0.2 < sends.mean() < 1
+    expected = np.zeros_like(short)
+    expected[:, 0] = True
+    expected[np.repeat(np.flatnonzero(sends), 4), top[sends].ravel()] = True
+    np.testing.assert_array_equal(short, expected)
+
+
+def test_causal_vw_chooses_within_the_shortlist_and_learns_over_it():
+    """Every action is no action or on its row's shortlist; the kept shortlist is used."""
+    rng = np.random.default_rng(0)
+    policy = policies.make("causal_vw", action_features=FEATURES, dim_context=3, seed=2,
+                           screen={"hurdle": 0.0}, shortlist=1)
+    for _ in range(20):
+        x, kind = _batch(rng, 300)
+        a, p = policy.act(x)
+        assert len(policy._kept) == 1
+        ((live, pending),) = policy._kept.values()
+        quiet = np.setdiff1d(np.arange(300), live)
+        assert (a[quiet] == 0).all() and (p[quiet] == 1).all()
+        assert ((p > 0) & (p <= 1)).all()
+        if live.size:   # VW chose among no action and the one message listed
+            assert all(len(c) == 2 and c[0] == 0 and a[i] in c
+                       for i, c in zip(live, pending.cands, strict=True))
+        policy.update(x, a, UPLIFT[kind, a] + rng.normal(0, NOISE, 300), p)
+        assert not policy._kept   # learned over the shortlist it acted on
+
+
+def test_causal_vw_pickles_with_its_screen():
+    """A pickled causal_vw acts as the original, screen included."""
+    import pickle
+
+    rng = np.random.default_rng(1)
+    policy = policies.make("causal_vw", action_features=FEATURES, dim_context=3, seed=5,
+                           screen={"hurdle": 0.0})
+    for _ in range(5):
+        x, kind = _batch(rng, 200)
+        a, p = policy.act(x)
+        policy.update(x, a, UPLIFT[kind, a] + rng.normal(0, NOISE, 200), p)
+    copy = pickle.loads(pickle.dumps(policy))
+    x, _ = _batch(rng, 200)
+    np.testing.assert_array_equal(copy.action_dist(x), policy.action_dist(x))
+    a1, p1 = policy.act(x)
+    a2, p2 = copy.act(x)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(p1, p2)
+
+
+@pytest.mark.parametrize(("params", "match"), [
+    ({"screen": {"n_samples": 2}}, "screen: n_samples must be 1"),
+    ({"screen": {"explore": 0.1}}, "screen: n_samples must be 1 and explore 0"),
+    ({"screen": {"hurdle": -1}}, "hurdle"),
+    ({"shortlist": 0}, "shortlist"),
+])
+def test_causal_vw_bad_params_are_named(params, match):
+    with pytest.raises(policies.PolicyError, match=match):
+        policies.make("causal_vw", action_features=FEATURES, dim_context=3, seed=0, **params)
