@@ -45,6 +45,7 @@ from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.world import DayOutcome
 
 DEFAULTS = {"customers": 2_000, "days": 30}
+INTEGERS = (int, np.integer)
 
 
 class NextBestActionEnv(gym.Env):
@@ -74,6 +75,7 @@ class NextBestActionEnv(gym.Env):
         self.observation_space = spaces.Box(0.0, context.CLIP, (len(self.feature_names),),
                                             np.float32)
         self.action_space = spaces.Discrete(self.n_actions)
+        self._which = setup.truth_grids(self.options.truth)
         self.world = self.campaign = self.calendar = self._queue = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -90,27 +92,33 @@ class NextBestActionEnv(gym.Env):
 
     def step(self, action):
         """Take the action for the current customer, then move to the next decision."""
-        if self._queue is None:
+        queue = self._queue
+        if queue is None:
             raise RuntimeError("call reset() before step()" if self.calendar is None
                                else "the episode is over: call reset()")
-        if not (isinstance(action, int | np.integer) and 0 <= action < self.n_actions):
+        if isinstance(action, INTEGERS) and 0 <= (a := int(action)) < self.n_actions:
+            action = a
+        else:
             self._check(action)
             action = int(np.asarray(action))
         j, m = self._i, self._moment
-        dec = self._queue.decide(j, int(action))
-        info = {"day": m.day, "hour": m.hour, "moment": m.kind, "customer": self._customers[j],
-                "sent": dec.sent, "rejected": REASONS[dec.reason] if dec.reason else None}
+        dec = queue.decide(j, action)
         if dec.sent:
-            real = dec.realized
+            real, truth = dec.realized, dec.truth
             reward = real.reward + (dec.value_change if self._ltv else 0.0)
-            info.update(true_uplift=dec.truth.uplift,
-                        true_incremental_margin=dec.truth.incremental_margin,
-                        cost=real.price + real.discount_cost)
+            info = {"day": m.day, "hour": m.hour, "moment": m.kind,
+                    "customer": self._customers[j], "sent": True, "rejected": None,
+                    "true_uplift": truth.uplift,
+                    "true_incremental_margin": truth.incremental_margin,
+                    "cost": real.price + real.discount_cost}
         else:
             reward = 0.0
-            info.update(true_uplift=0.0, true_incremental_margin=0.0, cost=0.0)
-        self._i = j + 1
-        if self._i >= len(self._customers):
+            info = {"day": m.day, "hour": m.hour, "moment": m.kind,
+                    "customer": self._customers[j], "sent": False,
+                    "rejected": REASONS[dec.reason] if dec.reason else None,
+                    "true_uplift": 0.0, "true_incremental_margin": 0.0, "cost": 0.0}
+        self._i = j = j + 1
+        if j >= len(self._customers):
             self._advance()
         info["next"] = self._next()
         return self._observe(), reward, False, self._queue is None, info
@@ -184,7 +192,7 @@ class NextBestActionEnv(gym.Env):
             return {"day": None, "hour": None, "moment": None, "customer": None}
         out = {"day": m.day, "hour": m.hour, "moment": m.kind,
                "customer": self._customers[self._i]}
-        which = setup.truth_grids(self.options.truth)
+        which = self._which
         if which:
             block, b = divmod(self._i, BLOCK)
             if block != self._truth_block:
