@@ -14,6 +14,7 @@ from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import Shock
 from nbasim.sim.world import DayOutcome, World
 
+
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers of this suite."""
     config.addinivalue_line(
