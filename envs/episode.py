@@ -187,22 +187,23 @@ def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info:
 
 def _decisions(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, info: dict,
                learn: bool, key: str | None) -> Iterator[Step]:
-    done = info["customer"] is None
+    nxt = info["next"]  # the decision `obs` asks for; the rest of a step's info, the one taken
+    done = nxt["customer"] is None
     while not done:
-        rows = np.array([info["customer"]], dtype=np.int64)
+        rows = np.array([nxt["customer"]], dtype=np.int64)
         x = obs[None, :]
-        truth = info.get(key) if key else None
+        truth = nxt.get(key) if key else None
         t = time.perf_counter()
         actions, pscores = policy.act(x, base.action_mask(obs)[None, :],
                                       truth=None if truth is None else truth[None, :])
         seconds = time.perf_counter() - t
-        day, seen = info["day"], obs
+        seen = obs
         obs, reward, terminated, truncated, info = env.step(int(actions[0]))
-        done = terminated or truncated
+        nxt, done = info["next"], terminated or truncated
         rewards = np.array([reward])
         t = time.perf_counter()
         if learn:
             policy.update(x, actions, rewards, pscores, costs=np.array([info["cost"]]))
         seconds += time.perf_counter() - t
-        yield Step(seen, rows, x, actions, pscores, float(reward), info, [(day, rewards)],
-                   seconds)
+        yield Step(seen, rows, x, actions, pscores, float(reward), info,
+                   [(info["day"], rewards)], seconds)

@@ -4,11 +4,23 @@ The simpy calendar raises the day's moments (customers turning at-risk at 00:00,
 campaign, checkouts in a store, abandoned carts); every customer of a moment outside the
 holdout is one decision. Observation: the customer's context followed by a one-hot of the
 moment's kind. Action: an index into the action catalog (`Discrete`). Reward: the decision's
-attributed margin minus its cost (plus the change in expected value with objective `ltv`);
-`info` carries the true uplift and incremental margin, the cost and the rule that stopped the
-action, if any; with option `truth`, also `true_margins` and `true_values` (or the one the
-option names), the true incremental margin and value (`sim.long_term`) of every action for the
-next decision. The end of the horizon is reported as `truncated`.
+attributed margin minus its cost (plus the change in expected value with objective `ltv`).
+The end of the horizon is reported as `truncated`.
+
+No look-ahead: the world simulates a day whole at its 00:00 tick, but a decision at hour h sees
+only what a CRM knows then (`envs.crm_view`): the state before the day, plus the customer's
+purchase and cart of that day if they came before h (or raised the decision: the checkout of
+a `checkout` moment, the cart of a `cart_abandoned` one), the RFM scores of the night before,
+and the messages of earlier moments. Who is decided for is known by then too: at-risk by the
+last purchase before the day, and at the campaign only customers who have joined.
+
+`info`: `info["next"]` describes the decision the returned observation asks for (in `reset`
+and `step` alike): its `day`, `hour`, `moment` and `customer` (all None once the horizon is
+over) and, with option `truth`, `true_margins` and `true_values` (or the one the option
+names), the true incremental margin and value (`sim.long_term`) of every action for it,
+(n_actions,) each. Every other entry of a step's `info` describes the decision the step took:
+its `day`, `hour`, `moment` and `customer`, `sent`, the rule that stopped it (`rejected`),
+its `true_uplift` and `true_incremental_margin`, and its `cost`.
 
 Each step is one `MomentQueue.decide` on plain floats (the same formulas as the batch path, bit
 for bit); what was sent reaches the world when the moment ends.
@@ -22,16 +34,18 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from nbasim.envs import context, setup
+from nbasim.envs import context, crm_view, setup
 from nbasim.envs.setup import WINDOW_OBJECTIVES
 from nbasim.sim.actions import build_catalog
-from nbasim.sim.calendar import KINDS, Calendar
+from nbasim.sim.calendar import KINDS, Calendar, DecisionMoment
 from nbasim.sim.constraints import REASONS
 from nbasim.sim.moment_queue import BLOCK, MomentQueue
 from nbasim.sim.params import CHANNELS, ParameterError
 from nbasim.sim.scenarios import get_scenario
+from nbasim.sim.world import DayOutcome
 
 DEFAULTS = {"customers": 2_000, "days": 30}
+INTEGERS = (int, np.integer)
 
 
 class NextBestActionEnv(gym.Env):
@@ -61,6 +75,7 @@ class NextBestActionEnv(gym.Env):
         self.observation_space = spaces.Box(0.0, context.CLIP, (len(self.feature_names),),
                                             np.float32)
         self.action_space = spaces.Discrete(self.n_actions)
+        self._which = setup.truth_grids(self.options.truth)
         self.world = self.campaign = self.calendar = self._queue = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -68,36 +83,45 @@ class NextBestActionEnv(gym.Env):
         super().reset(seed=seed)
         self.world, self.campaign = setup.build(
             self.options, int(self.np_random.integers(2**63 - 1)), first_day=False)
-        self.calendar = Calendar(self.world)
+        self._before, self._n_before = crm_view.snapshot(self.world.pop), self.world.n_present
+        self._view = None
+        self.calendar = Calendar(self.world, moments=self._day_moments)
         self._queue, self._ltv = None, self.options.objective == "ltv"
         self._advance()
-        return self._observe(), self._with_truth(self._where())
+        return self._observe(), {"next": self._next()}
 
     def step(self, action):
         """Take the action for the current customer, then move to the next decision."""
-        if self._queue is None:
+        queue = self._queue
+        if queue is None:
             raise RuntimeError("call reset() before step()" if self.calendar is None
                                else "the episode is over: call reset()")
-        if not (isinstance(action, int | np.integer) and 0 <= action < self.n_actions):
+        if isinstance(action, INTEGERS) and 0 <= (a := int(action)) < self.n_actions:
+            action = a
+        else:
             self._check(action)
             action = int(np.asarray(action))
-        j = self._i
-        dec = self._queue.decide(j, int(action))
-        info = self._where()
-        info.update(sent=dec.sent, rejected=REASONS[dec.reason] if dec.reason else None)
+        j, m = self._i, self._moment
+        dec = queue.decide(j, action)
         if dec.sent:
-            real = dec.realized
+            real, truth = dec.realized, dec.truth
             reward = real.reward + (dec.value_change if self._ltv else 0.0)
-            info.update(true_uplift=dec.truth.uplift,
-                        true_incremental_margin=dec.truth.incremental_margin,
-                        cost=real.price + real.discount_cost)
+            info = {"day": m.day, "hour": m.hour, "moment": m.kind,
+                    "customer": self._customers[j], "sent": True, "rejected": None,
+                    "true_uplift": truth.uplift,
+                    "true_incremental_margin": truth.incremental_margin,
+                    "cost": real.price + real.discount_cost}
         else:
             reward = 0.0
-            info.update(true_uplift=0.0, true_incremental_margin=0.0, cost=0.0)
-        self._i = j + 1
-        if self._i >= len(self._customers):
+            info = {"day": m.day, "hour": m.hour, "moment": m.kind,
+                    "customer": self._customers[j], "sent": False,
+                    "rejected": REASONS[dec.reason] if dec.reason else None,
+                    "true_uplift": 0.0, "true_incremental_margin": 0.0, "cost": 0.0}
+        self._i = j = j + 1
+        if j >= len(self._customers):
             self._advance()
-        return self._observe(), reward, False, self._queue is None, self._with_truth(info)
+        info["next"] = self._next()
+        return self._observe(), reward, False, self._queue is None, info
 
     def action_mask(self, obs: np.ndarray | None = None) -> np.ndarray:
         """Actions the customer may receive, by consent: (n_actions,) bool, no action always.
@@ -115,6 +139,18 @@ class NextBestActionEnv(gym.Env):
             raise ParameterError(f"action {action!r}: allowed an integer 0 to "
                                  f"{self.n_actions - 1}")
 
+    def _day_moments(self, outcome: DayOutcome, campaign_hour: int, n_stores: int
+                     ) -> list[DecisionMoment]:
+        """The calendar's `moments`: keep the day's view and make its moments without look-ahead.
+
+        Called right after the world simulated a day, once the previous day's moments are all
+        decided and sent (simpy time order), so the state now is the state before the next day.
+        """
+        self._view = crm_view.DayView.of(outcome, self._before, self._n_before,
+                                         self.world.params)
+        self._before, self._n_before = crm_view.snapshot(self.world.pop), self.world.n_present
+        return self._view.moments(outcome, campaign_hour, n_stores)
+
     def _advance(self) -> None:
         """Close the current moment and move to the next one that has a customer to decide for."""
         if self._queue is not None:
@@ -131,9 +167,13 @@ class NextBestActionEnv(gym.Env):
         self._moment, self._i = moment, 0
         self._queue = MomentQueue(self.campaign, rows)
         self._customers = rows.tolist()
-        kind = np.zeros((rows.size, len(KINDS)), dtype=np.float32)
-        kind[:, KINDS.index(moment.kind)] = 1.0
-        self._x = np.hstack([context.of_campaign(self.campaign, rows), kind])
+        w = self.world
+        columns = self._view.columns(w.pop, rows, moment.hour, moment.kind)
+        x = np.zeros((rows.size, len(self.feature_names)), dtype=np.float32)
+        x[:, :-len(KINDS)] = context.contexts(columns, np.arange(rows.size), moment.day,
+                                              w.params.cart_ttl_days, w.city.n_stores)
+        x[:, x.shape[1] - len(KINDS) + KINDS.index(moment.kind)] = 1.0
+        self._x = x
         self._truth_block = -1
 
     def _observe(self) -> np.ndarray:
@@ -141,27 +181,24 @@ class NextBestActionEnv(gym.Env):
             return np.zeros(len(self.feature_names), dtype=np.float32)
         return self._x[self._i]
 
-    def _where(self) -> dict:
+    def _next(self) -> dict:
+        """The decision the current observation asks for, with its truth under option truth.
+
+        `true_margins` and `true_values` (`sim.long_term`), each (n_actions,), or the one the
+        option names, are as of the moment's start (what the moment sends lands at its end).
+        """
         m = self._moment
         if m is None:
-            return {"day": self.world.days - 1, "moment": None, "customer": None}
-        return {"day": m.day, "hour": m.hour, "moment": m.kind,
-                "customer": self._customers[self._i]}
-
-    def _with_truth(self, info: dict) -> dict:
-        """Add the true incremental margin and value of every action for the next decision.
-
-        With option truth: `info["true_margins"]` and `info["true_values"]` (`sim.long_term`),
-        each (n_actions,), or the one the option names, as of the moment's start (what the
-        moment sends lands at its end).
-        """
-        which = setup.truth_grids(self.options.truth)
-        if which and self._queue is not None:
+            return {"day": None, "hour": None, "moment": None, "customer": None}
+        out = {"day": m.day, "hour": m.hour, "moment": m.kind,
+               "customer": self._customers[self._i]}
+        which = self._which
+        if which:
             block, b = divmod(self._i, BLOCK)
             if block != self._truth_block:
                 rows = self._queue.rows[block * BLOCK:(block + 1) * BLOCK]
                 self._truth = self.campaign.truth_grids(rows, which)
                 self._truth_block = block
             for name, grid in self._truth.items():
-                info[f"true_{name}"] = grid[b].copy()
-        return info
+                out[f"true_{name}"] = grid[b].copy()
+        return out

@@ -12,8 +12,9 @@ of the customers concerned:
 Moments of one time come out in a fixed order (the order of `KINDS`), so traces are exact.
 
 The world simulates a whole day at its 00:00 tick, so a moment at hour h sees state as of the
-end of its day (purchases after h included). Consumers that must not look ahead should read
-state captured before the tick (the envs of the next issue do).
+end of its day (purchases after h included), and the day's at-risk crossings leave out those who
+buy later that day. Consumers that must not look ahead read state captured before the tick and
+pass their own `moments` (NextBestAction-v0 does: `envs.crm_view`).
 """
 
 from __future__ import annotations
@@ -77,14 +78,17 @@ class Calendar:
         campaign_hour: hour of the daily campaign batch.
         on_day: called with each day's outcome right after the world simulated it.
         keep_moments: queue the moments for `next_moment`; when False they are dropped.
+        moments: makes a day's moments from its outcome, the campaign hour and the number of
+            stores, in time then `KINDS` order (by default `day_moments`).
     """
 
     def __init__(self, world: World, campaign_hour: int = 9,
-                 on_day: Callable[[DayOutcome], None] | None = None, keep_moments: bool = True):
+                 on_day: Callable[[DayOutcome], None] | None = None, keep_moments: bool = True,
+                 moments: Callable[[DayOutcome, int, int], list[DecisionMoment]] = day_moments):
         if not 0 <= campaign_hour < HOURS_PER_DAY:
             raise ParameterError(f"campaign_hour = {campaign_hour}: allowed 0-23")
         self.world, self.campaign_hour = world, campaign_hour
-        self.on_day, self.keep_moments = on_day, keep_moments
+        self.on_day, self.keep_moments, self.moments = on_day, keep_moments, moments
         self.queue: deque[DecisionMoment] = deque()
         self._scheduled: deque[DecisionMoment] = deque()  # scheduled, not yet arrived
         self._start(world.day * HOURS_PER_DAY)
@@ -114,7 +118,7 @@ class Calendar:
             if self.on_day is not None:
                 self.on_day(outcome)
             if self.keep_moments:
-                for m in day_moments(outcome, self.campaign_hour, world.city.n_stores):
+                for m in self.moments(outcome, self.campaign_hour, world.city.n_stores):
                     self._scheduled.append(m)
                     self.env.timeout(m.hour, value=m).callbacks.append(self._arrive)
             yield self.env.timeout(HOURS_PER_DAY)

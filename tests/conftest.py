@@ -14,6 +14,14 @@ from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import Shock
 from nbasim.sim.world import DayOutcome, World
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers of this suite."""
+    config.addinivalue_line(
+        "markers", "slow: runs nbasim in a subprocess for several seconds; `make test` and CI "
+        "run it, `pytest -m 'not slow'` leaves it out of a quick loop")
+
+
 # Overrides that leave a pure BG/NBD purchase process: no churn hazard, flat demand, no
 # newcomers, no online shop, every customer's first purchase on day -1.
 PURE_BGNBD = {"churn_base": 0.0, "yearly_amplitude": 0.0, "holiday_height": 0.0,

@@ -34,10 +34,12 @@ def run_experiment(
     except NbasimError as err:
         raise fail(str(err)) from None
     total = len(sweep.cells(cfg))
+    finished = [total - len(todo)]
     with progress_bar(f"{cfg.name}") as progress:
-        task = progress.add_task("cells", total=total, completed=total - len(todo))
+        task = progress.add_task("cells", total=total, completed=finished[0])
 
         def done(cell, result) -> None:
+            finished[0] += 1
             progress.update(task, advance=1)
             role = ORACLE_ROLES.get(cell.policy.name)
             name = f"{cell.policy.label} ({role})" if role else cell.policy.label
@@ -52,5 +54,10 @@ def run_experiment(
                           address=address, on_cell=done)
         except NbasimError as err:
             raise fail(str(err)) from None
+        except KeyboardInterrupt:  # Ctrl-C: what is written is whole (staged, then renamed)
+            err_console.print(
+                f"interrupted: {finished[0]} of {total} cells are finished in {run_dir}; run "
+                "the same command again to run the others", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=130) from None
     out_console.print(f"report: {run_dir / 'report.html'}")
     out_console.print(str(run_dir))

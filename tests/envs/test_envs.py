@@ -171,15 +171,24 @@ def test_spaces_expose_catalog_features_and_names():
 
 
 def test_next_best_action_hands_over_true_margins_with_option_truth():
-    """With truth=True, info carries the next decision's margins; the sent one matches them."""
+    """With truth=True, info["next"] carries the next decision's margins; the sent one matches.
+
+    Everything else in a step's info describes the decision it took: the customer and moment
+    that info["next"] named before the step.
+    """
     env = gymnasium.make("nbasim/NextBestAction-v0", customers=800, days=4, truth=True)
     _, info = env.reset(seed=4)
+    assert set(info) == {"next"}
     checked = 0
     for _ in range(3000):
-        margins = info["true_margins"]
+        nxt = info["next"]
+        margins = nxt["true_margins"]
         assert margins.shape == (433,) and margins[0] == 0.0
         action = int(np.argmax(margins))
         _, _, _, truncated, info = env.step(action)
+        assert {k: info[k] for k in ("day", "hour", "moment", "customer")} == {
+            k: nxt[k] for k in ("day", "hour", "moment", "customer")}
+        assert "true_margins" not in info
         if info["sent"]:
             assert info["true_incremental_margin"] == pytest.approx(margins[action], rel=1e-9)
             assert info["true_incremental_margin"] > 0

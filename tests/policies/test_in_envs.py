@@ -131,7 +131,7 @@ def test_policy_runs_in_next_best_action(name):
     while not done and steps < NBA_STEPS:
         x = obs[None].astype(np.float64)
         mask = consent_mask(env, x)
-        a, ps = policy.act(x, mask, truth=info["true_margins"][None] if truth else None)
+        a, ps = policy.act(x, mask, truth=info["next"]["true_margins"][None] if truth else None)
         check_acts(a, ps, mask)
         obs, reward, terminated, truncated, info = env.step(int(a[0]))
         consent_refused += info["rejected"] == "no_consent"

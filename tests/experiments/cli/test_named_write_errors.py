@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,18 +94,61 @@ def test_a_read_only_output_directory_is_found_before_the_work(home, monkeypatch
     assert not out.exists() and ran == []
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="root writes in read-only folders")
+# Run `nbasim` without the capabilities that let root write where permissions forbid it
+# (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), dropped from this thread's effective set by capset(2);
+# it stops, saying so, if it can still write there, so the test cannot pass without a real
+# refusal.
+AS_PLAIN_USER = """\
+import ctypes, os, sys, tempfile
+libc = ctypes.CDLL(None, use_errno=True)
+class Header(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class Data(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+header, data = Header(0x20080522, 0), (Data * 2)()
+if libc.capget(ctypes.byref(header), data) != 0:
+    sys.exit(f"capget: {os.strerror(ctypes.get_errno())}")
+data[0].effective &= ~((1 << 1) | (1 << 2))
+if libc.capset(ctypes.byref(header), data) != 0:
+    sys.exit(f"capset: {os.strerror(ctypes.get_errno())}")
+try:
+    fd, name = tempfile.mkstemp(dir=sys.argv[-1])
+except PermissionError:
+    pass
+else:
+    os.close(fd)
+    os.unlink(name)
+    sys.exit("the capabilities were not dropped: this process can write in a read-only folder")
+from nbasim.experiments.cli.app import main
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX modes, capset(2)")
 def test_a_real_read_only_directory(home):
-    """A --out folder with mode 555: exit 2, nothing written."""
+    """A --out folder with mode 555: exit 2 naming the folder, nothing written, no traceback.
+
+    Root writes anywhere, so the command runs in a process that has dropped the capabilities
+    that allow it (as root, the tests' usual user, in CI too; a plain user has none to drop):
+    the folder's mode alone stops it, as it stops any other user.
+    """
     out = home / "run"
     out.mkdir()
     out.chmod(0o555)
     try:
-        result = invoke("run", home / "good.toml", "--out", out)
+        result = subprocess.run([sys.executable, "-c", AS_PLAIN_USER, "run",
+                                 str(home / "good.toml"), "--out", str(out)],
+                                capture_output=True, text=True,
+                                env={**os.environ, "COLUMNS": "200"}, timeout=120)
     finally:
         out.chmod(0o755)
-    assert result.exit_code == 2, result.output
+    assert result.returncode == 2, result.stderr
+    message = " ".join(result.stderr.split())
+    assert re.search(rf"cannot write {re.escape(str(out))}\S*: Permission denied; no "
+                     "permission to write there", message), message
+    assert "Traceback" not in result.stderr
     assert list(out.iterdir()) == []
 
 

@@ -12,22 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nbasim.experiments.cli.app import app
-from nbasim.experiments.run import config, sweep
 from nbasim.experiments.store import atomic
-
-TOML = """\
-name = "leftovers"
-customers = 300
-days = 4
-seeds = [0]
-baseline = "no_action"
-
-[[policies]]
-label = "no_action"
-
-[[policies]]
-label = "random"
-"""
 
 # Each as a killed run leaves it: a staging folder with a file in it, or a temporary file.
 LEFTOVERS = [".gather-k2j4x1/daily.parquet", "cells/base/random/.seed-0.a8f3kq/cell.json",
@@ -36,12 +21,10 @@ LEFTOVERS = [".gather-k2j4x1/daily.parquet", "cells/base/random/.seed-0.a8f3kq/c
              "cells/base/no_action/.probe-1x2y3z"]
 
 
-@pytest.fixture(scope="module")
-def whole(tmp_path_factory) -> Path:
-    """One finished run of the config."""
-    home = tmp_path_factory.mktemp("leftovers")
-    (home / "leftovers.toml").write_text(TOML)
-    return sweep.run(config.load(home / "leftovers.toml"), home / "run")
+@pytest.fixture
+def whole(small_run) -> Path:
+    """One finished run of the small config (`conftest.small_run`)."""
+    return small_run[1]
 
 
 def _plant(root: Path, names: list[str]) -> None:
@@ -57,7 +40,7 @@ def _entry(name: str) -> Path:
 
 
 @pytest.mark.parametrize("state", ["finished", "before config.toml", "mid-sweep"])
-def test_the_next_run_removes_what_a_killed_run_left(state, whole, tmp_path):
+def test_the_next_run_removes_what_a_killed_run_left(state, whole, small_toml, tmp_path):
     """Every leftover goes; the run finishes; a file of the user's stays."""
     run_dir = tmp_path / "run"
     if state == "before config.toml":  # killed between taking the lock and its config
@@ -71,8 +54,8 @@ def test_the_next_run_removes_what_a_killed_run_left(state, whole, tmp_path):
         planted = LEFTOVERS
         (run_dir / ".notes").write_text("mine")
     _plant(run_dir, planted)
-    (tmp_path / "leftovers.toml").write_text(TOML)
-    result = CliRunner().invoke(app, ["run", str(tmp_path / "leftovers.toml"), "--out",
+    (tmp_path / "small.toml").write_text(small_toml)
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "small.toml"), "--out",
                                       str(run_dir)])
     assert result.exit_code == 0, result.output
     assert [e for e in map(_entry, planted) if (run_dir / e).exists()] == []

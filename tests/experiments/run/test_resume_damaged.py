@@ -18,29 +18,13 @@ from typer.testing import CliRunner
 from nbasim.experiments.cli.app import app
 from nbasim.experiments.run import cell_files, config, sweep
 
-TOML = """\
-name = "resume"
-customers = 300
-days = 4
-seeds = [0]
-baseline = "no_action"
-
-[[policies]]
-label = "no_action"
-
-[[policies]]
-label = "random"
-"""
 CELL = "cells/base/random/seed-0"
 
 
-@pytest.fixture(scope="module")
-def original(tmp_path_factory) -> tuple[config.ExperimentConfig, Path]:
-    """The config and one whole run of it."""
-    home = tmp_path_factory.mktemp("resume")
-    (home / "resume.toml").write_text(TOML)
-    cfg = config.load(home / "resume.toml")
-    return cfg, sweep.run(cfg, home / "run")
+@pytest.fixture
+def original(small_run) -> tuple[config.ExperimentConfig, Path]:
+    """The small config and one whole run of it (`conftest.small_run`)."""
+    return small_run
 
 
 def _tables(run_dir: Path) -> dict:
@@ -105,14 +89,15 @@ def _metrics(run_dir: Path) -> dict:
     return {label: (g["n_seeds"], g["metrics"]) for label, g in groups.items()}
 
 
-def test_cli_resume_of_a_corrupt_cell_exits_0_without_a_traceback(original, tmp_path):
+def test_cli_resume_of_a_corrupt_cell_exits_0_without_a_traceback(original, small_toml,
+                                                                   tmp_path):
     """`nbasim run` on the damaged run reruns the cell and says so."""
     _, whole = original
     run_dir = tmp_path / "run"
     shutil.copytree(whole, run_dir)
     _garble(run_dir / CELL / "daily.parquet")
-    (tmp_path / "resume.toml").write_text(TOML)
-    result = CliRunner().invoke(app, ["run", str(tmp_path / "resume.toml"), "--out",
+    (tmp_path / "small.toml").write_text(small_toml)
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "small.toml"), "--out",
                                       str(run_dir)])
     assert result.exit_code == 0, result.output
     assert "random @ base, seed 0" in result.output
