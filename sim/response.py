@@ -138,12 +138,27 @@ def _offer_scales() -> dict[str, Callable]:
 OFFER_SCALES = _offer_scales()
 
 
-def _effect(c: Customers, offer: int, rp: ResponseParams) -> np.ndarray:
-    """Responsiveness x effect of `offer` for c's rows (the latent-dead: win-back only)."""
-    scale = OFFER_SCALES[OFFERS[offer]](c, rp.offer_scale)
-    if OFFERS[offer] != "win_back":
-        scale = scale * c.alive
-    return c.responsiveness * (rp.offer_effect[offer] * scale)
+def _effects(c: Customers, rp: ResponseParams) -> np.ndarray:
+    """Responsiveness x effect of every offer for c's rows (the latent-dead: win-back only).
+
+    Returns:
+        (n_offers, n) float64; row 0 (no action) is 0. Offers of one scale function (the
+        discounts) share its scale, worked out once.
+    """
+    n = c.p_organic.shape[0]
+    effect = np.empty((len(OFFERS), n))
+    effect[0] = 0.0
+    alive = c.alive.astype(np.float64)  # what `scale * alive` casts it to
+    scales: dict[Callable, np.ndarray] = {}
+    for offer in range(1, len(OFFERS)):
+        scale_of = OFFER_SCALES[OFFERS[offer]]
+        if scale_of not in scales:
+            scale = scale_of(c, rp.offer_scale)
+            scales[scale_of] = scale if OFFERS[offer] == "win_back" else scale * alive
+        out = effect[offer]
+        np.multiply(rp.offer_effect[offer], scales[scale_of], out=out)
+        np.multiply(c.responsiveness, out, out=out)
+    return effect
 
 
 def _slot_fit(send_hour: np.ndarray, slot_hour: np.ndarray, rp: ResponseParams) -> np.ndarray:
@@ -236,10 +251,7 @@ def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = Non
     fat_ch = fat[chans, here]
     # Slot fit by the whole hour of the preferred send time (0-23), worked out once per hour.
     fit = _slot_fit(np.arange(24.0), np.asarray(SLOT_HOURS, dtype=np.float64)[:, None], rp)
-    effect = np.empty((len(OFFERS), n))
-    effect[0] = 0.0
-    for o in range(1, len(OFFERS)):
-        effect[o] = _effect(c, o, rp)
+    effect = _effects(c, rp)
     word = np.take(np.where(np.eye(len(WORDINGS), dtype=bool), rp.wording_match,
                             rp.wording_miss), c.wording, axis=1)
     return Tables(
