@@ -156,7 +156,8 @@ def consent_values(t: response.Tables, c: response.Customers, catalog: ActionCat
     free = offers[~paid]
     shares = [*discount[paid], *([0.0] if free.size else [])]
     candidates = np.empty((len(shares), n))
-    np.take(effects, offers[paid], axis=0, out=candidates[:paid.sum()])
+    for row, offer in zip(candidates, offers[paid], strict=False):
+        row[:] = effects[offer]
     if free.size:  # the maximum over the free offers, in their order (as np.max reduces)
         best_free = candidates[-1]
         best_free[:] = effects[free[0]]

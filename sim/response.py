@@ -389,12 +389,20 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         i, j = slice(None), ch  # every customer, each action's channel
         p0, basket, margin_rate = (t.p_organic[:, None], t.basket[:, None],
                                    t.margin_rate[:, None])
+        open_, word, effect = t.open[i, j, sl], t.word[i, wd], t.effect[i, o]
     else:
         t = t if t is not None else tables(c, rp, channel_up, ch)
-        i, j = np.arange(c.p_organic.shape[0]), 0  # each customer, the one channel tabled
+        j = 0  # the one channel tabled for each customer
         p0, basket, margin_rate = t.p_organic, t.basket, t.margin_rate
+        # Each customer's entries, by flat index into the customers-last arrays the tables
+        # are views of (a gather each, not a 2-d fancy index).
+        n = p0.shape[0]
+        here = np.arange(n)
+        open_ = np.take(_customers_last(t.open), sl * n + here)
+        word = np.take(_customers_last(t.word), wd * n + here)
+        effect = np.take(_customers_last(t.effect), o * n + here)
     out = combine(ARRAYS, rp, reachable=(actions > 0) * t.consent[:, j],
-                  open_=t.open[i, j, sl], word=t.word[i, wd], effect=t.effect[i, o],
+                  open_=open_, word=word, effect=effect,
                   damp=t.damp[:, j], unsub=t.unsub[:, j], click_rate=np.asarray(rp.click_rate)[ch],
                   price=np.asarray(rp.channel_price)[ch], delivery=t.delivery[ch],
                   discount=catalog.discount[actions], p0=p0, basket=basket,
@@ -404,6 +412,15 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         for name in ("p_organic", "basket", "margin_rate"):
             setattr(out, name, np.broadcast_to(getattr(out, name), shape))
     return out
+
+
+def _customers_last(table: np.ndarray) -> np.ndarray:
+    """A customers-first table, (n, ...), flattened customers last: (... x n,), C order.
+
+    A view when the table is the transposed view `tables` hands over; entry [i, a, b] is at
+    (a x n_b + b) x n + i.
+    """
+    return np.moveaxis(table, 0, -1).reshape(-1)
 
 
 U_DELIVER, U_OPEN, U_CLICK, U_EFFECT, U_ORGANIC, U_UNSUBSCRIBE, U_CHURN, U_DELAY = range(8)
