@@ -367,9 +367,10 @@ class Campaign:
         pop, w = self.world.pop, self.world
         rp, n_ch = w.params.response, pop.fatigue.shape[1]
         # Contact history: shift the day mask to today (bits beyond 32 days drop) and mark today.
-        shift = np.clip(day - pop.last_contact_day[rows].astype(np.int64), 0, 32)
-        pop.contact_days[rows] = ((pop.contact_days[rows].astype(np.uint64)
-                                   << shift.astype(np.uint64)) | 1).astype(np.uint32)
+        # (In uint32: numpy shifts by 32 or more to 0, as the bits shifted past 32 drop.)
+        shift = np.clip(np.subtract(np.int32(day), pop.last_contact_day[rows], dtype=np.int32),
+                        0, 32).view(np.uint32)
+        pop.contact_days[rows] = (pop.contact_days[rows] << shift) | np.uint32(1)
         pop.last_contact_day[rows] = day
         # Per-channel columns are updated through their flat index, row x n_channels + channel.
         got = np.flatnonzero(real.delivered)
@@ -387,11 +388,12 @@ class Campaign:
         pop.consent[rows[unsub]] &= ~(np.uint8(1) << channel[unsub].astype(np.uint8))
         pop.alive[rows[real.churned]] = False
         pop.blocked_until[rows[real.blocked]] = day + rp.attribution_days
-        inc = real.incremental
-        for delay in np.unique(real.delay[inc]):
+        inc = np.flatnonzero(real.incremental)  # a few; grouped by delay, rows in order
+        delays = real.delay[inc]
+        for delay in np.unique(delays):
             land = day + int(delay)
             if land < w.days:
-                w.pending.setdefault(land, []).append(rows[inc & (real.delay == delay)])
+                w.pending.setdefault(land, []).append(rows[inc[delays == delay]])
 
 
 def _grid_values(truth: response.Truth, v: long_term.CustomerValues, part: slice,
