@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -46,6 +47,18 @@ class ActionCatalog:
     def n_actions(self) -> int:
         """Number of actions, no action included."""
         return self.offer.shape[0]
+
+    @cached_property
+    def offers_sent(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct offers of actions 1.. in code order, (k,), and their discounts, (k,)."""
+        sent = self.offer > 0
+        offers, first = np.unique(self.offer[sent], return_index=True)
+        return offers, self.discount[sent][first]
+
+    @cached_property
+    def channels_sent(self) -> np.ndarray:
+        """The distinct channels of actions 1.. in code order, (k,)."""
+        return np.unique(self.channel[self.offer > 0])
 
     def table(self) -> dict[str, tuple[str, ...]]:
         """Names per action: {"offer", "channel", "slot", "wording"} -> (n_actions,) names.

@@ -78,6 +78,7 @@ class Campaign:
                                np.asarray(p.response.channel_price)[
                                    np.maximum(self.actions.channel, 0)], 0.0)
         self._uniforms_day, self._words = -1, np.zeros((0, response.N_UNIFORMS), np.uint32)
+        self._fatigue_table: tuple = (None, None)  # ((day, horizon), fatigue_churn_table)
 
     def capacity(self) -> int:
         """Phone calls allowed today."""
@@ -101,7 +102,7 @@ class Campaign:
         rows, actions = self._validate(rows, actions)
         w, pop, d = self.world, self.world.pop, self.world.today
         cat = self.actions
-        channel = cat.channel[actions].astype(np.int64)
+        channel = cat.channel[actions]  # int8 (-1: no action)
         # The rules first, charging the budget the worst case (the whole basket discounted).
         worst = self._price[actions]
         if self.rules.budget is not None:
@@ -114,7 +115,7 @@ class Campaign:
         sent = (actions > 0) & (reason == constraints.SENT)
         # Then the response, for what was sent only, a block of messages at a time.
         i = np.flatnonzero(sent)
-        to, act, ch = rows[i], actions[i], channel[i]
+        to, act, ch = rows[i], actions[i], channel[i].astype(np.int64)
         truth, real, value = _joined([self._respond(to[lo:lo + BLOCK], act[lo:lo + BLOCK],
                                                     ch[lo:lo + BLOCK])
                                       for lo in range(0, max(to.size, 1), BLOCK)])
@@ -173,8 +174,10 @@ class Campaign:
         churn_ahead = w.mods.churn[min(d + 1, w.days - 1):]
         recency = d - w.pop.last_purchase_day[rows].astype(np.int64)
         alive_value = np.where(alive, value, 0.0)
+        if self._fatigue_table[0] != (d, w.days):  # one table a day
+            self._fatigue_table = ((d, w.days), long_term.fatigue_churn_table(churn_ahead, p))
         fatigue = (alive_value * p.response.fatigue_per_message
-                   * long_term.fatigue_churn(recency, churn_ahead, p))
+                   * long_term.fatigue_churn(recency, churn_ahead, p, self._fatigue_table[1]))
         one = channel is not None
         t = tables if tables is not None else response.tables(c, p.response,
                                                               w.mods.channel_up[d], channel)
@@ -343,7 +346,10 @@ class Campaign:
             self._words = raw.astype("<u8", copy=False).view("<u4").reshape(
                 n, response.N_UNIFORMS)
             self._uniforms_day = day
-        return (arrays.columns(self._words, rows) >> 8) * 2.0 ** -24
+        words = np.take(self._words, rows, axis=0)
+        words >>= 8
+        out = np.empty((response.N_UNIFORMS, words.shape[0]))
+        return np.multiply(words.T, 2.0 ** -24, out=out)
 
     def apply(self, rows: np.ndarray, channel: np.ndarray, real: response.Realized,
               day: int) -> None:
@@ -361,17 +367,18 @@ class Campaign:
         pop, w = self.world.pop, self.world
         rp, n_ch = w.params.response, pop.fatigue.shape[1]
         # Contact history: shift the day mask to today (bits beyond 32 days drop) and mark today.
-        shift = np.clip(day - pop.last_contact_day[rows].astype(np.int64), 0, 32)
-        pop.contact_days[rows] = ((pop.contact_days[rows].astype(np.uint64)
-                                   << shift.astype(np.uint64)) | 1).astype(np.uint32)
+        # (In uint32: numpy shifts by 32 or more to 0, as the bits shifted past 32 drop.)
+        shift = np.clip(np.subtract(np.int32(day), pop.last_contact_day[rows], dtype=np.int32),
+                        0, 32).view(np.uint32)
+        pop.contact_days[rows] = (pop.contact_days[rows] << shift) | np.uint32(1)
         pop.last_contact_day[rows] = day
         # Per-channel columns are updated through their flat index, row x n_channels + channel.
         got = np.flatnonzero(real.delivered)
         fatigue = pop.fatigue.reshape(-1)
         fatigue[rows[got] * n_ch + channel[got]] += np.float32(rp.fatigue_per_message)
-        if got.size:
+        if got.size:  # (the channels' strided columns summed in place, no turned-around copy)
             w.max_fatigue = max(w.max_fatigue, float(arrays.row_sums(
-                arrays.columns(pop.fatigue, rows[got])).max()))
+                np.take(pop.fatigue, rows[got], axis=0).T).max()))
         for column, happened in ((pop.opens, real.opened), (pop.clicks, real.clicked),
                                  (pop.conversions, real.converted)):
             i = np.flatnonzero(happened)
@@ -381,11 +388,12 @@ class Campaign:
         pop.consent[rows[unsub]] &= ~(np.uint8(1) << channel[unsub].astype(np.uint8))
         pop.alive[rows[real.churned]] = False
         pop.blocked_until[rows[real.blocked]] = day + rp.attribution_days
-        inc = real.incremental
-        for delay in np.unique(real.delay[inc]):
+        inc = np.flatnonzero(real.incremental)  # a few; grouped by delay, rows in order
+        delays = real.delay[inc]
+        for delay in np.unique(delays):
             land = day + int(delay)
             if land < w.days:
-                w.pending.setdefault(land, []).append(rows[inc & (real.delay == delay)])
+                w.pending.setdefault(land, []).append(rows[inc[delays == delay]])
 
 
 def _grid_values(truth: response.Truth, v: long_term.CustomerValues, part: slice,

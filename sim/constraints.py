@@ -98,11 +98,22 @@ def contacts_last_7_days(contact_days: np.ndarray, last_contact_day: np.ndarray,
     Returns:
         (n,) uint8 counts.
     """
+    return _contacts_within(contact_days, _days_since(last_contact_day, day), window)
+
+
+def _days_since(last_contact_day: np.ndarray, day: int) -> np.ndarray:
+    """(n,) int32 days from the last contact to `day`."""
+    return np.subtract(np.int32(day), last_contact_day, dtype=np.int32)
+
+
+def _contacts_within(contact_days: np.ndarray, since: np.ndarray, window: int) -> np.ndarray:
+    """`contacts_last_7_days` from the days since the last contact (`_days_since`)."""
     # Bit k is a contact gap + k days before today (gap = day - last contact): the window's
     # days 1 to `window` are the bits of the window mask shifted right by the gap.
-    gap = np.clip(day - last_contact_day.astype(np.int32), 0, 32)
-    masks = (((1 << window) - 1) << 1) >> np.arange(33)
-    return np.bitwise_count(contact_days & masks.astype(np.uint32)[gap])
+    # (numpy shifts a uint32 by 32 or more to 0.)
+    gap = np.clip(since, 0, 32, out=np.empty_like(since)).view(np.uint32)
+    return np.bitwise_count(contact_days & np.right_shift(np.uint32(((1 << window) - 1) << 1),
+                                                          gap))
 
 
 def contact_reasons(contact_days: np.ndarray, last_contact_day: np.ndarray, day: int,
@@ -112,9 +123,11 @@ def contact_reasons(contact_days: np.ndarray, last_contact_day: np.ndarray, day:
     Returns:
         (n,) int8 reason codes.
     """
-    limit = contacts_last_7_days(contact_days, last_contact_day, day) >= rules.max_per_7_days
-    gap = (day - last_contact_day.astype(np.int32)) < rules.min_gap_days
-    return (limit * np.int8(CONTACT_LIMIT)) | ((gap & ~limit) * np.int8(MIN_GAP))
+    since = _days_since(last_contact_day, day)
+    limit = _contacts_within(contact_days, since, 7) >= rules.max_per_7_days
+    gap = (since < rules.min_gap_days) & ~limit  # the limit comes first
+    return (limit.view(np.int8) * np.int8(CONTACT_LIMIT)) | (gap.view(np.int8)
+                                                             * np.int8(MIN_GAP))
 
 
 def within_budget(cost: np.ndarray, left: float) -> np.ndarray:

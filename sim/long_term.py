@@ -86,7 +86,7 @@ def consent_messages(params: ScenarioParams) -> float:
 
 
 def fatigue_churn(recency: np.ndarray, churn_ahead: np.ndarray,
-                  params: ScenarioParams) -> np.ndarray:
+                  params: ScenarioParams, table: np.ndarray | None = None) -> np.ndarray:
     """Expected churn that one unit of fatigue added today causes, per customer.
 
     sum over k >= 0 of churn_base x churn_ahead[k] x min(1 + (recency + 1 + k) /
@@ -99,9 +99,24 @@ def fatigue_churn(recency: np.ndarray, churn_ahead: np.ndarray,
         churn_ahead: (m,) the world's churn multiplier from tomorrow on (shocks); its last
             value holds beyond.
         params: scenario.
+        table: `fatigue_churn_table(churn_ahead, params)`, if already at hand.
 
     Returns:
         (n,) float64 probabilities per unit of fatigue.
+    """
+    table = table if table is not None else fatigue_churn_table(churn_ahead, params)
+    return table[np.clip(np.asarray(recency, dtype=np.int64), 0, table.size - 1)]
+
+
+def fatigue_churn_table(churn_ahead: np.ndarray, params: ScenarioParams) -> np.ndarray:
+    """`fatigue_churn` by recency, over the recencies it can tell apart (capped beyond).
+
+    Args:
+        churn_ahead: as in `fatigue_churn`.
+        params: scenario.
+
+    Returns:
+        (top + 1,) float64: entry r is `fatigue_churn` at recency r; the last holds beyond.
     """
     decay = 0.5 ** (1.0 / params.fatigue_half_life_days)
     k = np.arange(int(np.ceil(np.log(FATIGUE_TAIL) / np.log(decay))) + 1)
@@ -110,9 +125,8 @@ def fatigue_churn(recency: np.ndarray, churn_ahead: np.ndarray,
     top = int(np.ceil((params.churn_recency_cap - 1) * params.churn_recency_days)) + 1
     r = np.arange(top + 1)[:, None] + 1 + k[None, :]
     factor = np.minimum(1.0 + r / params.churn_recency_days, params.churn_recency_cap)
-    table = params.churn_base * params.churn_fatigue_weight * (factor * mult * decay ** k).sum(
+    return params.churn_base * params.churn_fatigue_weight * (factor * mult * decay ** k).sum(
         axis=1)
-    return table[np.clip(np.asarray(recency, dtype=np.int64), 0, top)]
 
 
 def consent_values(t: response.Tables, c: response.Customers, catalog: ActionCatalog,
@@ -130,22 +144,33 @@ def consent_values(t: response.Tables, c: response.Customers, catalog: ActionCat
     Returns:
         (n, k) for the k channels of `t.channels`; 0 for a channel not in the catalog.
     """
-    sent = catalog.offer > 0
-    offers, first = np.unique(catalog.offer[sent], return_index=True)
-    discount = catalog.discount[sent][first]
+    offers, discount = catalog.offers_sent
+    in_catalog = np.zeros(len(rp.delivery), dtype=bool)
+    in_catalog[catalog.channels_sent] = True
     # Candidates: each offer with a discount, and of those without one the offer of highest
     # effect. With no discount redeemed, the margin is a chain of sums, products by
     # non-negative factors and clips of the effect, each monotone in floating point too, so
     # that offer's margin is exactly the best of theirs.
     effects, paid = t.effect.T, discount > 0  # (n_offers, n)
-    candidates, shares = [effects[o] for o in offers[paid]], list(discount[paid])
-    if not paid.all():
-        candidates.append(np.max(effects[offers[~paid]], axis=0))
-        shares.append(0.0)
-    in_catalog = np.zeros(len(rp.delivery), dtype=bool)
-    in_catalog[catalog.channel[sent]] = True
-    here = np.arange(c.p_organic.shape[0])
+    n = c.p_organic.shape[0]
+    free = offers[~paid]
+    shares = [*discount[paid], *([0.0] if free.size else [])]
+    candidates = np.empty((len(shares), n))
+    for row, offer in zip(candidates, offers[paid], strict=False):
+        row[:] = effects[offer]
+    if free.size:  # the maximum over the free offers, in their order (as np.max reduces)
+        best_free = candidates[-1]
+        best_free[:] = effects[free[0]]
+        for o in free[1:]:
+            np.maximum(best_free, effects[o], out=best_free)
+    here = np.arange(n)
     slot = _NEAREST_SLOT[c.send_hour]
+    # The tables' entries at each customer's slot and wording, picked by flat index from the
+    # contiguous arrays the tables are views of ((k, n_slots, n) and (n_wordings, n)).
+    opens = t.open.transpose(1, 2, 0)
+    k, n_slots = opens.shape[:2]
+    at_slot = np.take(opens.reshape(-1), (np.arange(k)[:, None] * n_slots + slot) * n + here)
+    word = np.take(t.word.T.reshape(-1), c.wording.astype(np.intp) * n + here)
 
     def per_channel(a: np.ndarray) -> np.ndarray:
         """(n or 1, k) -> (k, 1, n or 1): channels x candidates x customers, customers last."""
@@ -156,9 +181,8 @@ def consent_values(t: response.Tables, c: response.Customers, catalog: ActionCat
 
     best = response.combine(
         response.ARRAYS, rp, reachable=per_channel(t.consent),
-        open_=per_channel(t.open[here, :, slot]),
-        word=per_customer(t.word[here, c.wording.astype(np.intp)]),
-        effect=np.stack(candidates)[None], damp=per_channel(t.damp), unsub=None,
+        open_=at_slot[:, None, :], word=per_customer(word),
+        effect=candidates[None], damp=per_channel(t.damp), unsub=None,
         click_rate=per_channel(np.asarray(rp.click_rate)[t.channels]),
         price=per_channel(np.asarray(rp.channel_price)[t.channels]),
         delivery=per_channel(t.delivery[t.channels]), discount=np.array(shares)[:, None],

@@ -138,12 +138,27 @@ def _offer_scales() -> dict[str, Callable]:
 OFFER_SCALES = _offer_scales()
 
 
-def _effect(c: Customers, offer: int, rp: ResponseParams) -> np.ndarray:
-    """Responsiveness x effect of `offer` for c's rows (the latent-dead: win-back only)."""
-    scale = OFFER_SCALES[OFFERS[offer]](c, rp.offer_scale)
-    if OFFERS[offer] != "win_back":
-        scale = scale * c.alive
-    return c.responsiveness * (rp.offer_effect[offer] * scale)
+def _effects(c: Customers, rp: ResponseParams) -> np.ndarray:
+    """Responsiveness x effect of every offer for c's rows (the latent-dead: win-back only).
+
+    Returns:
+        (n_offers, n) float64; row 0 (no action) is 0. Offers of one scale function (the
+        discounts) share its scale, worked out once.
+    """
+    n = c.p_organic.shape[0]
+    effect = np.empty((len(OFFERS), n))
+    effect[0] = 0.0
+    alive = c.alive.astype(np.float64)  # what `scale * alive` casts it to
+    scales: dict[Callable, np.ndarray] = {}
+    for offer in range(1, len(OFFERS)):
+        scale_of = OFFER_SCALES[OFFERS[offer]]
+        if scale_of not in scales:
+            scale = scale_of(c, rp.offer_scale)
+            scales[scale_of] = scale if OFFERS[offer] == "win_back" else scale * alive
+        out = effect[offer]
+        np.multiply(rp.offer_effect[offer], scales[scale_of], out=out)
+        np.multiply(c.responsiveness, out, out=out)
+    return effect
 
 
 def _slot_fit(send_hour: np.ndarray, slot_hour: np.ndarray, rp: ResponseParams) -> np.ndarray:
@@ -236,10 +251,7 @@ def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = Non
     fat_ch = fat[chans, here]
     # Slot fit by the whole hour of the preferred send time (0-23), worked out once per hour.
     fit = _slot_fit(np.arange(24.0), np.asarray(SLOT_HOURS, dtype=np.float64)[:, None], rp)
-    effect = np.empty((len(OFFERS), n))
-    effect[0] = 0.0
-    for o in range(1, len(OFFERS)):
-        effect[o] = _effect(c, o, rp)
+    effect = _effects(c, rp)
     word = np.take(np.where(np.eye(len(WORDINGS), dtype=bool), rp.wording_match,
                             rp.wording_miss), c.wording, axis=1)
     return Tables(
@@ -377,12 +389,20 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         i, j = slice(None), ch  # every customer, each action's channel
         p0, basket, margin_rate = (t.p_organic[:, None], t.basket[:, None],
                                    t.margin_rate[:, None])
+        open_, word, effect = t.open[i, j, sl], t.word[i, wd], t.effect[i, o]
     else:
         t = t if t is not None else tables(c, rp, channel_up, ch)
-        i, j = np.arange(c.p_organic.shape[0]), 0  # each customer, the one channel tabled
+        j = 0  # the one channel tabled for each customer
         p0, basket, margin_rate = t.p_organic, t.basket, t.margin_rate
+        # Each customer's entries, by flat index into the customers-last arrays the tables
+        # are views of (a gather each, not a 2-d fancy index).
+        n = p0.shape[0]
+        here = np.arange(n)
+        open_ = np.take(_customers_last(t.open), sl * n + here)
+        word = np.take(_customers_last(t.word), wd * n + here)
+        effect = np.take(_customers_last(t.effect), o * n + here)
     out = combine(ARRAYS, rp, reachable=(actions > 0) * t.consent[:, j],
-                  open_=t.open[i, j, sl], word=t.word[i, wd], effect=t.effect[i, o],
+                  open_=open_, word=word, effect=effect,
                   damp=t.damp[:, j], unsub=t.unsub[:, j], click_rate=np.asarray(rp.click_rate)[ch],
                   price=np.asarray(rp.channel_price)[ch], delivery=t.delivery[ch],
                   discount=catalog.discount[actions], p0=p0, basket=basket,
@@ -392,6 +412,15 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         for name in ("p_organic", "basket", "margin_rate"):
             setattr(out, name, np.broadcast_to(getattr(out, name), shape))
     return out
+
+
+def _customers_last(table: np.ndarray) -> np.ndarray:
+    """A customers-first table, (n, ...), flattened customers last: (... x n,), C order.
+
+    A view when the table is the transposed view `tables` hands over; entry [i, a, b] is at
+    (a x n_b + b) x n + i.
+    """
+    return np.moveaxis(table, 0, -1).reshape(-1)
 
 
 U_DELIVER, U_OPEN, U_CLICK, U_EFFECT, U_ORGANIC, U_UNSUBSCRIBE, U_CHURN, U_DELAY = range(8)

@@ -299,14 +299,15 @@ class World:
         """Expected spend of a purchase by customers `rows` today (Gamma-Gamma mean x price)."""
         return self._basket(rows, self._prices(rows)[0])
 
-    def _prices(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Price level of customers' baskets (n,), and their affinities (n_categories, n).
+    def _prices(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Price level of customers' baskets (n,), affinities and weighted prices (k, n).
 
-        The affinity-weighted price of the categories, summed in order (not BLAS: the same
-        bits everywhere).
+        The weighted prices are affinity x the categories' price level (k categories); their
+        sum runs in order (not BLAS: the same bits everywhere).
         """
         aff = arrays.columns(self.pop.category_affinity, rows).astype(np.float64)
-        return arrays.row_sums(aff * self.catalog.price_level[:, None]), aff
+        weighted = aff * self.catalog.price_level[:, None]
+        return arrays.row_sums(weighted), aff, weighted
 
     def _basket(self, rows: np.ndarray, price: np.ndarray) -> np.ndarray:
         p = self.params
@@ -322,7 +323,7 @@ class World:
         alive = pop.alive[rows]
         p_organic = alive * -np.expm1(-pop.purchase_rate[rows].astype(np.float64) * window
                                       * demand)
-        price, aff = self._prices(rows)
+        price, aff, weighted = self._prices(rows)
         cat = self.catalog
         basket = self._basket(rows, price)
         cart_age = (d - pop.cart_day[rows].astype(np.int64)).astype(np.float64)
@@ -332,8 +333,7 @@ class World:
         # handed over as (n, k) views.
         return response.Customers(
             p_organic=p_organic, basket=basket,
-            margin_rate=arrays.row_sums(aff * cat.price_level[:, None] * cat.margin[:, None])
-            / price,
+            margin_rate=arrays.row_sums(weighted * cat.margin[:, None]) / price,
             alive=alive, consent=pop.consent[rows],
             channel_affinity=np.clip(arrays.columns(pop.channel_affinity, rows) + shift, 0.0,
                                      1.0).T,
