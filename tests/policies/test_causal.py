@@ -153,8 +153,9 @@ def test_causal_vw_mails_the_persuadables_and_leaves_the_others(seed):
 
 
 def test_a_shortlist_holds_the_best_eligible_messages_of_its_sample(monkeypatch):
-    """A row lists its 4 eligible messages of highest sampled uplift if the best clears the
-    hurdle (0 here), else none; never an ineligible one. The sample is pinned to `weights`.
+    """A row lists its 4 best eligible messages of its sample if one clears the hurdle.
+
+    Else none; never an ineligible one. The sample is pinned to `weights`, the hurdle is 0.
     """
     rng = np.random.default_rng(4)
     feats = rng.normal(size=(30, 4))
@@ -226,5 +227,6 @@ def test_causal_vw_pickles_with_its_screen():
     ({"shortlist": 0}, "shortlist"),
 ])
 def test_causal_vw_bad_params_are_named(params, match):
+    """A bad shortlist or screen is refused naming it."""
     with pytest.raises(policies.PolicyError, match=match):
         policies.make("causal_vw", action_features=FEATURES, dim_context=3, seed=0, **params)
