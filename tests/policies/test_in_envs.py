@@ -160,9 +160,10 @@ def action_cost_bounds(env: gym.Env) -> np.ndarray:
     return np.where(catalog.channel >= 0, price, 0.0) + catalog.discount * top
 
 
-@pytest.mark.parametrize(("name", "params"), [("linucb", {}), ("causal_lints", {"hurdle": 0.0})])
+@pytest.mark.parametrize(("name", "params"), [("linucb", {}), ("causal_lints", {"hurdle": 0.0}),
+                                              ("causal_vw", {"screen": {"hurdle": 0.0}})])
 def test_paced_learners_never_overspend_in_campaign_day(name, params):
-    """Paced LinUCB and causal TS: cumulative spend stays on the budget path and under it.
+    """Paced LinUCB and the causal learners: spend stays on the budget path and under it.
 
     Unpaced, the first day alone spends over 100 (random-like choices over 1,264 rows), so a
     budget of 40 for the five days binds.
