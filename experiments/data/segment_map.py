@@ -103,16 +103,27 @@ class SegmentRule(BaseModel):
     def _range(cls, v: object, info) -> tuple[float, float] | None:
         return None if v is None else _bounds(v, info.field_name)
 
-    @field_validator("action")
-    @classmethod
-    def _action(cls, v: ActionSpec | str | None) -> ActionSpec | str | None:
-        if isinstance(v, ActionSpec):
-            for part, known in (("offer", OFFERS[1:]), ("channel", CHANNELS), ("slot", SLOTS),
-                                ("wording", WORDINGS)):
-                if getattr(v, part) not in known:
-                    raise ValueError(f"{part} {getattr(v, part)!r} is unknown; allowed: "
-                                     f"{', '.join(known)}")
+
+def parse_action(v: object) -> ActionSpec | str | None:
+    """A segments file's `action`: None, "none", or a table of catalog names (offer required).
+
+    Raises:
+        ValueError: anything else, or an unknown key or name, saying what is allowed.
+    """
+    if v is None or v == "none":
         return v
+    if not isinstance(v, dict):
+        raise ValueError('expected "none" or a table {offer, channel, slot, wording}, e.g. '
+                         '{ offer = "win_back", channel = "sms" }')
+    parts = ("offer", "channel", "slot", "wording")
+    extra = sorted(set(v) - set(parts))
+    if extra or "offer" not in v:
+        raise ValueError((f"unknown key {extra[0]!r}" if extra else "no offer")
+                         + f"; allowed keys: {', '.join(parts)} (offer required)")
+    for part, known in zip(parts, (OFFERS[1:], CHANNELS, SLOTS, WORDINGS), strict=True):
+        if part in v and v[part] not in known:
+            raise ValueError(f"{part} {v[part]!r} is unknown; allowed: {', '.join(known)}")
+    return ActionSpec(**v)
 
 
 @dataclass(frozen=True)
@@ -239,7 +250,15 @@ def load_segments(path: str | Path) -> SegmentMap:
             raise ParameterError(f"{where}: segment {i} is {table!r}, not a table")
         label = f"{where}: segment {i}" + (f" ({table['name']!r})" if isinstance(
             table.get("name"), str) else "")
-        rule = validate(SegmentRule, table, label)
+        unknown = sorted(set(table) - set(SegmentRule.model_fields))
+        if unknown:
+            raise ParameterError(f"{label}: unknown field {unknown[0]!r}; allowed: "
+                                 f"{', '.join(SegmentRule.model_fields)}")
+        try:
+            action = parse_action(table.get("action"))
+        except ValueError as err:
+            raise ParameterError(f"{label} field 'action' = {table['action']!r}: {err}") from None
+        rule = validate(SegmentRule, {**table, "action": action}, label)
         if not any(getattr(rule, f) is not None for f in FIELDS):
             raise ParameterError(f"{label}: no range; give at least one of "
                                  f"{', '.join(FIELDS)}")
