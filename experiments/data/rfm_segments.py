@@ -1,7 +1,8 @@
 """RFM of a transaction log: a date option read, segment sizes, migration and k-means clusters.
 
-Pure functions over the columns `sim.rfm.rfm_from_transactions` scores (the same code that
-scores the simulated population); `experiments.data.rfm_report` writes what they return.
+Pure functions over the columns `sim.rfm.rfm_from_transactions` scores (the module that
+scores the simulated population, with tie-aware quintiles here) and over segment names (the
+default map's or a segments file's); `experiments.data.rfm_report` writes what they return.
 """
 
 from __future__ import annotations

@@ -74,9 +74,10 @@ ACTIONS = {"big": ("none", "no playbook entry"),
            "other": ("none", "no playbook entry")}
 
 
-@pytest.fixture
-def run(tmp_path):
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
     """The log scored with the segments file, a compare date and a list of `big`."""
+    tmp_path = tmp_path_factory.mktemp("segments")
     (tmp_path / "log.csv").write_text(LOG)
     (tmp_path / "segments.toml").write_text(SEGMENTS)
     return rfm_report.rfm_report(tmp_path / "log.csv", "customer", "date", "amount",
@@ -110,7 +111,7 @@ def test_each_segment_carries_its_action(run):
     assert summary["segment_map"]["rule"].startswith("first match in file order")
 
 
-def test_the_default_map_carries_the_playbook(tmp_path):
+def test_the_default_map_carries_the_playbook():
     """Without a file, every segment's action is the rfm_playbook policy's default."""
     m = default_map()
     assert m.names == rfm.SEGMENTS
