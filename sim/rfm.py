@@ -1,17 +1,29 @@
 """RFM: quantile scores 1-5, named segments, k-means clusters and segment migration.
 
 Works on the simulated population and on a real transaction table alike
-(`rfm_from_transactions`). Scores are min-rank quantiles: a score of k means that at least
-(k - 1) / 5 of customers are strictly worse, so ties (many one-time buyers) share a score.
+(`rfm_from_transactions`). Two ways to score, which differ only where values tie:
+
+- "min" (the simulated world's): min-rank quantiles, a score of k means that at least
+  (k - 1) / 5 of customers are strictly worse. Ties share a score, but a large tie pushes the
+  next value several scores up: with 60 % one-time buyers, two purchases score F 4 and F 2-3
+  stay empty, and so does every segment defined on them.
+- "balanced" (`nbasim rfm`'s, `balanced_scores`): ties still share a score (customers with
+  equal values are never split), and the cuts between scores sit at the tie boundaries that
+  come nearest to equal shares, so every score is used whenever there are 5 distinct values.
+
 Segments follow the common R x F map used by CRM teams (e.g. champions = R 5, F 4-5).
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
 from nbasim.sim.params import ParameterError
+
+Ties = Literal["min", "balanced"]
 
 SEGMENTS = ("champions", "loyal", "potential_loyalists", "new", "promising", "need_attention",
             "at_risk", "cannot_lose", "hibernating", "lost")
@@ -58,22 +70,76 @@ def quantile_scores(values: np.ndarray, n_bins: int = 5) -> np.ndarray:
     return (1 + (below * n_bins) // n).astype(np.uint8)
 
 
-def rfm_scores(recency: np.ndarray, frequency: np.ndarray,
-               monetary: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def balanced_scores(values: np.ndarray, n_bins: int = 5) -> np.ndarray:
+    """Quantile score of each value, 1 (lowest) to `n_bins`, spread as evenly as ties allow.
+
+    Equal values always share a score. With at least `n_bins` distinct values, every score is
+    used: from the low end, each cut in turn goes to the tie boundary whose cumulative count is
+    nearest to an equal share of the customers still to score (the lower boundary on a tie),
+    leaving at least one distinct value for each score still to fill. With fewer distinct
+    values, each gets its own score, at the quantile of its middle customer:
+    1 + floor(n_bins x (below + (count - 1) / 2) / n), raised where needed to stay strictly
+    increasing and lowered to stay within `n_bins`.
+
+    Without ties the scores are those of `quantile_scores` whenever n is a multiple of `n_bins`.
+
+    Args:
+        values: (n,) numbers (finite).
+        n_bins: number of scores.
+
+    Returns:
+        (n,) uint8 scores.
+    """
+    v = np.asarray(values)
+    n = v.size
+    if n == 0:
+        return np.zeros(0, dtype=np.uint8)
+    _, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
+    d = counts.size
+    cum = np.cumsum(counts)
+    if d >= n_bins:
+        ends = np.empty(n_bins - 1, dtype=np.intp)  # distinct values below each cut
+        start = 0
+        for b in range(n_bins - 1):
+            done = int(cum[start - 1]) if start else 0
+            target = done + (n - done) / (n_bins - b)
+            j = int(np.searchsorted(cum, target))  # the value whose count reaches the target
+            lo, hi = start + 1, d - (n_bins - 1 - b)
+            cuts = sorted({min(max(e, lo), hi) for e in (j, j + 1)})
+            start = min(cuts, key=lambda e: abs(cum[e - 1] - target))
+            ends[b] = start
+        per_value = 1 + np.searchsorted(ends, np.arange(d), side="right")
+    else:
+        below = cum - counts
+        per_value = np.minimum(1 + (n_bins * (below + (counts - 1) / 2) // n).astype(np.intp),
+                               n_bins)
+        for i in range(1, d):
+            per_value[i] = max(per_value[i], per_value[i - 1] + 1)
+        per_value = np.minimum(per_value, n_bins - (d - 1 - np.arange(d)))
+    return per_value.astype(np.uint8)[inverse.reshape(-1)]
+
+
+def rfm_scores(recency: np.ndarray, frequency: np.ndarray, monetary: np.ndarray,
+               ties: Ties = "min") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """R, F and M scores (uint8, 1-5); a lower recency scores higher.
 
     Args:
         recency: (n,) days since the last purchase, non-negative integers.
         frequency: (n,) number of purchases.
         monetary: (n,) total spend; scored in whole currency units.
+        ties: "min" (`quantile_scores`, the simulated world's) or "balanced"
+            (`balanced_scores`).
     """
+    if ties not in ("min", "balanced"):
+        raise ParameterError(f"ties = {ties!r}: allowed 'min' or 'balanced'")
+    score = balanced_scores if ties == "balanced" else quantile_scores
     recency = np.asarray(recency)
-    r = quantile_scores(recency.max(initial=0) - recency) if recency.size else recency
-    f = quantile_scores(np.asarray(frequency))
+    r = score(recency.max(initial=0) - recency) if recency.size else recency
+    f = score(np.asarray(frequency))
     monetary = np.asarray(monetary)
     units = monetary.astype(np.int64) if monetary.min(initial=0) >= 0 else \
         np.floor(monetary).astype(np.int64)  # truncation is floor for non-negative spend
-    m = quantile_scores(units)
+    m = score(units)
     return np.asarray(r, dtype=np.uint8), f, m
 
 
@@ -127,7 +193,7 @@ def kmeans_segments(recency: np.ndarray, frequency: np.ndarray, monetary: np.nda
 
 
 def rfm_from_transactions(customer_ids: np.ndarray, dates: np.ndarray, amounts: np.ndarray,
-                          as_of: np.datetime64) -> dict[str, np.ndarray]:
+                          as_of: np.datetime64, ties: Ties = "min") -> dict[str, np.ndarray]:
     """Recency, frequency, monetary, scores and segments from a transaction table.
 
     Only transactions on or before `as_of` count; purchases of one customer on one day count
@@ -138,6 +204,7 @@ def rfm_from_transactions(customer_ids: np.ndarray, dates: np.ndarray, amounts: 
         dates: (n_rows,) datetime64.
         amounts: (n_rows,) spend per row.
         as_of: the date the scores describe.
+        ties: how tied values are scored: "min" or "balanced" (see `rfm_scores`).
 
     Returns:
         Columns over customers: customer_id, recency (days), frequency, monetary, r_score,
@@ -164,7 +231,7 @@ def rfm_from_transactions(customer_ids: np.ndarray, dates: np.ndarray, amounts: 
     last[c_sorted[is_last]] = d_sorted[is_last]
     recency = np.datetime64(as_of, "D").astype("int64") - last
     monetary = np.bincount(cust, weights=amounts, minlength=len(uniq))
-    r, f, m = rfm_scores(recency, frequency, monetary)
+    r, f, m = rfm_scores(recency, frequency, monetary, ties)
     return {"customer_id": uniq, "recency": recency, "frequency": frequency,
             "monetary": monetary, "r_score": r, "f_score": f, "m_score": m,
             "segment": segments(r, f)}

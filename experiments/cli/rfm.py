@@ -1,4 +1,4 @@
-"""`nbasim rfm`: RFM scores, segments, migration and clusters of a transaction log."""
+"""`nbasim rfm`: RFM scores, segments, migration, clusters and mailing lists of a log."""
 
 from __future__ import annotations
 
@@ -28,14 +28,27 @@ def rfm_command(
     out: Annotated[Path | None, typer.Option(
         help="Results directory \\[default: results/rfm/<file stem>-<as-of>]; an earlier "
              "result there is replaced.")] = None,
+    segments: Annotated[Path | None, typer.Option(
+        help="Segments file (TOML): [[segment]] tables with a name and R/F/M score or value "
+             "ranges, replacing the default map; first match wins, the rest are 'other'.")]
+    = None,
+    list_: Annotated[list[str] | None, typer.Option(
+        "--list", help="Write list.csv: the customers of this segment (repeatable), with "
+                       "their recommended action.")] = None,
+    min_monetary: Annotated[float | None, typer.Option(
+        help="Keep in list.csv only customers who spent at least this much.")] = None,
+    min_frequency: Annotated[int | None, typer.Option(
+        help="Keep in list.csv only customers with at least this many purchase days.")] = None,
 ) -> None:
-    """RFM scores and segments of a transaction log, migration, clusters, and a CSV export."""
+    """RFM scores and segments of a transaction log, migration, clusters, and CSV exports."""
     from nbasim.experiments.data import rfm_report
 
     try:
         result, out_dir = rfm_report.rfm_report(file, customer_col, date_col, amount_col, as_of,
                                              compare=compare, k=k, date_format=date_format,
-                                             sep=sep, out=out)
+                                             sep=sep, out=out, segments=segments,
+                                             lists=list_, min_monetary=min_monetary,
+                                             min_frequency=min_frequency)
     except ValueError as err:  # DataError and ParameterError
         raise fail(str(err)) from None
     out_console.print(rfm_report.render(result))

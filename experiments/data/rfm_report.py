@@ -1,20 +1,31 @@
 """`nbasim rfm`: RFM scores, named segments, migration and k-means clusters of a real base.
 
 A transaction log (read and checked by `experiments.data.translog`) is scored as of one date with
-`sim.rfm`, the same code that scores the simulated population: recency (days since the last
+`sim.rfm`, the code that scores the simulated population: recency (days since the last
 purchase), frequency (purchase days) and monetary (spend to date) with their 1-5 quantile
-scores and the named segment of the R x F map. Optionally the base is scored at a second date
+scores, and the named segment of the R x F map or of a segments file
+(`experiments.data.segment_map`). Scores here use `sim.rfm.balanced_scores`: equal values
+share a score and the cuts sit at the tie boundaries nearest to equal fifths, so a large tie
+(most customers buying once) no longer leaves F 2-3, and the segments defined on them, empty.
+The simulated world keeps its min-rank scores (`sim.rfm.quantile_scores`), so runs do not
+change. Optionally the base is scored at a second date
 too, and customers present at both are counted from their segment at the earlier date to their
 segment at the later one; and k-means clusters the customers on R, F and M.
 
 The results directory, written whole (staged, then renamed into place), holds:
 
-- `segments.json`: the run's inputs, the segment table (customers, share, revenue, mean
-  monetary, mean recency and frequency per segment), the migration matrix (counts and row
+- `segments.json`: the run's inputs, the segment map (default or the segments file's
+  definitions), the segment table (customers, share, revenue, mean monetary, mean recency and
+  frequency and the recommended action per segment; with a segments file also `shadowed`,
+  the customers its ranges hold that an earlier segment took), the mailing list's filters and
+  size, the migration matrix (counts and row
   shares, both dates' segment sizes) and the k-means clusters (sizes and centres);
-- `customers.csv`: one row per customer in the base at the as-of date, the mailing-list export
-  a CRM team loads (id, recency, frequency, monetary, r/f/m scores, segment, and the segment
-  at the compare date and the cluster when asked);
+- `customers.csv`: one row per customer in the base at the as-of date, the export a CRM team
+  loads (id, recency, frequency, monetary, r/f/m scores, segment, and the segment at the
+  compare date and the cluster when asked);
+- `list.csv` (with `lists`): the mailing list, `customers.csv`'s rows in the segments asked
+  that pass the minimum monetary and frequency, with each one's recommended action
+  (`experiments.data.mailing_list`);
 - `plots/segments.png`, `plots/migration.png` (with a compare date) and `plots/clusters.png`
   (with k), drawn from the two files above only.
 """
@@ -22,6 +33,7 @@ The results directory, written whole (staged, then renamed into place), holds:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,6 +47,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.csv as pv  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from nbasim.experiments.data.mailing_list import check_list, mailing_list  # noqa: E402
 from nbasim.experiments.data.rfm_segments import (  # noqa: E402
     MONEY_DECIMALS,
     clusters,
@@ -43,6 +56,7 @@ from nbasim.experiments.data.rfm_segments import (  # noqa: E402
     parse_date,
     segment_table,
 )
+from nbasim.experiments.data.segment_map import default_map, load_segments  # noqa: E402
 from nbasim.experiments.data.translog import read_log, today_date  # noqa: E402
 from nbasim.experiments.store import atomic  # noqa: E402
 from nbasim.sim import rfm  # noqa: E402
@@ -50,6 +64,7 @@ from nbasim.sim.params import ParameterError  # noqa: E402
 
 SEGMENTS_JSON = "segments.json"
 CUSTOMERS_CSV = "customers.csv"
+LIST_CSV = "list.csv"
 
 
 @dataclass(frozen=True)
@@ -61,10 +76,12 @@ class RfmResult:
             named segment, in `sim.rfm.SEGMENTS` order), `migration` (or None) and `kmeans`
             (or None).
         customers: the columns of `customers.csv`, each (n_customers,), in customer id order.
+        listed: the columns of `list.csv`, each (n_listed,), or None without a list.
     """
 
     summary: dict
     customers: dict[str, np.ndarray]
+    listed: dict[str, np.ndarray] | None = None
 
 
 def check_out(out: Path) -> None:
@@ -90,6 +107,10 @@ def rfm_report(
     sep: str = ",",
     out: str | Path | None = None,
     today: np.datetime64 | None = None,
+    segments: str | Path | None = None,
+    lists: Sequence[str] | None = None,
+    min_monetary: float | None = None,
+    min_frequency: int | None = None,
 ) -> tuple[RfmResult, Path]:
     """Score a transaction log's customers as of a date and write the results directory.
 
@@ -113,6 +134,11 @@ def rfm_report(
             there is replaced.
         today: the day of the report (None: the clock's); `as_of` and `compare` may be up to
             the day after it (a time zone ahead) or the log's last purchase, not later.
+        segments: a segments file replacing the default R x F map (see
+            `experiments.data.segment_map`); None for the default.
+        lists: segments whose customers go to `list.csv` (None or empty: no list).
+        min_monetary: keep in the list only customers who spent at least this much.
+        min_frequency: keep in the list only customers with at least this many purchase days.
 
     Returns:
         The result and the directory written.
@@ -123,8 +149,9 @@ def rfm_report(
         ParameterError: `as_of` or `compare` is not a date or is in the future, `as_of` is
             before every purchase,
             `compare` equals `as_of` or is before every purchase, `k` is outside 2 to the
-            number of distinct customers' RFM points, or `out` is a file or a directory of
-            something else.
+            number of distinct customers' RFM points, `out` is a file or a directory of
+            something else, the segments file is bad (see `load_segments`), or a list option
+            is (see `check_list`).
     """
     day = parse_date("as_of", as_of, date_format)
     other = None if compare is None else parse_date("compare", compare, date_format)
@@ -134,6 +161,8 @@ def rfm_report(
     if k is not None and (isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2):
         raise ParameterError(f"k = {k!r}: allowed a whole number of clusters from 2 to the "
                              "number of customers")
+    seg_map = default_map() if segments is None else load_segments(segments)
+    chosen = check_list(seg_map.names, lists, min_monetary, min_frequency)
     target = Path(out) if out is not None else default_out(path, day)
     check_out(target)
 
@@ -152,9 +181,14 @@ def rfm_report(
         if when is not None and when < first:
             raise ParameterError(f"{option} = {when}: before every purchase in {path} (the "
                                  f"first is on {first}); give a date from {first} on")
-    scored = rfm.rfm_from_transactions(log.customer, log.day, log.amount, day)
+    scored = rfm.rfm_from_transactions(log.customer, log.day, log.amount, day, ties="balanced")
+    scored["segment"] = seg_map.assign(scored)
     n = len(scored["customer_id"])
-    customers = customer_columns(scored)
+    customers = customer_columns(scored, seg_map.names)
+    table = segment_table(scored, seg_map.names, seg_map.actions)
+    if seg_map.rules:
+        for row, shadowed in zip(table, seg_map.shadowed(scored), strict=True):
+            row["shadowed"] = shadowed
     summary = {
         "source": str(path), "columns": {"customer": customer_col, "date": date_col,
                                          "amount": amount_col},
@@ -162,24 +196,36 @@ def rfm_report(
         "first_purchase": str(first), "last_purchase": str(last),
         "rows_read": len(log), "rows_used": int(np.count_nonzero(log.day <= day)),
         "customers": n, "revenue": round(float(scored["monetary"].sum()), MONEY_DECIMALS),
-        "scores": "quantile scores 1-5 over the base at the date (ties share the lower "
-                  "score); segments from the R x F map of sim.rfm",
-        "segments": segment_table(scored),
-        "migration": None, "kmeans": None,
+        "scores": "quantile scores 1-5 over the base at the date; equal values share a "
+                  "score, cut at the tie boundaries nearest to equal fifths "
+                  "(sim.rfm.balanced_scores)",
+        "segment_map": seg_map.describe(),
+        "segments": table,
+        "migration": None, "kmeans": None, "list": None,
     }
     if other is not None:
-        at_other = rfm.rfm_from_transactions(log.customer, log.day, log.amount, other)
-        summary["migration"] = migration(scored, at_other, day, other)
+        at_other = rfm.rfm_from_transactions(log.customer, log.day, log.amount, other,
+                                             ties="balanced")
+        at_other["segment"] = seg_map.assign(at_other)
+        summary["migration"] = migration(scored, at_other, day, other, seg_map.names)
         idx = np.searchsorted(at_other["customer_id"], scored["customer_id"])
         idx = np.minimum(idx, len(at_other["customer_id"]) - 1)
         found = at_other["customer_id"][idx] == scored["customer_id"]
-        names = np.array(rfm.SEGMENTS, dtype=object)[at_other["segment"][idx]]
+        names = np.array(seg_map.names, dtype=object)[at_other["segment"][idx]]
         customers["segment_at_compare"] = np.where(found, names, None)
     if k is not None:
         labels, summary["kmeans"] = clusters(scored, int(k))
         customers["cluster"] = labels
 
-    result = RfmResult(summary=summary, customers=customers)
+    listed = None
+    if chosen:
+        listed = mailing_list(customers, chosen, dict(zip(seg_map.names, seg_map.actions,
+                                                          strict=True)),
+                              min_monetary, min_frequency)
+        summary["list"] = {"file": LIST_CSV, "segments": list(chosen),
+                           "min_monetary": min_monetary, "min_frequency": min_frequency,
+                           "customers": len(listed["customer_id"])}
+    result = RfmResult(summary=summary, customers=customers, listed=listed)
     with atomic.staged_dir(target) as stage:
         write(result, stage)
         plot(stage)
@@ -187,11 +233,18 @@ def rfm_report(
 
 
 def write(result: RfmResult, out: Path) -> None:
-    """Write `segments.json` and `customers.csv` into `out` (an existing directory)."""
+    """Write `segments.json`, `customers.csv` and `list.csv` into `out` (an existing directory).
+
+    The directory is a stage that `rfm_report` renames into place once every file is written.
+    """
     atomic.write_json(out / SEGMENTS_JSON, result.summary)
-    table = pa.table({name: pa.array(values) for name, values in result.customers.items()})
-    pv.write_csv(table, out / CUSTOMERS_CSV,
-                 write_options=pv.WriteOptions(quoting_style="needed"))
+    files = [(CUSTOMERS_CSV, result.customers)]
+    if result.listed is not None:
+        files.append((LIST_CSV, result.listed))
+    for name, columns in files:
+        table = pa.table({col: pa.array(values, type=pa.string() if values.dtype == object
+                                        else None) for col, values in columns.items()})
+        pv.write_csv(table, out / name, write_options=pv.WriteOptions(quoting_style="needed"))
 
 
 def plot(out: Path) -> list[Path]:
@@ -331,6 +384,7 @@ def render(result: RfmResult) -> Table:
         other_is_to = mig["to_date"] == s["compare"]
         other_sizes = mig["to_sizes"] if other_is_to else mig["from_sizes"]
         table.add_column(f"customers on {s['compare']}", justify="right")
+    table.add_column("recommended action", justify="left")
 
     def fmt(v: float | None, spec: str) -> str:
         return "-" if v is None else format(v, spec)
@@ -341,12 +395,12 @@ def render(result: RfmResult) -> Table:
                  fmt(r["mean_recency"], ",.1f"), fmt(r["mean_frequency"], ",.2f")]
         if other_sizes is not None:
             cells.append(f"{other_sizes[i]:,}")
-        table.add_row(*cells)
+        table.add_row(*cells, r.get("action", ""))
     cells = ["all", f"{s['customers']:,}", "100.0%", f"{s['revenue']:,.2f}", "100.0%",
              fmt(s["revenue"] / s["customers"] if s["customers"] else None, ",.2f"), "", ""]
     if other_sizes is not None:
         cells.append(f"{sum(other_sizes):,}")
-    table.add_row(*cells, style="bold")
+    table.add_row(*cells, "", style="bold")
     caption = [f"{s['rows_used']:,} of {s['rows_read']:,} transactions on or before "
                f"{s['as_of']} (log from {s['first_purchase']} to {s['last_purchase']})"]
     if mig is not None:
@@ -354,6 +408,17 @@ def render(result: RfmResult) -> Table:
                        f"{mig['customers_both']:,} customers at both dates, "
                        f"{mig['kept_segment']:.1%} kept their segment, {mig['entered']:,} "
                        "entered")
+    seg_map = s.get("segment_map") or {}
+    if seg_map.get("definitions"):
+        caption.append(f"segments from {seg_map['source']}: {seg_map['rule']}")
+    if s.get("list") is not None:
+        li = s["list"]
+        filters = [f"{label} >= {li[key]:,}" for key, label in
+                   (("min_monetary", "monetary"), ("min_frequency", "frequency"))
+                   if li[key] is not None]
+        caption.append(f"{li['file']}: {li['customers']:,} customers in "
+                       f"{', '.join(li['segments'])}"
+                       + (f" with {' and '.join(filters)}" if filters else ""))
     if s["kmeans"] is not None:
         for c in s["kmeans"]["clusters"]:
             caption.append(

@@ -1,11 +1,13 @@
 """RFM of a transaction log: a date option read, segment sizes, migration and k-means clusters.
 
-Pure functions over the columns `sim.rfm.rfm_from_transactions` scores (the same code that
-scores the simulated population); `experiments.data.rfm_report` writes what they return.
+Pure functions over the columns `sim.rfm.rfm_from_transactions` scores (the module that
+scores the simulated population, with tie-aware quintiles here) and over segment names (the
+default map's or a segments file's); `experiments.data.rfm_report` writes what they return.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import numpy as np
@@ -52,8 +54,14 @@ def parse_date(option: str, value: str | date | np.datetime64,
     raise ParameterError(f"{option} = {value!r}: not a date; expected {layouts}")
 
 
-def customer_columns(scored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The columns of `customers.csv`, each (n_customers,), from the scored columns."""
+def customer_columns(scored: dict[str, np.ndarray],
+                     names: Sequence[str] = rfm.SEGMENTS) -> dict[str, np.ndarray]:
+    """The columns of `customers.csv`, each (n_customers,), from the scored columns.
+
+    Args:
+        scored: columns from `sim.rfm.rfm_from_transactions`, whose `segment` indexes `names`.
+        names: the segment names.
+    """
     return {
         "customer_id": scored["customer_id"],
         "recency": scored["recency"].astype(np.int64),
@@ -62,21 +70,24 @@ def customer_columns(scored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         "r_score": scored["r_score"].astype(np.int64),
         "f_score": scored["f_score"].astype(np.int64),
         "m_score": scored["m_score"].astype(np.int64),
-        "segment": np.array(rfm.SEGMENTS, dtype=object)[scored["segment"]],
+        "segment": np.array(names, dtype=object)[scored["segment"]],
     }
 
 
-def segment_table(scored: dict[str, np.ndarray]) -> list[dict]:
-    """Size and value of each named segment (means are None for an empty segment).
+def segment_table(scored: dict[str, np.ndarray], names: Sequence[str] = rfm.SEGMENTS,
+                  actions: Sequence[str] | None = None) -> list[dict]:
+    """Size, value and recommended action of each named segment (means None when empty).
 
     Args:
-        scored: columns from `sim.rfm.rfm_from_transactions`.
+        scored: columns from `sim.rfm.rfm_from_transactions`, whose `segment` indexes `names`.
+        names: the segment names.
+        actions: each segment's recommended action (None: no action column).
 
     Returns:
-        One dict per segment of `sim.rfm.SEGMENTS`, in that order: segment, customers, share,
-        revenue, revenue_share, mean_monetary, mean_recency, mean_frequency.
+        One dict per segment of `names`, in that order: segment, customers, share, revenue,
+        revenue_share, mean_monetary, mean_recency, mean_frequency (and action).
     """
-    k = len(rfm.SEGMENTS)
+    k = len(names)
     seg = scored["segment"].astype(np.intp)
     size = np.bincount(seg, minlength=k)
     revenue = np.bincount(seg, weights=scored["monetary"], minlength=k)
@@ -84,7 +95,7 @@ def segment_table(scored: dict[str, np.ndarray]) -> list[dict]:
     frequency = np.bincount(seg, weights=scored["frequency"], minlength=k)
     n, total = max(int(size.sum()), 1), float(revenue.sum())
     rows = []
-    for s, name in enumerate(rfm.SEGMENTS):
+    for s, name in enumerate(names):
         m = int(size[s])
         rows.append({
             "segment": name, "customers": m, "share": m / n,
@@ -93,12 +104,14 @@ def segment_table(scored: dict[str, np.ndarray]) -> list[dict]:
             "mean_monetary": float(revenue[s]) / m if m else None,
             "mean_recency": float(recency[s]) / m if m else None,
             "mean_frequency": float(frequency[s]) / m if m else None,
+            **({} if actions is None else {"action": actions[s]}),
         })
     return rows
 
 
 def migration(at_day: dict[str, np.ndarray], at_other: dict[str, np.ndarray],
-              day: np.datetime64, other: np.datetime64) -> dict:
+              day: np.datetime64, other: np.datetime64,
+              names: Sequence[str] = rfm.SEGMENTS) -> dict:
     """Customers counted from their segment at the earlier date to the later one.
 
     Every customer in the base at the earlier date is in it at the later date too (a base only
@@ -110,6 +123,7 @@ def migration(at_day: dict[str, np.ndarray], at_other: dict[str, np.ndarray],
         at_other: the same at `other`.
         day: the as-of date.
         other: the compare date.
+        names: the segment names `segment` indexes.
 
     Returns:
         from_date, to_date, segments (row and column order), counts and shares
@@ -120,11 +134,11 @@ def migration(at_day: dict[str, np.ndarray], at_other: dict[str, np.ndarray],
     (d0, early), (d1, late) = sorted([(day, at_day), (other, at_other)], key=lambda p: p[0])
     idx = np.searchsorted(late["customer_id"], early["customer_id"])
     before, after = early["segment"], late["segment"][idx]
-    counts, shares = rfm.transition_matrix(before, after)
+    k = len(names)
+    counts, shares = rfm.transition_matrix(before, after, k)
     both = int(counts.sum())
-    k = len(rfm.SEGMENTS)
     return {
-        "from_date": str(d0), "to_date": str(d1), "segments": list(rfm.SEGMENTS),
+        "from_date": str(d0), "to_date": str(d1), "segments": list(names),
         "counts": counts.tolist(), "shares": shares.tolist(), "customers_both": both,
         "entered": len(late["customer_id"]) - both,
         "kept_segment": float(np.trace(counts)) / both if both else 0.0,

@@ -178,3 +178,112 @@ def test_rfm_refuses_a_bad_option(options, match, refused):
     """A bad --as-of, --compare, --k or --out on a good log."""
     out = [] if "--out" in options else ["--out", "{home}/out"]
     refused(["rfm", "{home}/log.csv", *COLS, *options, *out], match)
+
+
+GOOD_SEGMENT = '[[segment]]\nname = "best"\nr_score = [4, 5]\n'
+# (id, segments file content (None: a fixture file named in the options), options, match)
+RFM_SEGMENTS = [
+    ("segments-missing", None, ["--segments", "{home}/no_such.toml"],
+     r"segments file .*no_such\.toml: no such file"),
+    ("segments-a-directory", None, ["--segments", "{home}/a_folder"], r"a_folder: is a directory"),
+    ("segments-not-utf8", None, ["--segments", "{home}/latin1.txt"], r"latin1\.txt: not UTF-8"),
+    ("segments-binary", None, ["--segments", "{home}/binary.bin"], r"binary\.bin: not UTF-8"),
+    ("segments-empty", "", [], r"seg\.toml: no \[\[segment\]\] table"),
+    ("segments-not-toml", "[[segment]\nname = best\n", [], r"seg\.toml: not valid TOML"),
+    ("segments-unknown-top-key", 'title = "mine"\n' + GOOD_SEGMENT, [],
+     r"seg\.toml: unknown key 'title'; the file holds \[\[segment\]\] tables only"),
+    ("segment-a-string", 'segment = ["best"]\n', [], r"segment 1 is 'best', not a table"),
+    ("segment-without-name", "[[segment]]\nr_score = 5\n", [],
+     r"segment 1 field 'name': Field required"),
+    ("segment-name-other", '[[segment]]\nname = "other"\nr_score = 5\n', [],
+     r"segment 1 \('other'\) field 'name' = 'other': 'other' is reserved"),
+    ("segment-name-with-space", '[[segment]]\nname = "big spender"\nr_score = 5\n', [],
+     r"segment 1 \('big spender'\) field 'name'.*letters, digits, _ or -"),
+    ("segment-name-twice", GOOD_SEGMENT * 2, [],
+     r"segment 2 \('best'\): name 'best' given twice"),
+    ("segment-no-range", '[[segment]]\nname = "all"\n', [],
+     r"segment 1 \('all'\): no range; give at least one of r_score"),
+    ("segment-unknown-field", GOOD_SEGMENT + "r_scor = 5\n", [],
+     r"segment 1 \('best'\): unknown field 'r_scor'; allowed: name, r_score, f_score"),
+    ("score-six", '[[segment]]\nname = "x"\nf_score = [4, 6]\n', [],
+     r"segment 1 \('x'\) field 'f_score' = \[4, 6\]: scores are whole numbers from 1 to 5"),
+    ("score-zero", '[[segment]]\nname = "x"\nm_score = 0\n', [],
+     r"'x'\) field 'm_score' = 0: scores are whole numbers from 1 to 5"),
+    ("score-fraction", '[[segment]]\nname = "x"\nr_score = 4.5\n', [],
+     r"'x'\) field 'r_score' = 4\.5: scores are whole numbers"),
+    ("range-reversed", '[[segment]]\nname = "x"\nrecency = [90, 30]\n', [],
+     r"'x'\) field 'recency' = \[90, 30\]: low 90 is above high 30"),
+    ("range-three-numbers", '[[segment]]\nname = "x"\nfrequency = [1, 2, 3]\n', [],
+     r"'x'\) field 'frequency' = \[1, 2, 3\]: expected a number or a \[low, high\] list"),
+    ("range-text", '[[segment]]\nname = "x"\nmonetary = "lots"\n', [],
+     r"'x'\) field 'monetary' = 'lots': expected a number"),
+    ("range-boolean", '[[segment]]\nname = "x"\nfrequency = true\n', [],
+     r"'x'\) field 'frequency' = True: expected a number"),
+    ("range-nan", '[[segment]]\nname = "x"\nmonetary = [nan, 5]\n', [],
+     r"'x'\) field 'monetary'.*finite bounds"),
+    ("range-low-inf", '[[segment]]\nname = "x"\nmonetary = [inf, inf]\n', [],
+     r"'x'\) field 'monetary'.*inf allowed as high only"),
+    ("value-negative", '[[segment]]\nname = "x"\nrecency = [-5, 10]\n', [],
+     r"'x'\) field 'recency' = \[-5, 10\]: values are >= 0"),
+    ("action-unknown-offer", GOOD_SEGMENT + 'action = { offer = "free_lunch" }\n', [],
+     r"'best'\) field 'action'.*offer 'free_lunch' is unknown; allowed: discount_10"),
+    ("action-unknown-channel", GOOD_SEGMENT + 'action = { offer = "win_back", '
+                                              'channel = "fax" }\n', [],
+     r"'best'\) field 'action'.*channel 'fax' is unknown; allowed: email"),
+    ("action-a-word", GOOD_SEGMENT + 'action = "mail them"\n', [],
+     r"'best'\) field 'action' = 'mail them': expected \"none\" or a table"),
+    ("action-unknown-key", GOOD_SEGMENT + 'action = { offer = "win_back", when = "now" }\n',
+     [], r"'best'\) field 'action'.*unknown key 'when'; allowed keys: offer, channel"),
+    ("action-without-offer", GOOD_SEGMENT + 'action = { channel = "sms" }\n', [],
+     r"'best'\) field 'action'.*no offer"),
+    ("segments-too-many", "".join(f'[[segment]]\nname = "s{i}"\nr_score = 5\n'
+                                  for i in range(51)), [],
+     r"seg\.toml: 51 segments; allowed 1 to 50"),
+]
+
+
+@pytest.mark.parametrize(("text", "options", "match"), [c[1:] for c in RFM_SEGMENTS],
+                         ids=[c[0] for c in RFM_SEGMENTS])
+def test_rfm_refuses_a_bad_segments_file(text, options, match, home, refused):
+    """A segments file that is missing, unreadable, not TOML, or names a bad segment or field.
+
+    The message names the file, the segment (its number and name) and the field.
+    """
+    if text is not None:
+        write(home, "seg.toml", text)
+        options = ["--segments", "{home}/seg.toml"]
+    refused(["rfm", "{home}/log.csv", *COLS, "--as-of", "2024-06-30", *options,
+             "--out", "{home}/out"], match)
+
+
+RFM_LISTS = [
+    ("list-unknown-segment", ["--list", "champs"],
+     r"list = 'champs': unknown segment; known: champions, loyal, potential_loyalists"),
+    ("list-other-without-file", ["--list", "other"], r"list = 'other': unknown segment"),
+    ("list-not-in-the-file", ["--segments", "{home}/seg.toml", "--list", "champions"],
+     r"list = 'champions': unknown segment; known: best, other"),
+    ("min-monetary-without-list", ["--min-monetary", "100"],
+     r"min_monetary = 100\.0: filters a mailing list; give the segments to list with --list"),
+    ("min-frequency-without-list", ["--min-frequency", "2"],
+     r"min_frequency = 2: filters a mailing list"),
+    ("min-monetary-negative", ["--list", "lost", "--min-monetary", "-5"],
+     r"min_monetary = -5\.0: allowed a finite number >= 0"),
+    ("min-monetary-nan", ["--list", "lost", "--min-monetary", "nan"],
+     r"min_monetary = nan: allowed a finite number >= 0"),
+    ("min-monetary-inf", ["--list", "lost", "--min-monetary", "inf"],
+     r"min_monetary = inf: allowed a finite number >= 0"),
+    ("min-monetary-text", ["--list", "lost", "--min-monetary", "lots"], r"--min-monetary"),
+    ("min-frequency-zero", ["--list", "lost", "--min-frequency", "0"],
+     r"min_frequency = 0: allowed a whole number >= 1"),
+    ("min-frequency-fraction", ["--list", "lost", "--min-frequency", "1.5"],
+     r"--min-frequency"),
+]
+
+
+@pytest.mark.parametrize(("options", "match"), [c[1:] for c in RFM_LISTS],
+                         ids=[c[0] for c in RFM_LISTS])
+def test_rfm_refuses_a_bad_list(options, match, home, refused):
+    """An unknown --list segment (the known ones named), or a bad or orphan minimum."""
+    write(home, "seg.toml", GOOD_SEGMENT)
+    refused(["rfm", "{home}/log.csv", *COLS, "--as-of", "2024-06-30", *options,
+             "--out", "{home}/out"], match)
