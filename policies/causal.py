@@ -153,9 +153,9 @@ class CausalLinTS(Policy):
         generator for `causal_vw`. One posterior sample, drawn afresh at each call
         (`n_samples` must be 1), serves every row of the call: given it, a row's shortlist is
         a function of its context, so a choice among the shortlist has an exact pscore
-        conditional on the call's sample (drawn independently of the customers' outcomes, it
-        is a valid propensity for off-policy estimates). A fresh sample at each call keeps a
-        screen whose sample falls short of the hurdle everywhere from going quiet for good.
+        conditional on the call's sample (drawn independently of the customers' outcomes).
+        A fresh sample at each call keeps a screen whose sample falls short of the hurdle
+        everywhere from going quiet for good.
 
         Args:
             contexts: (n, dim_context) float.

@@ -12,17 +12,23 @@ So the decision is made in two stages, as recommenders retrieve then rank:
    quadratic context x action model.
 
 Both stages learn the `uplift_opened` reward: the screen from every message sent, VW from its
-own decisions. The pscore is VW's probability of the chosen action given the shortlist, which
-is a function of the context and the policy's state, so it is exact.
+own decisions. The pscore is VW's probability of the chosen action given the shortlist. The
+shortlist is a function of the context and of the screen's posterior sample of that call, so
+the pscore is exact given that sample, which is drawn independently of the customers'
+outcomes: for off-policy estimates it is a valid propensity for target policies that choose
+within the shortlists, and, as for any policy that gives some messages probability 0, blind
+to the value of messages it never lists.
 
 Rewards arrive days after the decisions (the attribution window), one batch per decision day:
 the shortlists of the last `_KEPT` batches are kept, keyed by the batch's contexts, so that VW
 learns each row over the candidates it chose among. A batch not found (after pickling, or
-contexts never acted on) is learned over the whole catalog, as the `vw` adapter does.
+contexts never acted on) is learned over the whole catalog, as the `vw` adapter does; a
+pickled `causal_vw` does not carry the shortlists of batches still waiting for their rewards.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections import OrderedDict
 from typing import Any, ClassVar
@@ -114,10 +120,15 @@ class CausalVW(VWPolicy):
 
     def action_dist(self, contexts: np.ndarray, eligible: np.ndarray | None = None,
                     ) -> np.ndarray:
-        """(n, n_actions) VW's pmf over each row's shortlist; no action for sure without one."""
+        """(n, n_actions) VW's pmf over each row's shortlist; no action for sure without one.
+
+        The shortlists come from one sample of a copy of the screen, so that asking changes
+        nothing the policy will do: the distribution is conditional on that sample.
+        """
         x = self._contexts(contexts)
-        short = self._screen.shortlist(x, self._eligible(eligible, x.shape[0]),
-                                       self.params.shortlist)
+        screen = copy.deepcopy(self._screen)
+        short = screen.shortlist(x, self._eligible(eligible, x.shape[0]),
+                                 self.params.shortlist)
         live = np.flatnonzero(short[:, 1:].any(axis=1))
         dist = np.zeros((x.shape[0], self.n_actions))
         dist[:, 0] = 1.0

@@ -158,6 +158,7 @@ class VWPolicy(Policy):
         self._seen: dict[tuple[int, float, float | None], None] = {}
         self._free_prob = self.params.exploration == "squarecb"
         self._pending: _Pending | None = None
+        self._pool_holds: _Pending | None = None  # the `act` whose contexts the pool holds
         self.last_slate: np.ndarray | None = None
         self.last_slate_pscores: np.ndarray | None = None
 
@@ -227,7 +228,7 @@ class VWPolicy(Policy):
                 continue
             _predict(self._vw, [shared] + [self._acts[a] for a in cand])
             dist[i, cand] = shared.get_action_scores()
-        self._pending = None  # the pool's first shared example was overwritten
+        self._pending = self._pool_holds = None  # the pool's first shared example was rewritten
         return dist
 
     # --- acting -------------------------------------------------------------------------
@@ -277,7 +278,7 @@ class VWPolicy(Policy):
             _predict(self._vw, exs)
             pmf = shared.get_action_scores()
             j = _draw(pmf, u)
-            self._pending = _Pending(1, xbytes, None, None)
+            self._pending = self._pool_holds = _Pending(1, xbytes, None, None)
             return np.array([j], dtype=np.int64), np.array([pmf[j]])
         rows = contexts.tolist()
         cands = self._candidates(eligible, n)
@@ -302,7 +303,7 @@ class VWPolicy(Policy):
             j = _draw(pmf, draws[i])
             actions[i] = j if cand is None else cand[j]
             pscores[i] = pmf[j]
-        self._pending = _Pending(n, contexts.tobytes(), cands, None)
+        self._pending = self._pool_holds = _Pending(n, contexts.tobytes(), cands, None)
         return np.array(actions, dtype=np.int64), np.array(pscores, dtype=np.float64)
 
     def _act_slates(self, x: np.ndarray, rows: list, cands: list | None,
@@ -338,7 +339,7 @@ class VWPolicy(Policy):
                 left = [b for b in left if b != a and b != 0]
             slates.append(slots)
         self.last_slate, self.last_slate_pscores = slate, slate_p
-        self._pending = _Pending(n, x.tobytes(), cands, slates)
+        self._pending = self._pool_holds = _Pending(n, x.tobytes(), cands, slates)
         return slate[:, 0].copy(), slate_p[:, 0].copy()
 
     # --- learning -----------------------------------------------------------------------
@@ -388,15 +389,17 @@ class VWPolicy(Policy):
         n = contexts.shape[0]
         pend, self._pending = self._pending, None
         # The rows `act` saw: their candidate lists and slates still apply; their shared
-        # examples still hold the contexts only when the batch fitted in the pool.
+        # examples still hold the contexts only when the batch fitted in the pool and no
+        # later `act` or `action_dist` rewrote it (a subclass may hand back an older pending).
         match = pend is not None and pend.n == n and pend.xbytes == contexts.tobytes()
-        if match and n == 1 and pend.cands is None and pend.slates is None:
+        held = match and pend is self._pool_holds
+        if held and n == 1 and pend.cands is None and pend.slates is None:
             # One row over the whole catalog, whose shared example still holds it: the
             # loop below for one row.
             a = actions.item()
             self._learn_one(self._pool[0], a, a, -rewards.item(), pscores.item())
             return
-        same = match and n <= _POOL
+        same = held and n <= _POOL
         rows = None if same else contexts.tolist()
         cands = pend.cands if match else None
         slates = pend.slates if match else None

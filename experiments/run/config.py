@@ -48,7 +48,7 @@ from nbasim.sim.shocks import parse_shock
 CURRENCY_CHARS = 8
 """Longest currency label."""
 CURRENCY_ALLOWED = (f'"" (money is labelled "money"), or 1 to {CURRENCY_CHARS} letters or '
-                    'currency symbols, e.g. "EUR", "USD", "€", "$", "units"')
+                    'currency symbols (at most one "$"), e.g. "EUR", "USD", "€", "$", "units"')
 """What the `currency` key allows, as its error says."""
 
 Customers = Annotated[int, Field(ge=100, le=2_000_000)]
@@ -150,13 +150,14 @@ class ExperimentConfig(CampaignSettings):
     """Off-policy validation (`nbasim ope-validate`): behaviour and target policies."""
     currency: str = ""
     """How the report and its plots label money: "" ("money"), or 1 to 8 letters or currency
-    symbols ("EUR", "USD", "€", "$", "units"). A label only: the simulated amounts are the
-    scenario's, whatever it says."""
+    symbols, at most one "$" ("EUR", "USD", "€", "$", "units"). A label only: the simulated
+    amounts are the scenario's, whatever it says."""
 
     @field_validator("currency")
     @classmethod
     def _currency_label(cls, value: str) -> str:
-        ok = len(value) <= CURRENCY_CHARS and all(
+        # At most one "$": two would open matplotlib's maths mode in every money label.
+        ok = len(value) <= CURRENCY_CHARS and value.count("$") <= 1 and all(
             ch.isalpha() or unicodedata.category(ch) == "Sc" for ch in value)
         if not ok:
             raise ValueError(f"not a currency label; allowed: {CURRENCY_ALLOWED}")

@@ -200,6 +200,48 @@ def test_causal_vw_chooses_within_the_shortlist_and_learns_over_it():
         assert not policy._kept   # learned over the shortlist it acted on
 
 
+def test_causal_vw_learns_a_late_batch_against_its_own_contexts():
+    """Rewards a day late (act A, act B, update A) teach VW what act A, update A would.
+
+    Act B rewrites the VW adapter's pooled examples (batches of at most 512 rows are learned
+    from the pool); update A must not learn A's rewards against B's contexts.
+    """
+    from nbasim.policies.vw import VWPolicy
+
+    rng = np.random.default_rng(3)
+    (xa, ka), (xb, _) = _batch(rng, 200), _batch(rng, 200)
+    make = lambda: policies.make("causal_vw", action_features=FEATURES,  # noqa: E731
+                                 dim_context=3, seed=4, screen={"hurdle": 0.0, "caution": 0.0})
+    late, prompt = make(), make()
+    a, p = late.act(xa)
+    late.act(xb)
+    a2, p2 = prompt.act(xa)
+    np.testing.assert_array_equal(a, a2)
+    assert (a > 0).any()
+    reward = UPLIFT[ka, a] + rng.normal(0, NOISE, 200)
+    late.update(xa, a, reward, p)
+    prompt.update(xa, a, reward, p)
+    probe = np.eye(3)
+    np.testing.assert_array_equal(VWPolicy.action_dist(late, probe),
+                                  VWPolicy.action_dist(prompt, probe))
+    assert not np.array_equal(VWPolicy.action_dist(make(), probe),
+                              VWPolicy.action_dist(prompt, probe))   # it did learn
+
+
+def test_causal_vw_action_dist_changes_nothing_it_will_do():
+    """Asking for the distribution leaves the next act as it would have been."""
+    rng = np.random.default_rng(5)
+    x, _ = _batch(rng, 100)
+    asked, quiet = (policies.make("causal_vw", action_features=FEATURES, dim_context=3,
+                                  seed=6) for _ in range(2))
+    dist = asked.action_dist(x)
+    np.testing.assert_allclose(dist.sum(axis=1), 1.0, rtol=1e-6)
+    a1, p1 = asked.act(x)
+    a2, p2 = quiet.act(x)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(p1, p2)
+
+
 def test_causal_vw_pickles_with_its_screen():
     """A pickled causal_vw acts as the original, screen included."""
     import pickle

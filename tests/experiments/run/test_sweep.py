@@ -38,6 +38,8 @@ def tiny(**changes):
      "policies labels repeat"),
     ({"scenarios": [{"scenario": "moon_base"}]}, "unknown scenario 'moon_base'"),
     ({"scenarios": [{"shocks": ["meteor"]}]}, "unknown shock 'meteor'"),
+    ({"currency": "$$"}, r"config field 'currency' = '\$\$': .*at most one \"\$\""),
+    ({"currency": "E-U"}, "config field 'currency' = 'E-U': .*not a currency label"),
 ])
 def test_bad_configs_are_named(changes, match):
     """Each bad field is reported with its value and what is allowed.
