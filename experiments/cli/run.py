@@ -25,7 +25,7 @@ def run_experiment(
     """Run every (scenario, policy, seed) cell of an experiment; write results and report."""
     from nbasim.experiments.run import config as config_mod
     from nbasim.experiments.run import sweep
-    from nbasim.experiments.run.metrics import ORACLE_ROLES
+    from nbasim.experiments.run.metrics import ORACLE_ROLES, with_role
 
     try:
         cfg = config_mod.load(config)
@@ -41,8 +41,7 @@ def run_experiment(
         def done(cell, result) -> None:
             finished[0] += 1
             progress.update(task, advance=1)
-            role = ORACLE_ROLES.get(cell.policy.name)
-            name = f"{cell.policy.label} ({role})" if role else cell.policy.label
+            name = with_role(cell.policy.label, ORACLE_ROLES.get(cell.policy.name))
             err_console.print(
                 f"  {name} @ {cell.scenario.label}, seed {cell.seed}: incremental "
                 f"margin {result.figures['incremental_margin']:,.0f} "

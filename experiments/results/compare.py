@@ -22,6 +22,7 @@ from nbasim.experiments.results import stats
 from nbasim.experiments.results import summary as summary_reader
 from nbasim.experiments.results.check import ARROWS, format_ci, format_value
 from nbasim.experiments.results.summary import ResultsError, validate_summary
+from nbasim.experiments.run.metrics import with_role
 
 DEFAULT_BY = "incremental_margin"
 """Metric that `rank` orders groups by unless told otherwise."""
@@ -100,7 +101,7 @@ class RankRow:
     @property
     def name(self) -> str:
         """The group, with its role when it is an oracle: "oracle (myopic oracle)"."""
-        return f"{self.group} ({self.role})" if self.role else self.group
+        return with_role(self.group, self.role)
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ class DiffRow:
     @property
     def name(self) -> str:
         """The group, with its role when it is an oracle: "oracle (myopic oracle)"."""
-        return f"{self.group} ({self.role})" if self.role else self.group
+        return with_role(self.group, self.role)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from nbasim.experiments.results.summary import (
     is_number,
     validate_summary,
 )
+from nbasim.experiments.run.metrics import with_role
 
 PAIRED_METRICS = ("true_incremental_margin", "true_incremental_value", "regret", "regret_ltv",
                   "incremental_margin")
@@ -89,7 +90,7 @@ class PairedRow:
     @property
     def name(self) -> str:
         """The group, with its role when it is an oracle: "oracle (myopic oracle)"."""
-        return f"{self.group} ({self.role})" if self.role else self.group
+        return with_role(self.group, self.role)
 
     @property
     def tolerance(self) -> float:

@@ -29,13 +29,11 @@ from nbasim.experiments.run.config import (
     ScenarioVariant,
     variant_world,
 )
+from nbasim.experiments.run.layout import CHANNEL_FIELDS
 from nbasim.sim import lifecycle, rfm
 from nbasim.sim.params import CHANNELS
 
 ACTIVE_STAGES = (lifecycle.NEW, lifecycle.ACTIVE, lifecycle.REACTIVATED)
-CHANNEL_FIELDS = ("sent", "opens", "clicks", "conversions", "unsubscribes", "cost",
-                  "attributed_margin", "true_incremental_margin")
-"""What a cell counts per channel over its run (`layout.CHANNEL_COLUMNS`)."""
 MONEY_FIELDS = ("cost", "attributed_margin", "true_incremental_margin")
 """Of `CHANNEL_FIELDS`, those in money (the others are counts)."""
 

@@ -111,3 +111,5 @@ CHANNEL_COLUMNS = {
     "true_incremental_margin": "true expected incremental margin of the messages sent",
 }
 """channels.parquet columns (one row per cell and channel) and what each holds."""
+CHANNEL_FIELDS = tuple(CHANNEL_COLUMNS)[4:]
+"""What a cell counts per channel over its run: the channels.parquet columns after its keys."""

@@ -120,6 +120,11 @@ the myopic oracle maximises each message's true incremental margin, the long-ter
 true incremental value (the margin net of the future value it moves)."""
 
 
+def with_role(label: str, role: str | None) -> str:
+    """A group's label with its role when it has one: "oracle (myopic oracle)"."""
+    return f"{label} ({role})" if role else label
+
+
 def definitions() -> dict[str, dict[str, str]]:
     """The metrics as summary.json describes them: name -> {"label", "better", "unit"}."""
     return {name: {"label": m.label, "better": m.better, "unit": m.unit}

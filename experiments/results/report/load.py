@@ -22,6 +22,7 @@ from nbasim.experiments.results.report import figures as rp
 from nbasim.experiments.results.report import ranking_quality
 from nbasim.experiments.results.report.breakdowns import Breakdown, pivot
 from nbasim.experiments.results.summary import SUMMARY_NAME, ResultsError, load_summary
+from nbasim.experiments.run.layout import CHANNEL_FIELDS
 from nbasim.sim.params import CHANNELS, OFFERS
 from nbasim.sim.rfm import SEGMENTS
 
@@ -37,8 +38,7 @@ DECISION_NEEDED = ("scenario", "policy", "segment", "offer", "channel", "action"
 MIGRATION_NEEDED = ("scenario", "policy", "seed", "from_segment", "to_segment", "customers")
 SEGMENT_NEEDED = ("scenario", "policy", "seed", "segment", "uplift", "treated_customers",
                   "holdout_customers")
-CHANNEL_VALUES = ("sent", "opens", "clicks", "conversions", "unsubscribes", "cost",
-                  "attributed_margin", "true_incremental_margin")
+CHANNEL_VALUES = CHANNEL_FIELDS
 """channels.parquet values the report shows, in its columns' order."""
 SCORE_NEEDED = ("scenario", "policy", "seed", "score", "true_incremental_margin")
 
