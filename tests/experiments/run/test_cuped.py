@@ -158,6 +158,14 @@ def test_many_covariates_unbiased_when_the_truth_is_zero():
     assert np.mean(se) == pytest.approx(adj.std(), rel=0.1)
 
 
+def _history(join, freq, spend, last, present, day, horizon, n_categories=3, **kw):
+    n = len(join)
+    args = {"last_category": np.zeros(n, np.uint8), "stage": np.ones(n, np.uint8),
+            "visits_primary": np.asarray(freq), "cart_value": np.zeros(n)} | kw
+    return covariate.history_covariates(join, freq, spend, last, present, day, horizon,
+                                        n_categories=n_categories, **args)
+
+
 def test_covariate_columns():
     """Present customers get 1 and a prediction; newcomers get zeros."""
     # Three present customers who joined 400 days ago with the same 10 purchases and spend:
@@ -167,22 +175,42 @@ def test_covariate_columns():
     spend = np.array([500.0, 500.0, 500.0, 0.0])
     last = np.array([-1, -200, -365, 5])
     present = np.array([True, True, True, False])
+    names = covariate.names(3)
+    col = {name: j for j, name in enumerate(names)}
     # Too few customers to fit: the fallback, spend per day of tenure times the horizon.
-    x = covariate.history_covariates(join, freq, spend, last, present, 0, 30)
-    assert x[:, 0].tolist() == [1, 1, 1, 0]
-    assert x[:3, 1] == pytest.approx(500.0 / 400 * 30)
-    assert x[3, 1] == 0.0
+    x = _history(join, freq, spend, last, present, 0, 30,
+                 last_category=np.array([2, 0, 1, 0]), cart_value=np.array([0, 7.5, 0, 0]))
+    assert x.shape == (4, len(names))
+    assert x[:, col["present"]].tolist() == [1, 1, 1, 0]
+    assert x[:3, col["predicted_spend"]] == pytest.approx(500.0 / 400 * 30)
+    assert (x[3] == 0.0).all()
+    # Recency as of the end of day -1: 0, 199 and 364 days; mean spend 50; cart 7.5.
+    assert x[:3, col["recency"]].tolist() == [0, 199, 364]
+    assert x[:3, col["mean_spend"]] == pytest.approx(50.0)
+    assert x[:3, col["cart_value"]].tolist() == [0.0, 7.5, 0.0]
+    # The last category as one-hot columns, and the prediction split by it.
+    assert x[:3, col["last_category_2"]].tolist() == [1, 0, 0]
+    pred = x[:3, col["predicted_spend_gg"]]
+    assert x[:3, col["predicted_spend_gg_last_0"]] == pytest.approx([0, pred[1], 0])
+    assert x[:3, col["stage_active"]].tolist() == [1, 1, 1]
     # Enough customers (the three, 20 times over, plus one-purchase ones) to fit BG/NBD.
     rng = np.random.default_rng(5)
     k = 200
     join_k = -rng.integers(30, 700, k)
     freq_k = 1 + rng.poisson(-join_k / 60)
     last_k = join_k + (rng.random(k) * -join_k).astype(int) * (freq_k > 1)
-    many = covariate.history_covariates(
+    many = _history(
         np.concatenate([np.tile(join, 20), join_k]), np.concatenate([np.tile(freq, 20), freq_k]),
-        np.concatenate([np.tile(spend, 20), 50.0 * freq_k]),
+        np.concatenate([np.tile(spend, 20), 50.0 * freq_k * rng.gamma(5.0, 0.2, k)]),
         np.concatenate([np.tile(last, 20), last_k]),
         np.concatenate([np.tile(present, 20), np.ones(k, bool)]), 0, 30)
-    recent, stale, silent, newcomer = many[:4, 1]
+    recent, stale, silent, newcomer = many[:4, col["predicted_spend"]]
     assert recent > stale > silent > 0
     assert newcomer == 0.0
+    alive = many[:3, col["p_alive"]]
+    assert 1 >= alive[0] > alive[1] > alive[2] > 0
+    # Gamma-Gamma shrinks a one-basket customer's spend towards the population's mean.
+    one = np.flatnonzero(many[:, col["frequency"]] == 1)[0]
+    m, gg = many[one, col["mean_spend"]], many[one, col["gg_spend"]]
+    mean_basket = many[many[:, 0] == 1, col["mean_spend"]].mean()
+    assert abs(gg - mean_basket) < abs(m - mean_basket)
