@@ -151,7 +151,12 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     pop = w.pop
     acc.covariate = covariate.history_covariates(
         pop.join_day[:n], pop.frequency[:n], pop.monetary[:n], pop.last_purchase_day[:n],
-        np.arange(n) < w.n_present, w.day, cfg.days - w.day)
+        np.arange(n) < w.n_present, w.day, cfg.days - w.day,
+        last_category=pop.last_category[:n], n_categories=w.catalog.n_categories,
+        stage=pop.stage[:n], visits_primary=pop.visits_primary[:n],
+        cart_value=pop.cart_value[:n])
+    # Newcomers' rows are zeros, so these moments serve every day's present prefix.
+    acc.moments = cuped.gram(acc.covariate)
     daily: list[dict] = []
     log: list[dict] = []
     policy_s = 0.0
@@ -204,7 +209,8 @@ class _Accumulators:
         self.sent = np.zeros(n, dtype=np.int64)
         self.first_day = np.full(n, -1, dtype=np.int64)
         self.second_day = np.full(n, -1, dtype=np.int64)
-        self.covariate = np.zeros((n, len(covariate.NAMES)))
+        self.covariate = np.zeros((n, len(covariate.BASE_NAMES)))
+        self.moments = cuped.gram(self.covariate)
         self.adjustment = 0.0  # CUPED's adjustment of the uplift so far
         self.channels = np.zeros((len(CHANNEL_FIELDS), len(CHANNELS)))  # per field, channel
 
@@ -243,7 +249,8 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
     rate = holdout_margin / holdout_n if holdout_n else 0.0
     raw = margin - cost - treated_n * rate
     # CUPED on each present customer's margin so far: today's share of the adjustment.
-    adjustment = cuped.adjustment(acc.margin[:here], acc.covariate[:here], ~c.holdout[:here])
+    adjustment = cuped.adjustment(acc.margin[:here], acc.covariate[:here], ~c.holdout[:here],
+                                  acc.moments)
     adjusted = raw - (adjustment - acc.adjustment)
     acc.adjustment = adjustment
     died = out["churned"][~c.holdout[out["churned"]]]

@@ -13,6 +13,11 @@ no expected value; it removes the share `R^2` of the variance that `x` explains.
 error is the difference-in-means one computed on the residuals `y - theta . x` (Deng et al.,
 section 3.2), so intervals built on it account for the adjustment.
 
+With k covariates `theta` is a vector (multiple regression, the "CUPAC" reading: `x theta` is
+a history-based prediction of `y`). Its in-sample fit flatters the residuals by about `k / n`
+of their variance (under 2 % for the runner's covariates on 3,000 customers); the standard
+error does not correct for that.
+
 Pure functions over arrays; sums are numpy's pairwise sums, never BLAS, so the same inputs
 give the same bits whatever the thread count.
 """
@@ -62,15 +67,52 @@ def _check(y: np.ndarray, x: np.ndarray, treated: np.ndarray,
     return y, x, treated
 
 
-def theta(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+RCOND = 1e-10
+"""Eigenvalues of the covariates' correlation matrix below this share of the largest are
+dropped (the pseudo-inverse): exactly collinear columns, such as one-hot columns that add up to
+another, then cost nothing."""
+VARIES = 1e-10
+"""A column whose centred sum of squares is below this share of its uncentred one is
+constant up to rounding, and gets 0."""
+
+
+def gram(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sums and the uncentred cross-products of `x`'s columns, for `theta(..., moments=)`.
+
+    Rows of zeros add nothing to either, so the moments of all rows serve any prefix of them
+    whose other rows are all zero (the covariates of customers who arrive later).
+
+    Args:
+        x: (n, k) covariates, or (n,) for one.
+
+    Returns:
+        (k,) column sums and (k, k) `sum_i x_i x_i^T`, as pairwise sums.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    k = x.shape[1]
+    cols = [np.ascontiguousarray(x[:, j]) for j in range(k)]
+    cross = np.zeros((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            cross[i, j] = cross[j, i] = (cols[i] * cols[j]).sum()
+    return np.array([c.sum() for c in cols]), cross
+
+
+def theta(y: np.ndarray, x: np.ndarray,
+          moments: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The least-squares coefficient of `y` on `x` with an intercept, all rows pooled.
 
-    `theta = Sxx^+ Sxy` with `Sxx` and `Sxy` the centred cross-products; a covariate without
-    variance gets 0 (the pseudo-inverse), so a constant column is harmless.
+    `theta = Sxx^+ Sxy` with `Sxx` and `Sxy` the centred cross-products. The pseudo-inverse is
+    taken on the correlation scale (`RCOND`): a covariate without variance gets 0, and of
+    exactly collinear ones the minimum-norm combination, so the fitted values `x theta` are
+    those of least squares on the columns that are not redundant.
 
     Args:
         y: (n,) outcomes.
         x: (n, k) covariates, or (n,) for one.
+        moments: `gram(x)`, or that of rows whose extra rows are all zero, to skip the
+            `O(n k^2)` cross-products (a run recomputes theta every day on the same `x`).
 
     Returns:
         (k,) coefficients (zeros with fewer than 2 rows).
@@ -78,23 +120,34 @@ def theta(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
     x = x[:, None] if x.ndim == 1 else x
-    k = x.shape[1]
+    n, k = x.shape
     if y.size < 2:
         return np.zeros(k)
-    xc = [x[:, j] - x[:, j].mean() for j in range(k)]
+    sums, cross = gram(x) if moments is None else moments
+    mean = sums / n
+    sxx = cross - n * np.outer(mean, mean)
     yc = y - y.mean()
-    sxx = np.array([[(xc[i] * xc[j]).sum() for j in range(k)] for i in range(k)])
-    sxy = np.array([(xc[i] * yc).sum() for i in range(k)])
-    return np.linalg.pinv(sxx) @ sxy
+    sxy = np.array([(x[:, j] * yc).sum() for j in range(k)])
+    # A column varies when its centred square is not rounding error of its uncentred one.
+    keep = np.diag(sxx) > VARIES * np.diag(cross)
+    scale = np.sqrt(np.where(keep, np.diag(sxx), 1.0))
+    out = np.zeros(k)
+    if keep.any():
+        d = scale[keep]
+        corr = sxx[np.ix_(keep, keep)] / np.outer(d, d)
+        out[keep] = (np.linalg.pinv(corr, rcond=RCOND) @ (sxy[keep] / d)) / d
+    return out
 
 
-def adjustment(y: np.ndarray, x: np.ndarray, treated: np.ndarray) -> float:
+def adjustment(y: np.ndarray, x: np.ndarray, treated: np.ndarray,
+               moments: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """What CUPED subtracts from the raw uplift: `n_T * theta . (mean_T(x) - mean_H(x))`.
 
     Args:
         y: (n,) each customer's outcome.
         x: (n, k) each customer's covariates, fixed before the run.
         treated: (n,) bool, True outside the holdout.
+        moments: `gram(x)` when the caller has it (see `theta`).
 
     Returns:
         The adjustment (0 when either group is empty).
@@ -104,7 +157,7 @@ def adjustment(y: np.ndarray, x: np.ndarray, treated: np.ndarray) -> float:
     if n_t == 0 or n_t == treated.size:
         return 0.0
     gap = x[treated].mean(axis=0) - x[~treated].mean(axis=0)
-    return float(n_t * float((theta(y, x) * gap).sum()))
+    return float(n_t * float((theta(y, x, moments) * gap).sum()))
 
 
 def _se(values: np.ndarray, treated: np.ndarray) -> float:
