@@ -57,7 +57,7 @@ def test_the_report_says_which_policy_the_control_separates(quickstart):
     """
     html = (quickstart / "report.html").read_text()
     assert ("Against the control no_action, paired by seed, the interval excludes 0 for: "
-            "<b>rfm_playbook</b> +1,084 (95 % interval +766.3 to +1,402, better than the "
+            "<b>rfm_playbook</b> +899.6 (95 % interval +677.9 to +1,121, better than the "
             "control)") in html
     assert '<table id="segments">' in html and '<table id="channels">' in html
     assert "No policy of this run ranks customers" in html
