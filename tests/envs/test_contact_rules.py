@@ -109,8 +109,9 @@ def test_the_action_mask_leaves_out_what_the_rules_forbid():
 def test_next_best_action_names_the_rule_and_masks_suppressed_offers():
     """One decision at a time: info names "suppressed" and "segment_cap"; the mask agrees.
 
-    For a champion (in the world's segments), discount actions on a consented channel are masked out, and sending one
-    is stopped (by an earlier contact rule or by "suppressed"), never sent.
+    For a champion (in the world's segments), discount actions on a consented channel are
+    masked out, and sending one is stopped (by an earlier contact rule or by "suppressed"),
+    never sent.
     """
     rules = {**RULES, "segment_caps": [{"segment": s, "messages": 1, "days": 3}
                                        for s in SEGMENTS]}
