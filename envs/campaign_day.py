@@ -4,9 +4,10 @@ Observation: the CRM's tables as they stand this morning, one row per customer (
 customers not yet joined): `envs.context.CRM_COLUMNS` in their own compact dtypes (days as
 int16, counts as uint8/uint16, consent as bit masks...), plus `day` and `eligible`, 1 for the
 customers a message may reach today (present, outside the holdout, allowed by the contact
-policy and consenting to at least one channel). `env.unwrapped.contexts(obs, rows)` turns rows
-of it into the float feature vectors named by `feature_names`, and `action_mask(obs, rows)`
-gives the actions each may receive; the env itself builds no feature matrix, so a day stays
+policy and their segment's caps, and consenting to at least one channel).
+`env.unwrapped.contexts(obs, rows)` turns rows of it into the float feature vectors named by
+`feature_names`, and `action_mask(obs, rows)` gives the actions each may receive (by consent
+and the offer rules); the env itself builds no feature matrix, so a day stays
 cheap however large the base. Action: one action index per customer (actions of ineligible
 customers are ignored). Reward: the day's attributed margin minus cost (objective `margin`),
 plus the change in expected customer value (objective `ltv`); `info["customers"]`,
@@ -22,6 +23,9 @@ for opened messages (an unopened one earns minus its cost, no action 0), which r
 organic noise of every decision no message could have changed. `info["decisions"]` (the fields of
 `sim.campaign.Decisions`, truth and outcome of what was sent as dicts of arrays) and
 `info["outcome"]` (the next day's purchases and deaths) hold the full detail.
+`info["rejected"]` counts the actions the rules stopped by reason (`sim.constraints.REASONS`:
+e.g. "contact_limit", "segment_cap", "suppressed", "offer_cap"), and
+`info["decisions"]["reason"]` gives each decided customer's code.
 The horizon ends the episode as `truncated`.
 """
 
@@ -65,6 +69,7 @@ class CampaignDayEnv(gym.Env):
         self.action_table = catalog.table()
         self.n_actions = catalog.n_actions
         self._channel = catalog.channel.astype(np.int64)
+        self._offer = catalog.offer.astype(np.int64)
         self._cart_ttl, self._n_stores = params.cart_ttl_days, len(params.stores)
         self.observation_space = spaces.Dict({
             "day": spaces.Discrete(self.options.days), "eligible": spaces.MultiBinary(n),
@@ -204,14 +209,23 @@ class CampaignDayEnv(gym.Env):
 
     def action_mask(self, obs: dict[str, np.ndarray], rows: np.ndarray | None = None
                     ) -> np.ndarray:
-        """Actions each customer may receive, by consent: (k, n_actions) bool, no action always.
+        """Actions each customer may receive: (k, n_actions) bool, no action always.
+
+        An action is masked out when the customer does not consent to its channel, or when
+        the offer rules forbid its offer (option `suppress`: withheld from the customer's
+        segment; `offer_caps`: the offer's cap reached). The offer rules are read from the
+        world as it stands, so `obs` should be the latest observation.
 
         Args:
             obs: an observation of this env.
             rows: (k,) customers; by default the eligible ones, in increasing order.
         """
         rows = np.flatnonzero(obs["eligible"]) if rows is None else np.asarray(rows)
-        return context.consent_mask(obs["consent"][rows], self._channel)
+        mask = context.consent_mask(obs["consent"][rows], self._channel)
+        if self.campaign is not None and self.campaign.rules.by_offer:
+            offer = self.campaign.offer_reasons(rows)[:, self._offer]
+            mask &= offer == constraints.SENT
+        return mask
 
     def _check(self, action) -> np.ndarray:
         a = np.asarray(action)
@@ -246,7 +260,8 @@ class CampaignDayEnv(gym.Env):
         obs = {k: _rows_or_zeros(getattr(pop, k), here, n) for k in context.CRM_COLUMNS}
         ok = ~c.holdout[:here] & (pop.consent[:here] > 0)
         ok &= constraints.contact_reasons(pop.contact_days[:here], pop.last_contact_day[:here],
-                                          w.today, c.rules) == constraints.SENT
+                                          w.today, c.rules, pop.segment[:here]
+                                          ) == constraints.SENT
         eligible = np.zeros(n, dtype=np.int8)
         eligible[:here] = ok
         self._rows = np.flatnonzero(ok)

@@ -71,6 +71,7 @@ class NextBestActionEnv(gym.Env):
         self.action_table = catalog.table()
         self.n_actions = catalog.n_actions
         self._channel = catalog.channel.astype(np.int64)
+        self._offer = catalog.offer.astype(np.int64)
         self._consent = np.array([self.feature_names.index(f"consent_{c}") for c in CHANNELS])
         self.observation_space = spaces.Box(0.0, context.CLIP, (len(self.feature_names),),
                                             np.float32)
@@ -124,14 +125,21 @@ class NextBestActionEnv(gym.Env):
         return self._observe(), reward, False, self._queue is None, info
 
     def action_mask(self, obs: np.ndarray | None = None) -> np.ndarray:
-        """Actions the customer may receive, by consent: (n_actions,) bool, no action always.
+        """Actions the customer may receive: (n_actions,) bool, no action always.
+
+        An action is masked out when the customer does not consent to its channel, or when
+        the offer rules forbid its offer to the current customer (options `suppress` and
+        `offer_caps`, as they stand at the moment's start).
 
         Args:
             obs: an observation of this env; by default the current one.
         """
         x = self._observe() if obs is None else np.asarray(obs)
         bits = (x[self._consent] > 0.5) @ (1 << np.arange(len(CHANNELS)))
-        return context.consent_mask(np.array([bits]), self._channel)[0]
+        mask = context.consent_mask(np.array([bits]), self._channel)[0]
+        if self._queue is not None and self._queue.offer_reason is not None:
+            mask &= self._queue.offer_reason[self._i][self._offer] == 0  # 0: SENT
+        return mask
 
     def _check(self, action) -> None:
         """Raise a `ParameterError` naming what is wrong with an action the space rejects."""

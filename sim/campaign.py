@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import arrays, constraints, long_term, response
+from nbasim.sim import arrays, constraints, long_term, offer_rules, response
 from nbasim.sim.actions import ActionCatalog, CatalogGrid, build_catalog
 from nbasim.sim.constraints import ContactRules, Ledger
 from nbasim.sim.long_term import LTV_HORIZON_DAYS
@@ -74,11 +74,31 @@ class Campaign:
         n = world.pop.n_customers
         self.holdout = world.day_rng("holdout", 0).random(n) < holdout_fraction
         self.ledger = Ledger()
+        self.offer_history = offer_rules.OfferHistory(self.rules.offer_caps, n)
+        self._suppressed = offer_rules.suppression_table(self.rules.suppress)
         self._price = np.where(self.actions.channel >= 0,
                                np.asarray(p.response.channel_price)[
                                    np.maximum(self.actions.channel, 0)], 0.0)
         self._uniforms_day, self._words = -1, np.zeros((0, response.N_UNIFORMS), np.uint32)
         self._fatigue_table: tuple = (None, None)  # ((day, horizon), fatigue_churn_table)
+
+    def contact_reasons(self, rows: np.ndarray) -> np.ndarray:
+        """`constraints.contact_reasons` of customers `rows` today (segment caps included)."""
+        pop = self.world.pop
+        return constraints.contact_reasons(pop.contact_days[rows], pop.last_contact_day[rows],
+                                           self.world.today, self.rules, pop.segment[rows])
+
+    def offer_reasons(self, rows: np.ndarray) -> np.ndarray | None:
+        """`constraints.offer_reasons` of customers `rows` today, or None without offer rules.
+
+        Returns:
+            (n, len(OFFERS)) int8 reason codes (suppressed for the segment, offer cap reached),
+            or None when the rules have neither suppressions nor offer caps.
+        """
+        if not self.rules.by_offer:
+            return None
+        return constraints.offer_reasons(self._suppressed[self.world.pop.segment[rows]],
+                                         self.offer_history.blocked(rows, self.world.today))
 
     def capacity(self) -> int:
         """Phone calls allowed today."""
@@ -109,9 +129,13 @@ class Campaign:
             off = np.flatnonzero(cat.discount[actions] > 0)
             worst = worst.copy()
             worst[off] += cat.discount[actions[off]] * w.basket(rows[off])
+        offer_reason = self.offer_reasons(rows)
+        if offer_reason is not None:
+            offer_reason = offer_reason[np.arange(rows.size), cat.offer[actions]]
         reason = constraints.check(channel, worst, self.holdout[rows], pop.consent[rows],
                                    pop.contact_days[rows], pop.last_contact_day[rows], d,
-                                   self.rules, self.capacity(), self.budget(), self.ledger)
+                                   self.rules, self.capacity(), self.budget(), self.ledger,
+                                   pop.segment[rows], offer_reason)
         sent = (actions > 0) & (reason == constraints.SENT)
         # Then the response, for what was sent only, a block of messages at a time.
         i = np.flatnonzero(sent)
@@ -121,7 +145,7 @@ class Campaign:
                                       for lo in range(0, max(to.size, 1), BLOCK)])
         # The budget was charged the worst case; give back what was not spent.
         self.ledger.spent -= float((worst[i] - real.price - real.discount_cost).sum())
-        self.apply(to, ch, real, d)
+        self.apply(to, ch, real, d, cat.offer[act])
         return Decisions(rows, actions, reason, sent, truth, real, value)
 
     def _respond(self, rows: np.ndarray, actions: np.ndarray, channel: np.ndarray
@@ -254,7 +278,7 @@ class Campaign:
 
         Each customer gets the action of highest incremental margin among those the
         per-customer rules allow (`constraints.customer_reasons`: holdout, consent, contact
-        limit, gap), or no action when none
+        limit, gap, segment and offer rules), or no action when none
         is positive. Then the shared limits, greedily: phone calls go to the customers who gain
         most from a call over their best other action, up to today's capacity (the rest get that
         other action); finally actions are kept in decreasing order of margin while their
@@ -267,11 +291,12 @@ class Campaign:
         w, pop, d, cat = self.world, self.world.pop, self.world.today, self.actions
         gain = self.incremental_margins(rows)
         ch = cat.channel.astype(np.int64)
-        contact = constraints.contact_reasons(pop.contact_days[rows], pop.last_contact_day[rows],
-                                              d, self.rules)
+        contact = self.contact_reasons(rows)
+        offer_reason = self.offer_reasons(rows)
         allowed = constraints.customer_reasons(
             ch[None, :], self.holdout[rows][:, None], pop.consent[rows][:, None],
-            contact[:, None]) == constraints.SENT
+            contact[:, None], None if offer_reason is None else offer_reason[:, cat.offer]
+        ) == constraints.SENT
         gain = np.where(allowed, gain, -np.inf)
         gain[:, 0] = 0.0
         best = gain.argmax(axis=1)
@@ -352,7 +377,7 @@ class Campaign:
         return np.multiply(words.T, 2.0 ** -24, out=out)
 
     def apply(self, rows: np.ndarray, channel: np.ndarray, real: response.Realized,
-              day: int) -> None:
+              day: int, offer: np.ndarray | None = None) -> None:
         """Update the world for messages sent on `day` to `rows` through `channel`.
 
         Contact history and fatigue, the engagement counts, unsubscribes, sleeping dogs put off
@@ -363,8 +388,11 @@ class Campaign:
             channel: (k,) channel of each message.
             real: the drawn outcome of each, aligned with `rows`.
             day: the day they were sent.
+            offer: (k,) offer code of each message (for the offer caps; None: no offer cap).
         """
         pop, w = self.world.pop, self.world
+        if self.rules.offer_caps:
+            self.offer_history.record(rows, offer, day)
         rp, n_ch = w.params.response, pop.fatigue.shape[1]
         # Contact history: shift the day mask to today (bits beyond 32 days drop) and mark today.
         # (In uint32: numpy shifts by 32 or more to 0, as the bits shifted past 32 drop.)

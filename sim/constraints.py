@@ -2,7 +2,9 @@
 
 An action that breaks a rule is not sent; `check` reports, per customer, the first rule that
 stopped it (`REASONS`), in this order: holdout, consent, contacts in the last 7 days, minimum
-gap since the last contact, the channel's daily capacity, and the budget of the period.
+gap since the last contact, a cap of the customer's segment, an offer suppressed for that
+segment, a cap of the offer (the rules of `sim.offer_rules`), the channel's daily capacity,
+and the budget of the period. (Codes are in the order the reasons were added, not that one.)
 
 The rules live here once. The per-customer ones (`customer_reasons`) and what is left of the
 shared limits (`Ledger.calls_left`, `Ledger.money_left`, `within_budget`) serve `check` (first
@@ -18,10 +20,13 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
+from nbasim.sim.offer_rules import OfferCap, SegmentCap, Suppression, segment_capped
 from nbasim.sim.params import CHANNELS, FrozenModel, NonNegative
 
-REASONS = ("sent", "holdout", "no_consent", "contact_limit", "min_gap", "capacity", "budget")
-SENT, HOLDOUT, NO_CONSENT, CONTACT_LIMIT, MIN_GAP, CAPACITY, BUDGET = range(len(REASONS))
+REASONS = ("sent", "holdout", "no_consent", "contact_limit", "min_gap", "capacity", "budget",
+           "segment_cap", "suppressed", "offer_cap")
+(SENT, HOLDOUT, NO_CONSENT, CONTACT_LIMIT, MIN_GAP, CAPACITY, BUDGET, SEGMENT_CAP, SUPPRESSED,
+ OFFER_CAP) = range(len(REASONS))
 BUDGET_TOLERANCE = 1e-9
 """Money by which spend may exceed a budget (float sums of prices)."""
 PHONE = CHANNELS.index("phone")
@@ -39,6 +44,21 @@ class ContactRules(FrozenModel):
     """Money per budget period for messages and redeemed discounts (None: no budget)."""
     budget_period_days: Annotated[int, Field(ge=1)] = 30
     """Length of a budget period in days."""
+    segment_caps: tuple[SegmentCap, ...] = ()
+    """Caps per RFM segment, each {segment, messages, days}: a customer in `segment` today
+    gets at most `messages` contact days in any `days` days (1 to 32), today included
+    (reason "segment_cap")."""
+    suppress: tuple[Suppression, ...] = ()
+    """Offers withheld from segments, each {segment, offers}: `offers` never reach a customer
+    in `segment` today (reason "suppressed")."""
+    offer_caps: tuple[OfferCap, ...] = ()
+    """Caps per offer, each {offer, messages, days}: a customer receives `offer` at most
+    `messages` times (1 to 10) in any `days` days, today included (reason "offer_cap")."""
+
+    @property
+    def by_offer(self) -> bool:
+        """Whether a rule depends on the offer (a suppression or an offer cap)."""
+        return bool(self.suppress or self.offer_caps)
 
 
 @dataclass
@@ -117,8 +137,15 @@ def _contacts_within(contact_days: np.ndarray, since: np.ndarray, window: int) -
 
 
 def contact_reasons(contact_days: np.ndarray, last_contact_day: np.ndarray, day: int,
-                    rules: ContactRules) -> np.ndarray:
-    """`CONTACT_LIMIT`, `MIN_GAP` or `SENT` per customer, from the contact history alone.
+                    rules: ContactRules, segment: np.ndarray | None = None) -> np.ndarray:
+    """`CONTACT_LIMIT`, `MIN_GAP`, `SEGMENT_CAP` or `SENT` per customer, from the contact history.
+
+    Args:
+        contact_days: (n,) contact bit masks.
+        last_contact_day: (n,) day of the last contact.
+        day: today.
+        rules: the contact policy.
+        segment: (n,) RFM segment codes; needed when `rules` has segment caps.
 
     Returns:
         (n,) int8 reason codes.
@@ -126,8 +153,30 @@ def contact_reasons(contact_days: np.ndarray, last_contact_day: np.ndarray, day:
     since = _days_since(last_contact_day, day)
     limit = _contacts_within(contact_days, since, 7) >= rules.max_per_7_days
     gap = (since < rules.min_gap_days) & ~limit  # the limit comes first
-    return (limit.view(np.int8) * np.int8(CONTACT_LIMIT)) | (gap.view(np.int8)
-                                                             * np.int8(MIN_GAP))
+    reason = (limit.view(np.int8) * np.int8(CONTACT_LIMIT)) | (gap.view(np.int8)
+                                                               * np.int8(MIN_GAP))
+    if rules.segment_caps:
+        reason[(reason == SENT) & segment_capped(segment, contact_days, since,
+                                                 rules.segment_caps)] = SEGMENT_CAP
+    return reason
+
+
+def offer_reasons(suppressed: np.ndarray, capped: np.ndarray) -> np.ndarray:
+    """`SUPPRESSED`, `OFFER_CAP` or `SENT` per customer and offer.
+
+    Args:
+        suppressed: (n, len(OFFERS)) bool, offers withheld from each customer's segment
+            (`offer_rules.suppression_table` read at the customers' segments).
+        capped: (n, len(OFFERS)) bool, offers whose cap each customer reached
+            (`offer_rules.OfferHistory.blocked`).
+
+    Returns:
+        (n, len(OFFERS)) int8 reason codes; column 0 (no offer) is `SENT`.
+    """
+    reason = np.where(suppressed, np.int8(SUPPRESSED),
+                      np.where(capped, np.int8(OFFER_CAP), np.int8(SENT)))
+    reason[:, 0] = SENT
+    return reason
 
 
 def within_budget(cost: np.ndarray, left: float) -> np.ndarray:
@@ -138,24 +187,29 @@ def within_budget(cost: np.ndarray, left: float) -> np.ndarray:
     return np.cumsum(cost) <= left + BUDGET_TOLERANCE
 
 
-def customer_reasons(channel, holdout, consent, contact_reason) -> np.ndarray:
+def customer_reasons(channel, holdout, consent, contact_reason, offer_reason=None
+                     ) -> np.ndarray:
     """The per-customer rules: the first one an action on `channel` breaks, or `SENT`.
 
-    Holdout, then consent to the channel, then the contact history (`contact_reasons`). No
-    action (channel -1) breaks none. Arguments broadcast: aligned (n,) arrays for one action
-    per customer, or (n, 1) customers against (1, k) channels for a grid.
+    Holdout, then consent to the channel, then the contact history (`contact_reasons`), then
+    the offer's rules (`offer_reasons`, read at each action's offer). No action (channel -1)
+    breaks none. Arguments broadcast: aligned (n,) arrays for one action per customer, or
+    (n, 1) customers against (1, k) channels for a grid.
 
     Args:
         channel: channel of each action, -1 for no action.
         holdout: customers nobody may contact.
         consent: uint8 consent bit masks.
         contact_reason: `contact_reasons` of each customer.
+        offer_reason: the offer rules' reason code of each action (None: no such rules).
 
     Returns:
         int8 reason codes, the broadcast shape.
     """
     reason = combine_reasons(np.asarray(holdout, dtype=np.int8), consents(consent, channel),
                              np.asarray(contact_reason, dtype=np.int8))
+    if offer_reason is not None:
+        reason = np.where(reason == SENT, np.asarray(offer_reason, dtype=np.int8), reason)
     return reason * (np.asarray(channel) >= 0)  # no action: SENT, 0
 
 
@@ -184,7 +238,8 @@ def combine_reasons(holdout, consents, contact_reason):
 def check(channel: np.ndarray, price: np.ndarray, holdout: np.ndarray, consent: np.ndarray,
           contact_days: np.ndarray, last_contact_day: np.ndarray, day: int,
           rules: ContactRules, capacity: int, budget: float | None,
-          ledger: Ledger) -> np.ndarray:
+          ledger: Ledger, segment: np.ndarray | None = None,
+          offer_reason: np.ndarray | None = None) -> np.ndarray:
     """Reason code per requested action; the ledger is charged for those sent.
 
     Capacity and budget are granted in row order, first come first served.
@@ -201,6 +256,8 @@ def check(channel: np.ndarray, price: np.ndarray, holdout: np.ndarray, consent: 
         capacity: phone calls allowed today.
         budget: money allowed this period (None: unlimited), after shocks.
         ledger: capacity and spend so far; updated in place.
+        segment: (n,) RFM segment codes (needed with segment caps).
+        offer_reason: (n,) `offer_reasons` at each action's offer (None: no offer rules).
 
     Returns:
         (n,) int8 reason codes (`SENT` = allowed).
@@ -208,7 +265,8 @@ def check(channel: np.ndarray, price: np.ndarray, holdout: np.ndarray, consent: 
     ledger.roll(day, rules.budget_period_days)
     send = channel >= 0
     reason = customer_reasons(channel, holdout, consent,
-                              contact_reasons(contact_days, last_contact_day, day, rules))
+                              contact_reasons(contact_days, last_contact_day, day, rules,
+                                              segment), offer_reason)
     phone = np.flatnonzero(send & (reason == SENT) & (channel == PHONE))
     over = phone[ledger.calls_left(day, capacity):]
     reason[over] = CAPACITY

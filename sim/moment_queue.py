@@ -68,10 +68,13 @@ class MomentQueue:
         campaign.ledger.roll(self.day, rules.budget_period_days)
         holdout = campaign.holdout[self.rows]
         consent = pop.consent[self.rows]
-        contact = constraints.contact_reasons(pop.contact_days[self.rows],
-                                              pop.last_contact_day[self.rows], self.day, rules)
+        contact = campaign.contact_reasons(self.rows)
         self._holdout, self._consent = holdout.tolist(), consent.tolist()
         self._contact = contact.tolist()
+        offer_reason = campaign.offer_reasons(self.rows)  # segment and offer rules, or None
+        self.offer_reason = offer_reason
+        """(n, len(OFFERS)) int8 codes of the offer rules at the moment's start, or None."""
+        self._offer = None if offer_reason is None else offer_reason.tolist()
         # Only customers an action may reach need their response tabled: `_reach[j]` is the
         # position of the moment's j-th customer among them (-1 for the others).
         reach = ~holdout & (consent > 0) & (contact == constraints.SENT)
@@ -100,6 +103,8 @@ class MomentQueue:
         offer, ch, slot, wording, discount = self._codes[action]
         consents = (self._consent[j] >> ch) & 1
         reason = constraints.combine_reasons(self._holdout[j], consents, self._contact[j])
+        if reason == constraints.SENT and self._offer is not None:
+            reason = self._offer[j][offer]
         if reason != constraints.SENT:
             return REJECTED[reason]
         block, b = divmod(self._reach[j], BLOCK)  # a customer the rules let an action reach
@@ -121,7 +126,7 @@ class MomentQueue:
         real = response.realize(truth, self._u[b], True, discount, self._price[ch], rp,
                                 response.FLOATS)
         ledger.spent += real.price + real.discount_cost
-        self._sent.append((int(self.rows[j]), ch, real))
+        self._sent.append((int(self.rows[j]), ch, offer, real))
         revived = real.incremental and not self._alive[b]
         return Decision(reason, True, truth, real, self._value[b] * (revived - real.churned))
 
@@ -129,10 +134,11 @@ class MomentQueue:
         """Apply every message sent so far to the world (once, when the moment ends)."""
         if not self._sent:
             return
-        rows, channel, reals = zip(*self._sent, strict=True)
+        rows, channel, offer, reals = zip(*self._sent, strict=True)
         fields = zip(*(vars(r).values() for r in reals), strict=True)
         self.campaign.apply(np.array(rows, dtype=np.int64), np.array(channel, dtype=np.int64),
-                            response.Realized(*(np.array(f) for f in fields)), self.day)
+                            response.Realized(*(np.array(f) for f in fields)), self.day,
+                            np.array(offer, dtype=np.int64))
         self._sent = []
 
     def _tables(self, block: int) -> None:

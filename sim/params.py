@@ -289,12 +289,22 @@ def _bounds(metadata: list) -> list[str]:
 def _owner(model: type[BaseModel], loc: tuple) -> tuple[type[BaseModel], str]:
     """The model and field an error location ends in, through nested models.
 
-    E.g. ("response", "offer_scale", "discount_base") -> (OfferScaleParams, "discount_base").
+    E.g. ("response", "offer_scale", "discount_base") -> (OfferScaleParams, "discount_base"),
+    and through lists of models: ("segment_caps", 0, "days") -> (SegmentCap, "days").
     """
     field = str(loc[0])
-    for part in loc[1:]:
+    parts = iter(loc[1:])
+    for part in parts:
         info = model.model_fields.get(field)
         sub = info.annotation if info is not None else None
+        item = get_args(sub)[0] if get_origin(sub) is tuple and get_args(sub) else None
+        if isinstance(part, int) and isinstance(item, type) and issubclass(item, BaseModel):
+            # An item of a list of models, e.g. ("suppress", 0, "offers"): that model's field.
+            field_of_item = next(parts, None)
+            if field_of_item not in item.model_fields:
+                break
+            model, field = item, str(field_of_item)
+            continue
         if not (isinstance(sub, type) and issubclass(sub, BaseModel)
                 and part in sub.model_fields):
             break

@@ -20,7 +20,26 @@ label = "blanket"
 policy = "blanket"              # registry name (default: the label)
 params = {offer = "discount_20", channel = "email", slot = "evening", wording = "urgency"}
 budget = 2000.0                 # optional: wrap in `paced` with this budget for the run
+
+[[segment_caps]]                # optional contact rules per RFM segment and per offer:
+segment = "champions"           # a champion gets at most 1 contact day in any 14 days
+messages = 1
+days = 14
+
+[[suppress]]                    # no discount reaches a champion
+segment = "champions"
+offers = ["discount_10", "discount_20"]
+
+[[offer_caps]]                  # discount_20 at most twice in any 30 days per customer
+offer = "discount_20"
+messages = 2
+days = 30
 ```
+
+The contact policy (`max_per_7_days`, `min_gap_days`, `budget`, `budget_period_days`) and the
+rules per segment and offer (`segment_caps`, `suppress`, `offer_caps`, each empty by default;
+`sim.offer_rules`) are `sim.constraints.ContactRules` fields, read here and by the environments
+alike.
 
 A bad config stops before any work with a `ParameterError` naming the field, the value and
 what is allowed.
@@ -122,7 +141,13 @@ class ExperimentConfig(CampaignSettings):
     """A whole experiment: worlds x policies x seeds.
 
     The holdout, contact policy, budget and objective are the env's `CampaignSettings`,
-    declared once there; an experiment needs a holdout (> 0) to measure uplift against.
+    declared once there; an experiment needs a holdout (> 0) to measure uplift against. The
+    contact rules per segment and offer are lists of tables: `segment_caps` ({segment,
+    messages, days}: at most `messages` contact days in any `days` days, 1 to 32, for a
+    customer in that RFM segment), `suppress` ({segment, offers}: offers never sent to the
+    segment) and `offer_caps` ({offer, messages, days}: at most `messages` sends of the offer
+    to a customer in any `days` days); what they stop shows as "segment_cap", "suppressed" and
+    "offer_cap" among the rejected actions.
     """
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")]

@@ -32,6 +32,7 @@ from nbasim.experiments.run.metrics import METRICS, ORACLE_ROLES, definitions
 from nbasim.experiments.run.threads import single_threaded_blas
 from nbasim.experiments.store import atomic, lock
 from nbasim.sim import memory
+from nbasim.sim.offer_rules import OFFER_RULE_KEYS
 from nbasim.sim.params import ParameterError
 from nbasim.sim.world import BYTES_PER_CUSTOMER
 
@@ -61,8 +62,12 @@ def run_id(cfg: ExperimentConfig) -> str:
 
 
 def _unset_labels(cfg: ExperimentConfig) -> set[str]:
-    """Labelling keys left at their default, kept out of the run id and config.toml."""
-    return set() if cfg.currency else {"currency"}
+    """Keys left empty that came after runs had ids: kept out of the run id and config.toml.
+
+    A config without a currency label or contact rules per segment and offer hashes as
+    before those keys existed, so its runs keep their ids and directories.
+    """
+    return {k for k in ("currency", *OFFER_RULE_KEYS) if not getattr(cfg, k)}
 
 
 def cells(cfg: ExperimentConfig) -> list[Cell]:
