@@ -29,7 +29,7 @@ def rfm_command(
         help="Results directory \\[default: results/rfm/<file stem>-<as-of>]; an earlier "
              "result there is replaced.")] = None,
     segments: Annotated[Path | None, typer.Option(
-        help="Segments file (TOML): [[segment]] tables with a name and R/F/M score or value "
+        help="Segments file (TOML): \\[\\[segment]] tables with a name and R/F/M score or value "
              "ranges, replacing the default map; first match wins, the rest are 'other'.")]
     = None,
     list_: Annotated[list[str] | None, typer.Option(
