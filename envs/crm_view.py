@@ -12,10 +12,11 @@ sees only what happened before it:
   and abandoned cart, when it came before hour h or is the event that raised the decision
   (the checkout of a `checkout` moment, the cart of a `cart_abandoned` one); events at hour h
   itself are otherwise not yet known, since hours are the calendar's finest grain;
-- the RFM scores and segments of the end of the day before (the CRM's nightly batch: today's
-  quantiles depend on everyone's purchases of today);
-- consent, contact history and engagement counts as they stand: only the messages of
-  earlier moments change them.
+- the RFM scores, segments and conversion counts of the end of the day before (the CRM's
+  nightly batch: today's quantiles depend on everyone's purchases of today, and a conversion
+  counts when its attribution window closes, `World.step`);
+- consent, contact history, opens and clicks as they stand: only the messages of earlier
+  moments change them.
 
 It also says who can be decided for without looking ahead: the customers whose last purchase
 before the day puts them at-risk at 00:00 (the world's own crossings leave out those who buy
@@ -41,8 +42,9 @@ PURCHASE_COLUMNS = ("last_purchase_day", "frequency", "monetary", "visits_primar
 """CRM columns a purchase changes."""
 CART_COLUMNS = ("cart_value", "cart_day")
 """CRM columns an abandoned cart changes (a purchase closes the cart: value 0)."""
-NIGHTLY_COLUMNS = ("r_score", "f_score", "m_score", "segment")
-"""CRM columns recomputed for everyone at the end of a day."""
+NIGHTLY_COLUMNS = ("r_score", "f_score", "m_score", "segment", "conversions")
+"""CRM columns recomputed at the end of a day (conversions: those of the attribution windows
+that closed that day)."""
 DAY_COLUMNS = PURCHASE_COLUMNS + CART_COLUMNS + NIGHTLY_COLUMNS
 """Every CRM column `World.step` changes; the others change only when messages land."""
 NEVER = HOURS_PER_DAY

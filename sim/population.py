@@ -57,7 +57,8 @@ class Population:
         cart_value: float32 open cart value (0 = no cart); cart_day: int16 day it opened.
         blocked_until: int16, a sleeping dog put off by a contact buys nothing organically
             until this day.
-        opens, clicks, conversions: uint8 (n, n_channels) responses to messages so far
+        opens, clicks, conversions: uint8 (n, n_channels) responses to messages so far (a
+            conversion from the end of the day its attribution window closes)
             (saturating at 255).
     """
 

@@ -116,6 +116,7 @@ class World:
         self.n_present = self.pop.n_present(-1)
         self.max_fatigue = 0.0
         self.pending: dict[int, list[np.ndarray]] = {}
+        self.pending_conversions: dict[int, list[np.ndarray]] = {}
         n = self.pop.n_customers
         self._session = behaviour.session_rate(self.pop.purchase_rate, self.pop.online_share,
                                                params)
@@ -180,12 +181,27 @@ class World:
         for stage, rows in crossed.items():
             pop.stage[rows] = stage
 
-        # 6. Fatigue decays; RFM as of the end of the day.
+        # 6. Fatigue decays; conversions of the windows closing today count; RFM as of the end
+        # of the day.
         self._decay_fatigue()
+        self._credit_conversions(d)
         self.n_present = hi
         self.update_rfm(d)
         self.day += 1
         return DayOutcome(d, tx, carts, cart_hours, churned, crossed, hi - lo, hi)
+
+    def _credit_conversions(self, d: int) -> None:
+        """Count the conversions of the messages whose attribution window closes on day `d`.
+
+        The CRM's nightly attribution: a conversion is never known on the day its message is
+        sent (`Campaign.apply` queues it).
+        """
+        landing = self.pending_conversions.pop(d, None)
+        if landing is None:
+            return
+        at, times = np.unique(np.concatenate(landing), return_counts=True)
+        flat = self.pop.conversions.reshape(-1)
+        flat[at] = np.minimum(flat[at] + times, 255)  # counts stop at 255
 
     @property
     def today(self) -> int:

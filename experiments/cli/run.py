@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from nbasim.errors import NbasimError
+from nbasim.experiments.cli import INTERRUPTED
 from nbasim.experiments.cli.console import err_console, fail, out_console, progress_bar
 
 
@@ -57,6 +58,6 @@ def run_experiment(
             err_console.print(
                 f"interrupted: {finished[0]} of {total} cells are finished in {run_dir}; run "
                 "the same command again to run the others", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=130) from None
+            raise typer.Exit(code=INTERRUPTED) from None
     out_console.print(f"report: {run_dir / 'report.html'}")
     out_console.print(str(run_dir))

@@ -128,12 +128,12 @@ def test_day_columns_are_what_a_day_changes_and_messages_leave_alone():
     right only while messages (applied between moments) never change them.
     """
     env = gymnasium.make("nbasim/CampaignDay-v0", scenario="retail_chain", customers=3000,
-                         days=6)
+                         days=12)
     env.reset(seed=0)
     env.action_space.seed(0)
     u = env.unwrapped
     changed = set()
-    for _ in range(4):
+    for _ in range(u.world.params.response.attribution_days + 2):  # windows close too
         pop = u.world.pop
         before = {k: getattr(pop, k).copy() for k in context.CRM_COLUMNS}
         rows = np.arange(u.world.n_present)
@@ -145,4 +145,4 @@ def test_day_columns_are_what_a_day_changes_and_messages_leave_alone():
         changed |= {k for k in context.CRM_COLUMNS if not np.array_equal(getattr(pop, k),
                                                                          before[k])}
     assert changed <= set(DAY_COLUMNS)
-    assert {"frequency", "cart_value", "r_score"} <= changed
+    assert {"frequency", "cart_value", "r_score", "conversions"} <= changed

@@ -9,7 +9,7 @@ from nbasim.sim import campaign, constraints, response
 from nbasim.sim.actions import OFFERS
 from nbasim.sim.campaign import Campaign
 from nbasim.sim.constraints import ContactRules, contacts_last_7_days
-from nbasim.sim.params import ParameterError
+from nbasim.sim.params import CHANNELS, ParameterError
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
 from nbasim.sim.world import World
@@ -323,3 +323,33 @@ def test_truth_grids_refuse_an_unknown_grid():
     with pytest.raises(ParameterError, match=r"truth grids \['uplift'\]: allowed margins, values"):
         c.truth_grids(np.arange(10), ("margins", "uplift"))
     assert c.truth_grids(np.zeros(0, dtype=np.int64))["values"].shape == (0, c.actions.n_actions)
+
+
+def test_conversions_count_only_when_their_attribution_window_closes():
+    """A message's attributed conversion reaches the CRM's counts when its window closes.
+
+    One send to everyone on day 0, then nothing: the counts stay 0 through the window (a
+    policy reading them would otherwise see a conversion before its purchase), then hold
+    exactly the conversions drawn at the send, per customer and channel.
+    """
+    w, c = make(days=20)
+    window = w.params.response.attribution_days
+    rows = np.arange(w.n_present)
+    dec = c.act(rows, np.full(rows.size, _an_email_offer(c)))
+    conv = dec.realized.converted
+    assert conv.sum() > 20  # enough conversions to see them arrive
+    for day in range(1, window + 1):
+        assert w.today == day - 1
+        assert w.pop.conversions.sum() == 0, f"counted on day {w.today}, window closes later"
+        w.step()
+    assert w.today == window
+    expected = np.zeros_like(w.pop.conversions)
+    sent_rows = dec.rows[dec.sent]
+    expected[sent_rows[conv], c.actions.channel[dec.actions[dec.sent]][conv]] = 1
+    np.testing.assert_array_equal(w.pop.conversions, expected)
+
+
+def _an_email_offer(c):
+    """The first action that sends an offer by email."""
+    a = c.actions
+    return int(np.flatnonzero((a.offer > 0) & (a.channel == CHANNELS.index("email")))[0])

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from nbasim.experiments.cli import app
+from nbasim.experiments.cli.app import app
 from nbasim.experiments.store import atomic
 
 runner = CliRunner()

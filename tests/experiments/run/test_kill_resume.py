@@ -67,11 +67,14 @@ def _stopped(tmp_path: Path, signum: int) -> tuple[Path, subprocess.CompletedPro
     """
     (tmp_path / "stopped.toml").write_text(TOML)
     run_dir = tmp_path / "run"
+    # As from a terminal: Ctrl-C's default action. A test run in the background (`make test &`,
+    # CI scripts) has SIGINT ignored, the child would inherit that, and Python keeps it ignored.
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from nbasim.experiments.cli.app import main; main()", "run",
+        [sys.executable, "-c", "from nbasim.experiments.cli import main; main()", "run",
          str(tmp_path / "stopped.toml"), "--out", str(run_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "200"})
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "200"},
+        preexec_fn=_terminal_signals)
     try:
         end = time.monotonic() + 60
         while not _finished(run_dir) and proc.poll() is None and time.monotonic() < end:
@@ -90,6 +93,11 @@ def _stopped(tmp_path: Path, signum: int) -> tuple[Path, subprocess.CompletedPro
     assert 1 <= len(done) < N_CELLS, f"stopped with {len(done)} of {N_CELLS} cells finished"
     assert not (run_dir / "summary.json").exists()
     return run_dir, subprocess.CompletedProcess(proc.args, proc.returncode, out, err), done
+
+
+def _terminal_signals() -> None:
+    """In the child before it starts Python: SIGINT back to its default (Python's Ctrl-C)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _resume(tmp_path: Path, monkeypatch) -> str:
@@ -142,9 +150,6 @@ def test_a_run_killed_mid_sweep_resumes_to_the_uninterrupted_results(whole, tmp_
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX signals")
-@pytest.mark.xfail(strict=False, reason="open bug (issue 12): on a loaded machine a Ctrl-C "
-                   "after the first cell was twice ignored and the run finished; it passes "
-                   "when the machine is quiet. Remove this mark with the fix.")
 def test_ctrl_c_ends_the_run_with_a_message_and_leaves_only_whole_files(whole, tmp_path,
                                                                         monkeypatch):
     """SIGINT: exit 130 saying what is kept, no traceback; what is left is whole and resumes."""
