@@ -23,6 +23,10 @@ for opened messages (an unopened one earns minus its cost, no action 0), which r
 organic noise of every decision no message could have changed. `info["decisions"]` (the fields of
 `sim.campaign.Decisions`, truth and outcome of what was sent as dicts of arrays) and
 `info["outcome"]` (the next day's purchases and deaths) hold the full detail.
+`info["next"]` describes the day the returned observation asks to decide (in `reset` and
+`step` alike): its `day` and, with option `truth`, `true_margins` and `true_values` (or the one
+the option names), the true incremental margin and value of every action for each eligible
+customer; every other entry of a step's `info` describes the day the step decided.
 `info["rejected"]` counts the actions the rules stopped by reason (`sim.constraints.REASONS`:
 e.g. "contact_limit", "segment_cap", "suppressed", "offer_cap"), and
 `info["decisions"]["reason"]` gives each decided customer's code.
@@ -88,7 +92,8 @@ class CampaignDayEnv(gym.Env):
         self._windows: deque[dict] = deque()  # decisions whose window is open (objective window)
         self._baseline = (UpliftBaseline(len(self.feature_names) + 2 + len(RECENT_DAYS))
                           if self.options.objective in UPLIFT_OBJECTIVES else None)
-        return self._observe(), self._with_truth({"day": self.world.today})
+        obs = self._observe()
+        return obs, {"next": self._next()}
 
     def step(self, action):
         """Act for every eligible customer today, then simulate the next day."""
@@ -141,7 +146,9 @@ class CampaignDayEnv(gym.Env):
         else:
             info["customer_rewards"] = rewards
             reward = float(rewards.sum())
-        return self._observe(), reward, False, truncated, self._with_truth(info)
+        obs = self._observe()
+        info["next"] = self._next()
+        return obs, reward, False, truncated, info
 
     def _close_windows(self, truncated: bool) -> list[dict]:
         """Decisions whose attribution window closed today (all of them at the horizon).
@@ -239,19 +246,19 @@ class CampaignDayEnv(gym.Env):
                                  f"{self.n_actions - 1}")
         return a.astype(np.int64, copy=False)
 
-    def _with_truth(self, info: dict) -> dict:
-        """Add the true margin and value of every action for the eligible customers (truth).
+    def _next(self) -> dict:
+        """`info["next"]`: the day the returned observation asks to decide, and its truth.
 
-        `info["true_margins"]` (true incremental margins) and `info["true_values"]` (true
-        incremental values, `sim.long_term`), or the one option `truth` names, are
-        (n_eligible, n_actions), rows in the order of `np.flatnonzero(eligible)`; call after
-        `_observe`.
+        "day", and with option `truth` "true_margins" (true incremental margins) and
+        "true_values" (true incremental values, `sim.long_term`), or the one the option
+        names, each (n_eligible, n_actions), rows in the order of
+        `np.flatnonzero(obs["eligible"])`; call after `_observe`.
         """
-        which = setup.truth_grids(self.options.truth)
+        out, which = {"day": self.world.today}, setup.truth_grids(self.options.truth)
         if which:
             for name, grid in self.campaign.truth_grids(self._rows, which).items():
-                info[f"true_{name}"] = grid
-        return info
+                out[f"true_{name}"] = grid
+        return out
 
     def _observe(self) -> dict[str, np.ndarray]:
         """The CRM tables this morning and who may be contacted today."""

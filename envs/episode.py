@@ -117,7 +117,7 @@ def steps(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
     key = truth_key(policy)
     if key and truth_option(policy) not in truth_grids(base.options.truth):
         raise NbasimError(f"policy {getattr(policy, 'name', '') or type(policy).__name__} "
-                          f"reads info['{key}']: build the env with truth=True (or "
+                          f"reads info['next']['{key}']: build the env with truth=True (or "
                           f"truth={truth_option(policy)!r})")
     if isinstance(base, CampaignDayEnv):
         play = _campaign_days
@@ -162,7 +162,7 @@ def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info:
         x = base.contexts(obs, rows)
         mask = base.action_mask(obs, rows)
         t = time.perf_counter()
-        actions, pscores = policy.act(x, mask, truth=info.get(key) if key else None)
+        actions, pscores = policy.act(x, mask, truth=info["next"].get(key) if key else None)
         seconds = time.perf_counter() - t
         action = np.zeros(n, dtype=np.int64)
         action[rows] = actions

@@ -65,9 +65,10 @@ class EnvOptions(CampaignSettings):
     """Days simulated; decisions are taken on every day but the last."""
     truth: Literal[TRUTH_OPTIONS] = False
     """Hand over the true incremental margin and value of every action in
-    `info["true_margins"]` and `info["true_values"]` (for the oracles and regret): the eligible
-    customers' (n_eligible, n_actions) in CampaignDay-v0; in NextBestAction-v0 the next
-    decision's (n_actions,), in `info["next"]` with the rest of what describes that decision.
+    `info["next"]["true_margins"]` and `info["next"]["true_values"]` (for the oracles and
+    regret), beside the rest of what describes the decision the observation asks for: the
+    eligible customers' (n_eligible, n_actions) in CampaignDay-v0, the next decision's
+    (n_actions,) in NextBestAction-v0.
     "margins" or "values" hands over that one alone (what `oracle` or `oracle_ltv` reads), for
     a fraction of the work."""
 

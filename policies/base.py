@@ -65,7 +65,7 @@ class Policy(abc.ABC):
     Params: ClassVar[type[Params]] = Params
     needs_truth: ClassVar[bool | str] = False
     """Which truth a policy reads in `act`, if any: "margins" (the true incremental margins,
-    env info "true_margins") or "values" (the true incremental values, "true_values"); True
+    env info["next"]["true_margins"]) or "values" (the true incremental values, "true_values"); True
     reads the margins. Callers then build envs with option truth=True (or truth set to that
     name alone: `nbasim.envs.episode.truth_option`) and pass that one on."""
     objective: ClassVar[str | None] = None

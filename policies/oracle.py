@@ -8,8 +8,8 @@ Two of them, each labelled for what it maximises:
   future value the message moves through churn, win-backs, unsubscribes and fatigue;
   `nbasim.sim.long_term`).
 
-The env hands the truth over with option `truth=True`, in `info["true_margins"]` and
-`info["true_values"]`; `nbasim.envs.episode.steps` passes the one the policy's `needs_truth`
+The env hands the truth over with option `truth=True`, in `info["next"]["true_margins"]` and
+`info["next"]["true_values"]`; `nbasim.envs.episode.steps` passes the one the policy's `needs_truth`
 names as `act(contexts, eligible, truth=...)`.
 """
 
@@ -39,8 +39,8 @@ class Oracle(Fixed):
         name = self.name or type(self).__name__
         if truth is None:
             raise PolicyError(f"policy {name}: act() needs truth=(n, n_actions) {self.what}; "
-                              f"envs hand it over in info['true_{self.needs_truth}'] when built "
-                              "with option truth=True")
+                              f"envs hand it over in info['next']['true_{self.needs_truth}'] when "
+                              "built with option truth=True")
         t = np.asarray(truth, dtype=np.float64)
         if t.shape != (n, self.n_actions):
             raise PolicyError(f"policy {name}: truth shape {t.shape}: expected "

@@ -215,11 +215,20 @@ def test_campaign_day_contexts_match_the_world_and_masks_follow_consent():
 
 
 def test_campaign_day_hands_over_true_margins_of_eligible_customers():
-    """With truth=True, info holds (n_eligible, n_actions) margins with 0 for no action."""
+    """With truth=True, info["next"] holds the eligible customers' true margins, 0 for no action.
+
+    (n_eligible, n_actions), for the day the observation asks for; the rest of a step's info
+    is the day decided.
+    """
     env = gymnasium.make("nbasim/CampaignDay-v0", customers=600, days=4, truth=True)
     obs, info = env.reset(seed=1)
-    assert info["true_margins"].shape == (int(obs["eligible"].sum()), 433)
-    assert (info["true_margins"][:, 0] == 0).all()
+    assert info["next"]["day"] == 0
+    assert info["next"]["true_margins"].shape == (int(obs["eligible"].sum()), 433)
+    assert (info["next"]["true_margins"][:, 0] == 0).all()
+    obs, _, _, _, info = env.step(np.zeros(600, dtype=np.int64))
+    assert (info["day"], info["next"]["day"]) == (0, 1)
+    assert info["next"]["true_margins"].shape == (int(obs["eligible"].sum()), 433)
+    assert "true_margins" not in info
 
 
 def test_window_objective_pays_each_decision_once_when_its_window_closes():

@@ -43,11 +43,12 @@ def test_each_oracle_reads_its_own_truth():
     env = CampaignDayEnv(customers=800, days=5, truth=True)
     obs, info = env.reset(seed=0)
     rows = np.flatnonzero(obs["eligible"])
-    assert info["true_values"].shape == info["true_margins"].shape == (rows.size, env.n_actions)
+    nxt = info["next"]
+    assert nxt["true_values"].shape == nxt["true_margins"].shape == (rows.size, env.n_actions)
     policy = policies.make("oracle_ltv", action_features=env.action_features,
                            dim_context=len(env.feature_names), seed=0)
     step = next(steps(env, policy, start=(obs, info)))
-    best = np.where(env.action_mask(obs, rows), info["true_values"], -np.inf)
+    best = np.where(env.action_mask(obs, rows), nxt["true_values"], -np.inf)
     best[:, 0] = 0.0
     np.testing.assert_array_equal(step.actions, best.argmax(axis=1))
 
@@ -79,14 +80,14 @@ def test_an_env_asked_for_one_truth_hands_over_that_one_as_truth_true_does(name,
     key, other = f"true_{which}", "true_values" if which == "margins" else "true_margins"
     for a, b in zip(steps(both, make(name, both), seed=3), steps(one, make(name, one), seed=3),
                     strict=True):
-        assert other not in b.info and other in a.info
-        np.testing.assert_array_equal(b.info[key], a.info[key])
+        assert other not in b.info["next"] and other in a.info["next"]
+        np.testing.assert_array_equal(b.info["next"][key], a.info["next"][key])
         np.testing.assert_array_equal(b.actions, a.actions)
         assert b.reward == a.reward
     _, info = one.reset(seed=0)
-    assert set(info) == {"day", key}
-    with pytest.raises(NbasimError, match=f"reads info\\['{other}'\\]: build the env with "
-                                          "truth=True"):
+    assert set(info) == {"next"} and set(info["next"]) == {"day", key}
+    with pytest.raises(NbasimError, match=f"reads info\\['next'\\]\\['{other}'\\]: build "
+                                          "the env with truth=True"):
         next(steps(one, make("oracle_ltv" if name == "oracle" else "oracle", one), seed=3))
 
 

@@ -92,7 +92,7 @@ def run_campaign_day(policy: policies.Policy, truth: bool, seed: int = 0,
     while not done:
         rows = np.flatnonzero(obs["eligible"])
         x, mask = u.contexts(obs, rows), u.action_mask(obs, rows)
-        a, ps = policy.act(x, mask, truth=info.get("true_margins"))
+        a, ps = policy.act(x, mask, truth=info["next"].get("true_margins"))
         check_acts(a, ps, mask)
         action = np.zeros(CUSTOMERS, dtype=np.int64)
         action[rows] = a

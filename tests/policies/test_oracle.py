@@ -55,7 +55,7 @@ def test_oracle_is_the_argmax_and_never_loses_on_random_margins(seed):
 
 
 @pytest.mark.parametrize(("truth", "match"), [
-    (None, r"needs truth=.*info\['true_margins'\] when built with option truth=True"),
+    (None, r"needs truth=.*info\['next'\]\['true_margins'\] when built with option truth=True"),
     (np.zeros((3, 5)), r"truth shape \(3, 5\): expected \(3, 4\)"),
     (np.zeros(3), r"truth shape \(3,\): expected \(3, 4\)"),
     (np.full((3, 4), np.nan), "truth holds NaN"),
