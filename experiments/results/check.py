@@ -132,8 +132,24 @@ class CheckRow:
     reason: str = ""
 
 
+class Verdicts:
+    """`ok` and `failures` of a check's result, from its `rows` (each with a `verdict`)."""
+
+    rows: tuple
+
+    @property
+    def ok(self) -> bool:
+        """True when every row is "ok"."""
+        return all(r.verdict == "ok" for r in self.rows)
+
+    @property
+    def failures(self) -> tuple:
+        """The rows that are not "ok"."""
+        return tuple(r for r in self.rows if r.verdict != "ok")
+
+
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Verdicts):
     """The outcome of `check`.
 
     Attributes:
@@ -145,16 +161,6 @@ class CheckResult:
     rows: tuple[CheckRow, ...]
     tolerance: float
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        """True when every row is "ok"."""
-        return all(r.verdict == "ok" for r in self.rows)
-
-    @property
-    def failures(self) -> tuple[CheckRow, ...]:
-        """The rows that are not "ok"."""
-        return tuple(r for r in self.rows if r.verdict != "ok")
 
 
 def _better(metric: str, baseline: Mapping[str, Any], run: Mapping[str, Any]) -> str:

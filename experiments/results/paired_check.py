@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from nbasim.experiments.results import stats
-from nbasim.experiments.results.check import DIRECTIONS, format_value
+from nbasim.experiments.results.check import DIRECTIONS, Verdicts, format_value
 from nbasim.experiments.results.summary import (
     BETTER,
     ResultsError,
@@ -115,7 +115,7 @@ def _signed(x: float) -> str:
 
 
 @dataclass(frozen=True)
-class PairedResult:
+class PairedResult(Verdicts):
     """The outcome of `paired_check`.
 
     Attributes:
@@ -133,16 +133,6 @@ class PairedResult:
     floor_relative: float
     identical: bool
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        """True when every row is "ok"."""
-        return all(r.verdict == "ok" for r in self.rows)
-
-    @property
-    def failures(self) -> tuple[PairedRow, ...]:
-        """The rows that are not "ok"."""
-        return tuple(r for r in self.rows if r.verdict != "ok")
 
 
 def _per_seed(entry: Any) -> list[float] | None:

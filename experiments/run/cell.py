@@ -29,13 +29,11 @@ from nbasim.experiments.run.config import (
     ScenarioVariant,
     variant_world,
 )
-from nbasim.experiments.run.layout import CHANNEL_FIELDS
+from nbasim.experiments.run.layout import CHANNEL_FIELDS, CHANNEL_MONEY
 from nbasim.sim import lifecycle, rfm
 from nbasim.sim.params import CHANNELS
 
 ACTIVE_STAGES = (lifecycle.NEW, lifecycle.ACTIVE, lifecycle.REACTIVATED)
-MONEY_FIELDS = ("cost", "attributed_margin", "true_incremental_margin")
-"""Of `CHANNEL_FIELDS`, those in money (the others are counts)."""
 
 
 @dataclass(frozen=True)
@@ -378,7 +376,7 @@ def _channels(acc: _Accumulators) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {"channel": np.array(CHANNELS)}
     for i, field in enumerate(CHANNEL_FIELDS):
         values = acc.channels[i]
-        out[field] = values if field in MONEY_FIELDS else values.astype(np.int64)
+        out[field] = values if field in CHANNEL_MONEY else values.astype(np.int64)
     return out
 
 

@@ -113,3 +113,5 @@ CHANNEL_COLUMNS = {
 """channels.parquet columns (one row per cell and channel) and what each holds."""
 CHANNEL_FIELDS = tuple(CHANNEL_COLUMNS)[4:]
 """What a cell counts per channel over its run: the channels.parquet columns after its keys."""
+CHANNEL_MONEY = ("cost", "attributed_margin", "true_incremental_margin")
+"""Of `CHANNEL_FIELDS`, those in money (the others are counts)."""

@@ -23,13 +23,13 @@ from nbasim.experiments.results.report.text import (
     money,
 )
 from nbasim.experiments.results.stats import mean_ci
+from nbasim.experiments.run.layout import CHANNEL_MONEY
 
 CHANNEL_HEADS = {"sent": "sent", "opens": "opens", "clicks": "clicks",
                  "conversions": "conversions", "unsubscribes": "unsub&shy;scribes",
                  "cost": "cost", "attributed_margin": "attributed margin",
                  "true_incremental_margin": "true incr. margin"}
 """Column headers of the channel table, per `load.CHANNEL_VALUES`."""
-MONEY_VALUES = ("cost", "attributed_margin", "true_incremental_margin")
 
 
 def _cell(mean: float, lo: float, hi: float, signed: bool = False) -> str:
@@ -106,7 +106,7 @@ def channels_section(run: Run) -> str:
         return '<p class="note">No group sent any message.</p>'
     head = ('<th class="name">group</th><th class="name">channel</th>'
             + "".join(f"<th>{CHANNEL_HEADS[v]}"
-                      + (f"<br><small>{e(money(run))}</small>" if v in MONEY_VALUES else "")
+                      + (f"<br><small>{e(money(run))}</small>" if v in CHANNEL_MONEY else "")
                       + "</th>" for v in CHANNEL_VALUES))
     return (f'<table id="channels"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
             "</tbody></table><p><small>Per group and channel, totals over the run: mean over "
