@@ -20,7 +20,19 @@ In a notebook::
 """
 
 from nbasim import envs  # noqa: F401  (registers the environments)
-from nbasim.envs.episode import Episode, Step, run_episode, steps
 from nbasim.errors import NbasimError
 
-__all__ = ["Episode", "NbasimError", "Step", "run_episode", "steps"]
+EPISODE_NAMES = ("Episode", "Step", "run_episode", "steps")
+"""`nbasim.envs.episode`'s public names, imported on first use: `import nbasim` stays light
+(the `nbasim` command starts its Ctrl-C guard before the world's modules load)."""
+
+
+def __getattr__(name: str) -> object:
+    if name in EPISODE_NAMES:
+        from nbasim.envs import episode
+
+        return getattr(episode, name)
+    raise AttributeError(f"module 'nbasim' has no attribute {name!r}")
+
+
+__all__ = ["NbasimError", *EPISODE_NAMES]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -22,3 +24,17 @@ def test_every_folder_with_an_init_is_listed_in_pyproject_packages():
     assert found, "no package found under the four folders"
     assert sorted(found - listed) == []
     assert sorted(listed - found - {"nbasim"}) == []
+
+
+def test_import_nbasim_is_light_and_its_names_are_there():
+    """`import nbasim` loads gymnasium's registry, not the world; the episode names load on use.
+
+    The `nbasim` command guards Ctrl-C from its entry point on, so what loads before it (the
+    package itself) should be little.
+    """
+    code = ("import sys, nbasim; light = 'nbasim.sim.world' not in sys.modules; "
+            "from nbasim import Episode, Step, run_episode, steps; "
+            "print(light, 'nbasim.sim.world' in sys.modules, callable(run_episode))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "True", "True"]
