@@ -312,6 +312,24 @@ def _owner(model: type[BaseModel], loc: tuple) -> tuple[type[BaseModel], str]:
     return model, field
 
 
+def _keys_at(model: type[BaseModel], loc: tuple) -> tuple[str, ...]:
+    """The keys allowed where an unknown key `loc[-1]` was given, or () if not in a model.
+
+    Through nested models and lists of them, e.g. ("policies", 0, "name") -> the fields of
+    `PolicySpec`.
+    """
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(str(part))
+        inner = (info.annotation, *get_args(info.annotation)) if info is not None else ()
+        model = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)),
+                     None)
+        if model is None:
+            return ()
+    return tuple(model.model_fields)
+
+
 def describe_error(err: ValidationError, model: type[BaseModel], what: str) -> str:
     """Turn a pydantic error into one clause per field: name, value given, what is allowed."""
     lines = []
@@ -322,7 +340,11 @@ def describe_error(err: ValidationError, model: type[BaseModel], what: str) -> s
         field = ".".join(str(p) for p in e["loc"])
         given = e.get("input")
         given_s = "" if isinstance(given, dict) else f" = {given!r}"
-        rule = allowed(*_owner(model, e["loc"]))
+        if e["type"] == "extra_forbidden":
+            keys = _keys_at(model, e["loc"])
+            rule = f"the keys {', '.join(keys)}" if keys else ""
+        else:
+            rule = allowed(*_owner(model, e["loc"]))
         lines.append(f"{what} field '{field}'{given_s}: "
                      f"{e['msg'].removeprefix('Value error, ')}"
                      + (f" (allowed: {rule})" if rule else ""))
