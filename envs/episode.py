@@ -148,7 +148,7 @@ def check_slates(k: int, policy: Any) -> None:
         name = getattr(policy, "name", "") or type(policy).__name__
         raise SlateError(f"policy {name} fills slates of {slate_size(policy)} offer(s), the env "
                          f"sends slate_size={k}: allowed a policy with slate_size {k} (a "
-                         f"top_k={k} parameter: vw, arbitration)")
+                         f"top_k={k} parameter: vw, arbitration, no_action)")
 
 
 def slate_size(policy: Any) -> int:
@@ -244,7 +244,11 @@ def _decisions(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, 
                                       truth=None if truth is None else truth[None, :])
         seconds = time.perf_counter() - t
         seen = obs
-        obs, reward, terminated, truncated, info = env.step(int(actions[0]))
+        slates = slate_pscores = None
+        if base.options.slate_size > 1:
+            slates, slate_pscores = slates_of(policy, 1)
+        obs, reward, terminated, truncated, info = env.step(
+            int(actions[0]) if slates is None else slates[0])
         nxt, done = info["next"], terminated or truncated
         rewards = np.array([reward])
         t = time.perf_counter()
@@ -252,4 +256,4 @@ def _decisions(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, 
             policy.update(x, actions, rewards, pscores, costs=np.array([info["cost"]]))
         seconds += time.perf_counter() - t
         yield Step(seen, rows, x, actions, pscores, float(reward), info,
-                   [(info["day"], rewards)], seconds)
+                   [(info["day"], rewards)], seconds, slates, slate_pscores)

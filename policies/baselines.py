@@ -31,12 +31,32 @@ __all__ = ["Arbitration", "Blanket", "NoAction", "Random", "ResponseModel", "Upl
 
 
 class NoAction(Fixed):
-    """Action 0 for every row, pscore 1. No params."""
+    """Action 0 for every row, pscore 1.
+
+    Params:
+        top_k: slate size it fills (default 1): its slates are empty (`policies.slates`), so
+            it is the control of runs with slates too.
+    """
+
+    class Params(BaseParams):
+        """Parameters of `no_action`."""
+
+        top_k: Annotated[int, Field(ge=1, le=10)] = 1
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.slate_size = self.params.top_k
+        self.last_slate = self.last_slate_pscores = None
 
     def act(self, contexts: np.ndarray,
             eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Action 0 (no contact) for every row."""
         n = contexts.shape[0]
+        if self.slate_size > 1:
+            self.last_slate = np.full((n, self.slate_size), -1, dtype=np.int64)
+            self.last_slate[:, 0] = 0
+            self.last_slate_pscores = np.zeros((n, self.slate_size))
+            self.last_slate_pscores[:, 0] = 1.0
         return np.zeros(n, dtype=np.int64), np.ones(n)
 
 

@@ -16,7 +16,9 @@ from nbasim.envs.slate_space import Slates
 from nbasim.sim.params import ParameterError
 from nbasim.sim.slates import SlateError
 
-SMALL = {"nbasim/CampaignDay-v0": {"customers": 2000, "days": 8, "slate_size": 3}}
+SMALL = {"nbasim/CampaignDay-v0": {"customers": 2000, "days": 8, "slate_size": 3},
+         "nbasim/NextBestAction-v0": {"customers": 800, "days": 5, "slate_size": 3}}
+NBA = "nbasim/NextBestAction-v0"
 
 
 def make_env(env_id="nbasim/CampaignDay-v0", **options):
@@ -83,7 +85,7 @@ def test_single_action_policy_with_slates_is_a_named_error():
     """A policy that fills no slates is refused before the first step."""
     env = make_env()
     with pytest.raises(SlateError, match="fills slates of 1 offer.*slate_size=3.*vw, "
-                                         "arbitration"):
+                                         "arbitration, no_action"):
         next(steps(env, make_policy(env, "random"), seed=0))
 
 
@@ -145,3 +147,34 @@ def test_slate_env_pickles_mid_episode():
     assert a[1] == b[1]
     np.testing.assert_array_equal(a[4]["slots"], b[4]["slots"])
 
+
+
+@pytest.mark.parametrize("name", ["vw", "arbitration"])
+def test_next_best_action_sends_the_policy_slates(name):
+    """NextBestAction-v0 with slates: one slate per decision, at most one slot redeemed.
+
+    A sent slate's slot is -1 or a slot that holds an offer; a conversion always has one.
+    """
+    env = make_env(NBA)
+    policy = make_policy(env, name, top_k=3)
+    sent = redeemed = 0
+    for step in steps(env, policy, seed=2):
+        s, p = step.slates, step.slate_pscores
+        assert s.shape == (1, 3) and p[0, 0] == step.pscores[0]
+        assert ((p > 0) & (p <= 1))[s > 0].all()
+        if step.info["sent"]:
+            sent += 1
+            slot = step.info["slot"]
+            assert -1 <= slot < 3 and (slot < 0 or s[0, slot] > 0)
+            redeemed += slot >= 0
+    assert sent > 0 and redeemed > 0
+
+
+def test_next_best_action_bad_slate_is_named():
+    """A repeated action in a NextBestAction-v0 slate gets the slate rule's error."""
+    env = make_env(NBA)
+    env.reset(seed=0)
+    with pytest.raises(SlateError, match="shown twice"):
+        env.step(np.array([5, 5, 0]))
+    with pytest.raises(ParameterError, match=r"expected \(3,\)"):
+        env.step(np.array([5, 6]))
