@@ -81,7 +81,7 @@ class NextBestActionEnv(gym.Env):
         self._consent = np.array([self.feature_names.index(f"consent_{c}") for c in CHANNELS])
         self.observation_space = spaces.Box(0.0, context.CLIP, (len(self.feature_names),),
                                             np.float32)
-        k = self.options.slate_size
+        self._slate_size = k = self.options.slate_size
         self.action_space = spaces.Discrete(self.n_actions) if k == 1 else Slates(
             self.n_actions, k)
         self._which = setup.truth_grids(self.options.truth)
@@ -106,7 +106,7 @@ class NextBestActionEnv(gym.Env):
             raise RuntimeError("call reset() before step()" if self.calendar is None
                                else "the episode is over: call reset()")
         j, m = self._i, self._moment
-        if self.options.slate_size > 1:
+        if self._slate_size > 1:
             dec = queue.decide_slate(j, self._check_slate(action))
         else:
             if isinstance(action, INTEGERS) and 0 <= (a := int(action)) < self.n_actions:
