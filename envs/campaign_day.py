@@ -27,6 +27,10 @@ organic noise of every decision no message could have changed. `info["decisions"
 `step` alike): its `day` and, with option `truth`, `true_margins` and `true_values` (or the one
 the option names), the true incremental margin and value of every action for each eligible
 customer; every other entry of a step's `info` describes the day the step decided.
+With option `slate_size=K > 1` the action is (n_customers, K): a slate of K offers per
+customer in one message (`sim.slates`; the space is `envs.slate_space.Slates`), and
+`info["slots"]` counts the redemptions by slot (slot 1 first), `info["decisions"]` adds
+"slates" and "slot" (the slot each sent message's customer redeemed, -1 none).
 `info["rejected"]` counts the actions the rules stopped by reason (`sim.constraints.REASONS`:
 e.g. "contact_limit", "segment_cap", "suppressed", "offer_cap"), and
 `info["decisions"]["reason"]` gives each decided customer's code.
@@ -44,6 +48,7 @@ from gymnasium import spaces
 
 from nbasim.envs import context, setup
 from nbasim.envs.setup import UPLIFT_OBJECTIVES, WINDOW_OBJECTIVES
+from nbasim.envs.slate_space import Slates
 from nbasim.envs.uplift_baseline import FOLDS, RECENT_DAYS, UpliftBaseline, baseline_features
 from nbasim.sim import constraints
 from nbasim.sim.actions import build_catalog
@@ -80,7 +85,9 @@ class CampaignDayEnv(gym.Env):
             **{k: _box(dtype, (n, width) if width else (n,)) for k, (dtype, width) in
                column_layout(len(CHANNELS), len(params.categories), len(params.stores)).items()
                if k in context.CRM_COLUMNS}})
-        self.action_space = spaces.MultiDiscrete(np.full(n, self.n_actions, dtype=np.int64))
+        k = self.options.slate_size
+        self.action_space = (spaces.MultiDiscrete(np.full(n, self.n_actions, dtype=np.int64))
+                             if k == 1 else Slates(self.n_actions, k, n))
         self.world = self.campaign = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -130,6 +137,9 @@ class CampaignDayEnv(gym.Env):
                 "customers": rows, "customer_costs": costs,
                 "decisions": {"actions": dec.actions, "reason": dec.reason, "sent": dec.sent,
                               "truth": vars(dec.truth), "realized": vars(real)}}
+        if dec.slates is not None:
+            info["slots"] = np.bincount(dec.slot[dec.slot >= 0], minlength=dec.slates.shape[1])
+            info["decisions"].update(slates=dec.slates, slot=dec.slot)
         out = w.step()
         held = c.holdout[out.transactions.customer]
         info.update(purchases=int(out.transactions.customer.size),
@@ -236,7 +246,12 @@ class CampaignDayEnv(gym.Env):
 
     def _check(self, action) -> np.ndarray:
         a = np.asarray(action)
-        n = self.options.customers
+        n, k = self.options.customers, self.options.slate_size
+        if k > 1:
+            if a.shape != (n, k):
+                raise ParameterError(f"action shape {a.shape}: expected ({n}, {k}), a slate "
+                                     "of slate_size actions per customer")
+            return a  # the slates are checked by the world (`sim.slates.check`)
         if a.shape != (n,):
             raise ParameterError(f"action shape {a.shape}: expected ({n},), one per customer")
         if a.dtype.kind not in "iu":

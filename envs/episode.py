@@ -21,6 +21,7 @@ from nbasim.envs.campaign_day import CampaignDayEnv
 from nbasim.envs.next_best_action import NextBestActionEnv
 from nbasim.envs.setup import truth_grids
 from nbasim.errors import NbasimError
+from nbasim.sim.slates import SlateError
 
 TRUTH_KEYS = {"margins": "true_margins", "values": "true_values"}
 """A policy's `needs_truth` -> the env info entry that holds that truth."""
@@ -42,6 +43,9 @@ class Step:
         learned: (day, rewards) of the decisions the policy learned from at this step, the
             day being the one they were made on.
         policy_seconds: time spent in `act` and `update`.
+        slates: (k, slate_size) the slates sent (0: empty slot), with env option
+            slate_size > 1; None otherwise. `actions` is their slot 1.
+        slate_pscores: (k, slate_size) each slot's pscore given the slots before it.
     """
 
     obs: Any
@@ -53,6 +57,8 @@ class Step:
     info: dict[str, Any]
     learned: list[tuple[int, np.ndarray]] = field(default_factory=list)
     policy_seconds: float = 0.0
+    slates: np.ndarray | None = None
+    slate_pscores: np.ndarray | None = None
 
 
 @dataclass
@@ -126,8 +132,42 @@ def steps(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
     else:
         raise NbasimError(f"env {base!r}: expected nbasim/CampaignDay-v0 or "
                           "nbasim/NextBestAction-v0")
+    check_slates(base.options.slate_size, policy)
     obs, info = env.reset(seed=seed) if start is None else start
     yield from play(env, base, policy, obs, info, learn, key)
+
+
+def check_slates(k: int, policy: Any) -> None:
+    """Raise a `SlateError` unless the policy fills slates of `k` offers (or `k` is 1).
+
+    Args:
+        k: the env's option `slate_size`.
+        policy: the policy (`policies.slates` describes the slate protocol).
+    """
+    if k > 1 and slate_size(policy) != k:
+        name = getattr(policy, "name", "") or type(policy).__name__
+        raise SlateError(f"policy {name} fills slates of {slate_size(policy)} offer(s), the env "
+                         f"sends slate_size={k}: allowed a policy with slate_size {k} (a "
+                         f"top_k={k} parameter: vw, arbitration, no_action)")
+
+
+def slate_size(policy: Any) -> int:
+    """Offers per decision a policy fills (`nbasim.policies.slates`): its `slate_size`, or 1."""
+    return int(getattr(policy, "slate_size", 1))
+
+
+def slates_of(policy: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The slates of the policy's last `act` of `n` rows, empty slots as 0, and their pscores.
+
+    Raises:
+        SlateError: the policy left no slates of `n` rows.
+    """
+    slate, pscores = policy.last_slate, policy.last_slate_pscores
+    if slate is None or slate.shape != (n, slate_size(policy)):
+        raise SlateError(f"policy {getattr(policy, 'name', '')}: last_slate "
+                         f"{None if slate is None else slate.shape}: expected ({n}, "
+                         f"{slate_size(policy)}) after act")
+    return np.maximum(slate, 0), pscores
 
 
 def truth_key(policy: Any) -> str | None:
@@ -154,7 +194,7 @@ def truth_option(policy: Any) -> bool | str:
 
 def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info: dict,
                    learn: bool, key: str | None) -> Iterator[Step]:
-    n = base.options.customers
+    n, k = base.options.customers, base.options.slate_size
     waiting: dict[int, tuple] = {}  # objective window: decisions whose reward is not known yet
     done = False
     while not done:
@@ -164,8 +204,14 @@ def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info:
         t = time.perf_counter()
         actions, pscores = policy.act(x, mask, truth=info["next"].get(key) if key else None)
         seconds = time.perf_counter() - t
-        action = np.zeros(n, dtype=np.int64)
-        action[rows] = actions
+        slates = slate_pscores = None
+        if k > 1:
+            slates, slate_pscores = slates_of(policy, rows.size)
+            action = np.zeros((n, k), dtype=np.int64)
+            action[rows] = slates
+        else:
+            action = np.zeros(n, dtype=np.int64)
+            action[rows] = actions
         seen = obs
         obs, reward, terminated, truncated, info = env.step(action)
         done = terminated or truncated
@@ -182,7 +228,7 @@ def _campaign_days(env: Any, base: CampaignDayEnv, policy: Any, obs: dict, info:
                 policy.update(x_b, a_b, r_b, p_b, costs=c_b)
         seconds += time.perf_counter() - t
         yield Step(seen, rows, x, actions, pscores, float(reward), info,
-                   [(b[0], b[4]) for b in batches], seconds)
+                   [(b[0], b[4]) for b in batches], seconds, slates, slate_pscores)
 
 
 def _decisions(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, info: dict,
@@ -198,7 +244,11 @@ def _decisions(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, 
                                       truth=None if truth is None else truth[None, :])
         seconds = time.perf_counter() - t
         seen = obs
-        obs, reward, terminated, truncated, info = env.step(int(actions[0]))
+        slates = slate_pscores = None
+        if base.options.slate_size > 1:
+            slates, slate_pscores = slates_of(policy, 1)
+        obs, reward, terminated, truncated, info = env.step(
+            int(actions[0]) if slates is None else slates[0])
         nxt, done = info["next"], terminated or truncated
         rewards = np.array([reward])
         t = time.perf_counter()
@@ -206,4 +256,4 @@ def _decisions(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, 
             policy.update(x, actions, rewards, pscores, costs=np.array([info["cost"]]))
         seconds += time.perf_counter() - t
         yield Step(seen, rows, x, actions, pscores, float(reward), info,
-                   [(info["day"], rewards)], seconds)
+                   [(info["day"], rewards)], seconds, slates, slate_pscores)

@@ -22,6 +22,10 @@ names), the true incremental margin and value (`sim.long_term`) of every action 
 its `day`, `hour`, `moment` and `customer`, `sent`, the rule that stopped it (`rejected`),
 its `true_uplift` and `true_incremental_margin`, and its `cost`.
 
+With option `slate_size=K > 1` the action is a slate, (K,) actions shown in one message
+(`sim.slates`, space `envs.slate_space.Slates`), decided by `MomentQueue.decide_slate`, and a
+sent slate's `info["slot"]` is the slot the customer redeemed (0-based, -1 none).
+
 Each step is one `MomentQueue.decide` on plain floats (the same formulas as the batch path, bit
 for bit); what was sent reaches the world when the moment ends.
 """
@@ -36,6 +40,8 @@ from gymnasium import spaces
 
 from nbasim.envs import context, crm_view, setup
 from nbasim.envs.setup import WINDOW_OBJECTIVES
+from nbasim.envs.slate_space import Slates
+from nbasim.sim import slates
 from nbasim.sim.actions import build_catalog
 from nbasim.sim.calendar import KINDS, Calendar, DecisionMoment
 from nbasim.sim.constraints import REASONS
@@ -75,7 +81,9 @@ class NextBestActionEnv(gym.Env):
         self._consent = np.array([self.feature_names.index(f"consent_{c}") for c in CHANNELS])
         self.observation_space = spaces.Box(0.0, context.CLIP, (len(self.feature_names),),
                                             np.float32)
-        self.action_space = spaces.Discrete(self.n_actions)
+        self._slate_size = k = self.options.slate_size
+        self.action_space = spaces.Discrete(self.n_actions) if k == 1 else Slates(
+            self.n_actions, k)
         self._which = setup.truth_grids(self.options.truth)
         self.world = self.campaign = self.calendar = self._queue = None
 
@@ -97,13 +105,16 @@ class NextBestActionEnv(gym.Env):
         if queue is None:
             raise RuntimeError("call reset() before step()" if self.calendar is None
                                else "the episode is over: call reset()")
-        if isinstance(action, INTEGERS) and 0 <= (a := int(action)) < self.n_actions:
-            action = a
-        else:
-            self._check(action)
-            action = int(np.asarray(action))
         j, m = self._i, self._moment
-        dec = queue.decide(j, action)
+        if self._slate_size > 1:
+            dec = queue.decide_slate(j, self._check_slate(action))
+        else:
+            if isinstance(action, INTEGERS) and 0 <= (a := int(action)) < self.n_actions:
+                action = a
+            else:
+                self._check(action)
+                action = int(np.asarray(action))
+            dec = queue.decide(j, action)
         if dec.sent:
             real, truth = dec.realized, dec.truth
             reward = real.reward + (dec.value_change if self._ltv else 0.0)
@@ -118,6 +129,8 @@ class NextBestActionEnv(gym.Env):
                     "customer": self._customers[j], "sent": False,
                     "rejected": REASONS[dec.reason] if dec.reason else None,
                     "true_uplift": 0.0, "true_incremental_margin": 0.0, "cost": 0.0}
+        if dec.slot is not None:
+            info["slot"] = dec.slot
         self._i = j = j + 1
         if j >= len(self._customers):
             self._advance()
@@ -146,6 +159,14 @@ class NextBestActionEnv(gym.Env):
         if not self.action_space.contains(action):
             raise ParameterError(f"action {action!r}: allowed an integer 0 to "
                                  f"{self.n_actions - 1}")
+
+    def _check_slate(self, action) -> np.ndarray:
+        """The slate as int64, or a `ParameterError` naming what is wrong with it."""
+        a = np.asarray(action)
+        if a.shape != (self.options.slate_size,):
+            raise ParameterError(f"action shape {a.shape}: expected ({self.options.slate_size},),"
+                                 " a slate of slate_size actions")
+        return slates.check(a[None, :], self.n_actions)[0]
 
     def _day_moments(self, outcome: DayOutcome, campaign_hour: int, n_stores: int
                      ) -> list[DecisionMoment]:

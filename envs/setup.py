@@ -12,6 +12,7 @@ from nbasim.sim.constraints import ContactRules
 from nbasim.sim.params import validate
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
+from nbasim.sim.slates import CONTINUATION, MAX_SLATE
 from nbasim.sim.world import World
 
 OBJECTIVES = ("margin", "ltv", "window", "uplift", "uplift_opened")
@@ -44,6 +45,15 @@ class CampaignSettings(ContactRules):
     not, and exactly 0 for no action: a message nobody opened cannot have changed what the
     customer bought, so its window's organic noise is replaced by its expectation, 0 (the
     CRM sees opens; about four times less noise for e-mail)."""
+    slate_size: Annotated[int, Field(ge=1, le=MAX_SLATE)] = 1
+    """Offers per message (`sim.slates`): 1 sends one action per decision; K > 1 sends a
+    slate of K offers in one message or app screen, read in order as a cascade, redeemed at
+    most once (CampaignDay-v0 takes an (n_customers, K) action, NextBestAction-v0 a (K,) one;
+    the experiment runner asks policies that fill slates, `top_k`, for K)."""
+    slate_continuation: Annotated[float, Field(gt=0, le=1)] = CONTINUATION
+    """Probability that a reader of a slate reads on to the next slot after one that did not
+    catch or put them off (the cascade's gamma; `sim.slates` cites where its default comes
+    from)."""
 
     def contact_rules(self) -> ContactRules:
         """The `ContactRules` part of these settings, as the world takes them."""
@@ -97,7 +107,7 @@ def build(opts: EnvOptions, seed: int, first_day: bool = True) -> tuple[World, C
     """The world and campaign of one episode, with day 0 simulated when `first_day`."""
     world = World(get_scenario(opts.scenario, opts.overrides), opts.customers, opts.days, seed,
                   [parse_shock(s) for s in opts.shocks])
-    campaign = Campaign(world, opts.contact_rules(), opts.holdout)
+    campaign = Campaign(world, opts.contact_rules(), opts.holdout, opts.slate_continuation)
     if first_day:
         world.step()
     return world, campaign

@@ -23,6 +23,7 @@ from nbasim.policies.base import Fixed, Policy, PolicyError, epsilon_greedy, sam
 from nbasim.policies.base import Params as BaseParams
 from nbasim.policies.models import Logistic, Ridge, sigmoid, with_intercept
 from nbasim.policies.playbook import ActionSpec, ActionTable, Catalog
+from nbasim.policies.slates import fill_by_offer
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -30,12 +31,32 @@ __all__ = ["Arbitration", "Blanket", "NoAction", "Random", "ResponseModel", "Upl
 
 
 class NoAction(Fixed):
-    """Action 0 for every row, pscore 1. No params."""
+    """Action 0 for every row, pscore 1.
+
+    Params:
+        top_k: slate size it fills (default 1): its slates are empty (`policies.slates`), so
+            it is the control of runs with slates too.
+    """
+
+    class Params(BaseParams):
+        """Parameters of `no_action`."""
+
+        top_k: Annotated[int, Field(ge=1, le=10)] = 1
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.slate_size = self.params.top_k
+        self.last_slate = self.last_slate_pscores = None
 
     def act(self, contexts: np.ndarray,
             eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Action 0 (no contact) for every row."""
         n = contexts.shape[0]
+        if self.slate_size > 1:
+            self.last_slate = np.full((n, self.slate_size), -1, dtype=np.int64)
+            self.last_slate[:, 0] = 0
+            self.last_slate_pscores = np.zeros((n, self.slate_size))
+            self.last_slate_pscores[:, 0] = 1.0
         return np.zeros(n, dtype=np.int64), np.ones(n)
 
 
@@ -278,6 +299,9 @@ class Arbitration(Policy):
         min_priority: priority of action 0 (default 0.0: always contact someone eligible).
         explore: share of uniformly random decisions, in [0, 1] (default 0.1).
         l2: prior precision of the logistic regressions (default 1.0).
+        top_k: offers per decision (default 1); with k > 1 the policy fills slates
+            (`policies.slates.fill_by_offer`: slot 1 as above, then the best action of each
+            other offer by priority, above `min_priority`).
     """
 
     class Params(BaseParams):
@@ -289,10 +313,13 @@ class Arbitration(Policy):
         min_priority: float = 0.0
         explore: Share = 0.1
         l2: Annotated[float, Field(gt=0.0)] = 1.0
+        top_k: Annotated[int, Field(ge=1, le=10)] = 1
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         p = self.params
+        self.slate_size = p.top_k
+        self.last_slate = self.last_slate_pscores = None
         catalog = Catalog(p.action_table, self.n_actions, self.name)
         self.offers = catalog.offers
         for field, given in (("values", p.values), ("levers", p.levers)):
@@ -344,7 +371,13 @@ class Arbitration(Policy):
     def act(self, contexts: np.ndarray,
             eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Epsilon-greedy on propensity x value x lever among the eligible actions."""
-        return epsilon_greedy(self.rng, self._priorities(contexts), eligible, self.params.explore)
+        priorities = self._priorities(contexts)
+        actions, pscores = epsilon_greedy(self.rng, priorities, eligible, self.params.explore)
+        if self.slate_size > 1:
+            self.last_slate, self.last_slate_pscores = fill_by_offer(
+                priorities, eligible, self.offer_code, actions, pscores, self.slate_size,
+                self.params.min_priority)
+        return actions, pscores
 
     def update(self, contexts: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                pscores: np.ndarray) -> None:

@@ -169,6 +169,11 @@ class VWPolicy(Policy):
         return cls(action_features=action_features, dim_context=dim_context, seed=seed,
                    model=str(path), **params)
 
+    @property
+    def slate_size(self) -> int:
+        """Offers per decision (`top_k`); `policies.slates` describes the slate protocol."""
+        return self._top_k
+
     def save(self, path: str | Path) -> None:
         """Write the VW model (weights and the state to resume learning) to `path`."""
         pylibvw.vw.save(self._vw, str(path))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import arrays, constraints, long_term, offer_rules, response
+from nbasim.sim import arrays, constraints, long_term, offer_rules, response, slates
 from nbasim.sim.actions import ActionCatalog, CatalogGrid, build_catalog
 from nbasim.sim.constraints import ContactRules, Ledger
 from nbasim.sim.long_term import LTV_HORIZON_DAYS
@@ -44,6 +44,8 @@ class Decisions:
         realized: their drawn outcome, aligned with `rows[sent]`.
         incremental_value: (k,) true incremental value of the messages sent
             (`sim.long_term`), aligned with `rows[sent]`.
+        slates: (n, K) requested slates (`sim.slates`; `actions` is their slot 1), or None.
+        slot: (k,) slot redeemed of each slate sent (0-based, -1: none), or None.
     """
 
     rows: np.ndarray
@@ -53,6 +55,8 @@ class Decisions:
     truth: response.Truth
     realized: response.Realized
     incremental_value: np.ndarray
+    slates: np.ndarray | None = None
+    slot: np.ndarray | None = None
 
 
 class Campaign:
@@ -62,12 +66,18 @@ class Campaign:
         world: the world the actions reach.
         rules: contact policy and budget.
         holdout_fraction: share of customers, drawn at random, whom nobody may contact.
+        slate_continuation: gamma of the slates' cascade (`sim.slates`), in (0, 1].
     """
 
     def __init__(self, world: World, rules: ContactRules | None = None,
-                 holdout_fraction: float = 0.0):
+                 holdout_fraction: float = 0.0,
+                 slate_continuation: float = slates.CONTINUATION):
         if not 0.0 <= holdout_fraction < 1.0:
             raise ParameterError(f"holdout_fraction = {holdout_fraction!r}: allowed 0 <= x < 1")
+        if not 0.0 < slate_continuation <= 1.0:
+            raise ParameterError(f"slate_continuation = {slate_continuation!r}: allowed "
+                                 "0 < x <= 1")
+        self.slate_continuation, self.slate_draws = slate_continuation, slates.DayDraws()
         self.world, self.rules = world, rules or ContactRules()
         p = world.params
         self.actions: ActionCatalog = build_catalog(tuple(p.offers), tuple(p.channels))
@@ -115,23 +125,32 @@ class Campaign:
     def act(self, rows: np.ndarray, actions: np.ndarray) -> Decisions:
         """Send `actions[i]` to customer `rows[i]` today, within the rules.
 
+        `actions` may also be (n, K) slates, K offers in one message each (`sim.slates`).
+
         Raises:
             ParameterError: rows not present or repeated, actions out of range, shapes that
                 differ; raised before the world changes.
+            SlateError: a slate that breaks the slate rules (`sim.slates.check`).
         """
         rows, actions = self._validate(rows, actions)
+        slate = actions if actions.ndim == 2 else None
+        if slate is not None:
+            actions = slate[:, 0]
         w, pop, d = self.world, self.world.pop, self.world.today
         cat = self.actions
         channel = cat.channel[actions]  # int8 (-1: no action)
         # The rules first, charging the budget the worst case (the whole basket discounted).
         worst = self._price[actions]
         if self.rules.budget is not None:
-            off = np.flatnonzero(cat.discount[actions] > 0)
+            discount = (cat.discount[actions] if slate is None
+                        else slates.deepest_discount(slate, cat))
+            off = np.flatnonzero(discount > 0)
             worst = worst.copy()
-            worst[off] += cat.discount[actions[off]] * w.basket(rows[off])
+            worst[off] += discount[off] * w.basket(rows[off])
         offer_reason = self.offer_reasons(rows)
         if offer_reason is not None:
-            offer_reason = offer_reason[np.arange(rows.size), cat.offer[actions]]
+            offer_reason = (offer_reason[np.arange(rows.size), cat.offer[actions]]
+                            if slate is None else slates.offer_reasons(offer_reason, slate, cat))
         reason = constraints.check(channel, worst, self.holdout[rows], pop.consent[rows],
                                    pop.contact_days[rows], pop.last_contact_day[rows], d,
                                    self.rules, self.capacity(), self.budget(), self.ledger,
@@ -140,27 +159,45 @@ class Campaign:
         # Then the response, for what was sent only, a block of messages at a time.
         i = np.flatnonzero(sent)
         to, act, ch = rows[i], actions[i], channel[i].astype(np.int64)
-        truth, real, value = _joined([self._respond(to[lo:lo + BLOCK], act[lo:lo + BLOCK],
-                                                    ch[lo:lo + BLOCK])
-                                      for lo in range(0, max(to.size, 1), BLOCK)])
+        shown = None if slate is None else slate[i]
+        out = _joined([self._respond(to[lo:lo + BLOCK], act[lo:lo + BLOCK], ch[lo:lo + BLOCK],
+                                     None if shown is None else shown[lo:lo + BLOCK])
+                       for lo in range(0, max(to.size, 1), BLOCK)])
+        truth, real, value = out[:3]
         # The budget was charged the worst case; give back what was not spent.
         self.ledger.spent -= float((worst[i] - real.price - real.discount_cost).sum())
         self.apply(to, ch, real, d, cat.offer[act])
-        return Decisions(rows, actions, reason, sent, truth, real, value)
+        if slate is None:
+            return Decisions(rows, actions, reason, sent, truth, real, value)
+        if self.rules.offer_caps:
+            slates.record_offers(self.offer_history, to, shown, cat, d)
+        return Decisions(rows, actions, reason, sent, truth, real, value, slate, out[3])
 
-    def _respond(self, rows: np.ndarray, actions: np.ndarray, channel: np.ndarray
-                 ) -> tuple[response.Truth, response.Realized, np.ndarray]:
+    def _respond(self, rows: np.ndarray, actions: np.ndarray, channel: np.ndarray,
+                 slate: np.ndarray | None = None) -> tuple:
         """Truth, drawn outcome and true incremental value of messages sent today.
 
         Args:
             rows: (n,) customers.
             actions: (n,) the messages.
             channel: (n,) their channels.
+            slate: (n, K) their slates (`sim.slates`; `actions` is slot 1), or None.
+
+        Returns:
+            (truth, realized, value), plus with slates the slot redeemed, (n,) (-1: none).
         """
         w, d, cat = self.world, self.world.today, self.actions
         rp, up = w.params.response, w.mods.channel_up[d]
         customers = w.customers_for_response(rows)
         t = response.tables(customers, rp, up, channel)
+        if slate is not None:
+            cas = slates.cascade(customers, t, slate, cat, rp, self.slate_continuation)
+            value = self._values_sent(rows, customers, channel, cas.truth, t)
+            real, slot = slates.realize(
+                cas, self.day_uniforms(d, rows),
+                self.slate_draws.rows(w, d, rows, slate.shape[1]), self._price[actions], rp,
+                self.slate_continuation)
+            return cas.truth, real, value, slot
         truth = response.truth(customers, actions, cat, rp, up, t=t)
         value = self._values_sent(rows, customers, channel, truth, t)
         real = response.realize(truth, self.day_uniforms(d, rows), True, cat.discount[actions],
@@ -320,6 +357,9 @@ class Campaign:
 
     def _validate(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows, actions = np.asarray(rows), np.asarray(actions)
+        if actions.ndim == 2 and rows.ndim == 1 and actions.shape[0] == rows.size:
+            rows = self._validate(rows, np.zeros(rows.size, dtype=np.int64))[0]
+            return rows, slates.check(actions, self.actions.n_actions)
         if rows.ndim != 1 or actions.shape != rows.shape:
             raise ParameterError(f"rows {rows.shape} and actions {actions.shape} must be 1-d "
                                  "arrays of one length")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import constraints, response
+from nbasim.sim import constraints, response, slates
 from nbasim.sim.campaign import Campaign
 
 BLOCK = 256
@@ -37,6 +37,7 @@ class Decision:
         truth: expected outcome of the message (None when not sent).
         realized: the drawn outcome (None when not sent).
         value_change: change in the customer's expected value (won back minus driven away).
+        slot: for a slate sent, the slot redeemed (0-based, -1: none); else None.
     """
 
     reason: int
@@ -44,6 +45,7 @@ class Decision:
     truth: response.Truth | None
     realized: response.Realized | None
     value_change: float
+    slot: int | None = None
 
 
 NOT_SENT = Decision(constraints.SENT, False, None, None, 0.0)
@@ -89,6 +91,7 @@ class MomentQueue:
         self._click, self._price = list(rp.click_rate), list(rp.channel_price)
         self._block = -1
         self._sent: list[tuple[int, int, response.Realized]] = []
+        self._slates: list[tuple[int, np.ndarray]] = []  # (row, slate) of slates sent
 
     def decide(self, j: int, action: int) -> Decision:
         """Send `action` (a valid catalog index) to the moment's `j`-th customer, within the rules.
@@ -130,8 +133,59 @@ class MomentQueue:
         revived = real.incremental and not self._alive[b]
         return Decision(reason, True, truth, real, self._value[b] * (revived - real.churned))
 
+    def decide_slate(self, j: int, slate: np.ndarray) -> Decision:
+        """Send a slate (K actions, checked by `slates.check`) to the moment's `j`-th customer.
+
+        The rules are slot 1's message's, every offer shown must pass the offer rules, and the
+        budget is charged the slate's deepest discount at worst (`sim.slates`); the response
+        is worked out with the array code for this one customer (`slates.cascade`, `realize`).
+
+        Raises:
+            IndexError: `j` is not a position of the moment.
+        """
+        if not 0 <= j < self._n:
+            raise IndexError(f"position {j}: the moment has {self._n} customers")
+        slate = np.asarray(slate, dtype=np.int64)[None, :]
+        action = int(slate[0, 0])
+        if action == 0:
+            return NOT_SENT
+        c, ch = self.campaign, self._codes[action][1]
+        consents = (self._consent[j] >> ch) & 1
+        reason = constraints.combine_reasons(self._holdout[j], consents, self._contact[j])
+        if reason == constraints.SENT and self.offer_reason is not None:
+            reason = int(slates.offer_reasons(self.offer_reason[j:j + 1], slate, c.actions)[0])
+        if reason != constraints.SENT:
+            return REJECTED[reason]
+        rows = self.rows[j:j + 1]
+        customers = c.world.customers_for_response(rows)
+        worst = self._price[ch] + float(slates.deepest_discount(slate, c.actions)[0]
+                                        * customers.basket[0])
+        reason = c.ledger.admit(ch == constraints.PHONE, worst, self._capacity, self._budget)
+        if reason != constraints.SENT:
+            return REJECTED[reason]
+        w, rp = c.world, c.world.params.response
+        t = response.tables(customers, rp, w.mods.channel_up[self.day], np.array([ch]))
+        cas = slates.cascade(customers, t, slate, c.actions, rp, c.slate_continuation)
+        real, slot = slates.realize(cas, c.day_uniforms(self.day, rows),
+                                    c.slate_draws.rows(w, self.day, rows, slate.shape[1]),
+                                    np.array([self._price[ch]]), rp, c.slate_continuation)
+        truth = response.Truth(*(v[0].item() for v in vars(cas.truth).values()))
+        real = response.Realized(*(v[0].item() for v in vars(real).values()))
+        c.ledger.spent += real.price + real.discount_cost
+        self._sent.append((int(rows[0]), ch, self._codes[action][0], real))
+        self._slates.append((int(rows[0]), slate[0]))
+        revived = real.incremental and not customers.alive[0]
+        value = float(c.expected_value(rows, customers)[0])
+        return Decision(reason, True, truth, real, value * (revived - real.churned),
+                        int(slot[0]))
+
     def flush(self) -> None:
         """Apply every message sent so far to the world (once, when the moment ends)."""
+        if self._slates and self.campaign.rules.offer_caps:
+            rows, shown = zip(*self._slates, strict=True)
+            slates.record_offers(self.campaign.offer_history, np.array(rows), np.stack(shown),
+                                 self.campaign.actions, self.day)
+        self._slates = []
         if not self._sent:
             return
         rows, channel, offer, reals = zip(*self._sent, strict=True)

@@ -21,7 +21,7 @@ from nbasim.sim.population import build_population
 from nbasim.sim.seasonality import daily_multiplier, weekdays
 from nbasim.sim.shocks import Shock, day_modifiers
 
-STREAMS = ("population", "organic", "response", "calendar", "holdout")
+STREAMS = ("population", "organic", "response", "calendar", "holdout", "slate")
 MAX_DAYS = 20_000
 BYTES_PER_CUSTOMER = 300  # state plus the day's scratch, with margin (see `make bench`)
 

@@ -22,7 +22,7 @@ from nbasim import policies
 from nbasim.envs.campaign_day import CampaignDayEnv
 from nbasim.envs.episode import steps, truth_option
 from nbasim.envs.setup import CampaignSettings
-from nbasim.experiments.run import covariate, cuped, scoring
+from nbasim.experiments.run import covariate, cuped, scoring, slots
 from nbasim.experiments.run.config import (
     ExperimentConfig,
     PolicySpec,
@@ -66,6 +66,7 @@ class CellResult:
     timing: dict[str, float]
     channels: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     scores: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    slots: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def policy_seed(seed: int, label: str) -> int:
@@ -103,6 +104,8 @@ def make_policy(spec: PolicySpec, env: CampaignDayEnv, seed: int, days: int) -> 
         params.setdefault("context_names", env.feature_names)
     if "action_table" in fields:
         params.setdefault("action_table", env.action_table)
+    if "top_k" in fields and env.options.slate_size > 1:  # fill the env's slates
+        params.setdefault("top_k", env.options.slate_size)
     policy = policies.make(spec.name, action_features=env.action_features,
                            dim_context=len(env.feature_names), seed=seed, **params)
     if spec.budget is not None:
@@ -135,6 +138,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     obs, info = env.reset(seed=cell.seed)
     w, c = env.world, env.campaign
     policy = make_policy(cell.policy, env, policy_seed(cell.seed, cell.policy.label), cfg.days)
+    by_slot = slots.SlotCounts(cfg.slate_size) if cfg.slate_size > 1 else None
     # A policy that ranks customers is asked for its ranking on the last decision day
     # (`scoring`): the env is wrapped to keep each morning's observation.
     ranks = cell.policy.name in scoring.SCORERS
@@ -174,6 +178,9 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
                                                      dec["truth"]["incremental_margin"])}
         if cfg.decision_log == "full":
             entry["x"] = step.contexts
+        if by_slot is not None:
+            entry.update(slots.log_columns(step.slates, step.slate_pscores, dec))
+            by_slot.add(dec)
         entries[info["day"]] = entry
         for day, rewards in step.learned:  # today's rewards, or the windows that closed today
             entries.pop(day)["reward"] = rewards
@@ -195,7 +202,8 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
         migration=_migration(start_segment, w.pop.segment[start_rows], treated[start_rows]),
         segments=_segments(start_segment, acc, c.holdout[start_rows], start_rows),
         figures=figures, timing={"world_s": total_s - policy_s, "policy_s": policy_s},
-        channels=_channels(acc), scores=scores)
+        channels=_channels(acc), scores=scores,
+        slots=by_slot.table() if by_slot is not None else {})
 
 
 class _Accumulators:
@@ -353,7 +361,8 @@ def _decision_table(log: list[dict], env: CampaignDayEnv, offer_names: np.ndarra
            "offer": offer_names[cat["action"]], "channel": channel_names[cat["action"]],
            "pscore": cat["pscore"], "sent": cat["sent"],
            "rejected": np.where(cat["reason"] > 0, np.array(REASONS)[cat["reason"]], ""),
-           "reward": cat["reward"], "true_incremental_margin": cat["true_incremental_margin"]}
+           "reward": cat["reward"], "true_incremental_margin": cat["true_incremental_margin"],
+           **{k: v for k, v in cat.items() if k.startswith(slots.LOG_PREFIXES)}}
     if "x" in log[0]:
         x = np.concatenate([e["x"] for e in log])
         for j, name in enumerate(env.feature_names):

@@ -18,9 +18,10 @@ from nbasim.experiments.run.cell import Cell, CellResult
 from nbasim.experiments.run.scoring import SCORERS
 from nbasim.experiments.store import atomic, manifest
 
-TABLES = ("daily", "decisions", "migration", "segments", "channels", "scores")
+TABLES = ("daily", "decisions", "migration", "segments", "channels", "scores", "slots")
 """A cell's tables (`experiments.run.layout`); a table with no columns is not written (the
-decision log with `decision_log = "none"`, the scores of a policy that does not rank)."""
+decision log with `decision_log = "none"`, the scores of a policy that does not rank, the
+slots of a run without slates)."""
 ALWAYS = ("daily", "migration", "segments", "channels")
 """Tables every cell writes."""
 INFO = "cell.json"

@@ -38,6 +38,11 @@ only, never live objects).
   policy that ranks customers, its score of each customer eligible on the last decision day
   and the true incremental margin of the action it would send them (no file when no policy
   of the run ranks).
+- `slots.parquet`: (scenario, policy, seed, `experiments.run.slots.SLOT_COLUMNS`): with
+  `slate_size` > 1, per slot of the slates, the messages that showed an offer there, the
+  redemptions it took and their share of the cell's; the decision log then also holds, for
+  slots 2..K, `action_<j>` and `pscore_<j>` (given the slots before), and `redeemed_slot`
+  (`experiments.run.slots`). No file without slates.
 - `plots/*.png` and `report.html` (rebuilt by `nbasim report RUN_DIR` from the files above).
 - `cells/<scenario>/<policy>/seed-<k>/`: each cell's own tables and `cell.json` (figures,
   timing, and the size and SHA-256 of each table), kept so that a rerun of an interrupted

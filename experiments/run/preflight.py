@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from nbasim import policies
+from nbasim.envs.episode import check_slates
 from nbasim.experiments.run.cell import make_env, make_policy
 from nbasim.experiments.run.config import ExperimentConfig
 from nbasim.sim.params import ParameterError
@@ -30,6 +31,10 @@ def check_policies(cfg: ExperimentConfig, where: str = "config") -> None:
             try:
                 policy = make_policy(spec.model_copy(update={"budget": None}), env, seed=0,
                                      days=cfg.days)
+                check_slates(cfg.slate_size, policy)
+                if spec.budget is not None and cfg.slate_size > 1:
+                    raise ValueError(f"budget pacing of slates: allowed slate_size = 1 with "
+                                     f"a policy budget (slate_size = {cfg.slate_size})")
                 if spec.budget is not None:  # pacing's own checks, on zero cost bounds
                     policies.paced(policy, spec.budget, action_costs=np.zeros(env.n_actions),
                                    horizon=cfg.days - 1, seed=0)

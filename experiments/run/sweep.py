@@ -64,10 +64,12 @@ def run_id(cfg: ExperimentConfig) -> str:
 def _unset_labels(cfg: ExperimentConfig) -> set[str]:
     """Keys left empty that came after runs had ids: kept out of the run id and config.toml.
 
-    A config without a currency label or contact rules per segment and offer hashes as
-    before those keys existed, so its runs keep their ids and directories.
+    A config without a currency label or contact rules per segment and offer, or without
+    slates (`slate_size` 1, whose runs `slate_continuation` cannot change), hashes as before
+    those keys existed, so its runs keep their ids and directories.
     """
-    return {k for k in ("currency", *OFFER_RULE_KEYS) if not getattr(cfg, k)}
+    slates = ("slate_size", "slate_continuation") if cfg.slate_size == 1 else ()
+    return {k for k in ("currency", *OFFER_RULE_KEYS) if not getattr(cfg, k)} | set(slates)
 
 
 def cells(cfg: ExperimentConfig) -> list[Cell]:

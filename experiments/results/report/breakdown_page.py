@@ -32,7 +32,8 @@ CHANNEL_HEADS = {"sent": "sent", "opens": "opens", "clicks": "clicks",
 """Column headers of the channel table, per `load.CHANNEL_VALUES`."""
 
 
-def _cell(mean: float, lo: float, hi: float, signed: bool = False) -> str:
+def cell(mean: float, lo: float, hi: float, signed: bool = False) -> str:
+    """A table cell: the mean, its interval beneath when it has width."""
     ci = (f'<div class="ci">{fmt(lo, signed=signed)} to {fmt(hi, signed=signed)}</div>'
           if hi > lo else "")
     return f"<td>{fmt(mean, signed=signed)}{ci}</td>"
@@ -68,7 +69,7 @@ def segments_section(run: Run) -> str:
     for j, seg in enumerate(segments):
         cells = [f'<td class="name">{e(seg)}</td>', f"<td>{treated[j]:,.0f}</td>",
                  f"<td>{held[j]:,.0f}</td>"]
-        cells += [_cell(x.mean[j], x.lo[j], x.hi[j], signed=True) for x in est.values()]
+        cells += [cell(x.mean[j], x.lo[j], x.hi[j], signed=True) for x in est.values()]
         rows.append(f'<tr data-segment="{e(seg)}">' + "".join(cells) + "</tr>")
     return (f'<table id="segments"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
             f"</tbody></table><p><small>Raw incremental margin over the holdout ({e(money(run))})"
@@ -98,7 +99,7 @@ def channels_section(run: Run) -> str:
                 continue
             cells = [f'<td class="name"><b>{e(display_name(run, g))}</b></td>',
                      f'<td class="name">{e(ch)}</td>']
-            cells += [_cell(est[v].mean[j], est[v].lo[j], est[v].hi[j],
+            cells += [cell(est[v].mean[j], est[v].lo[j], est[v].hi[j],
                             signed=v == "true_incremental_margin") for v in CHANNEL_VALUES]
             rows.append(f'<tr data-group="{e(g)}" data-channel="{e(ch)}">' + "".join(cells)
                         + "</tr>")
@@ -134,9 +135,9 @@ def targeting_section(run: Run) -> str:
         cells = [f'<td class="name"><b>{e(display_name(run, g))}</b></td>',
                  f"<td>{np.mean(r.per_seed('n_customers')):,.0f}</td>"]
         for field in ("auuc", "random", "perfect", "total"):
-            cells.append(_cell(*mean_ci(r.per_seed(field)), signed=True))
+            cells.append(cell(*mean_ci(r.per_seed(field)), signed=True))
         q = finite(r.per_seed("qini"))
-        cells.append(_cell(*mean_ci(q)) if q.size else "<td>—</td>")
+        cells.append(cell(*mean_ci(q)) if q.size else "<td>—</td>")
         rows.append(f'<tr data-group="{e(g)}">' + "".join(cells) + "</tr>")
     cash = e(money(run))
     head = ('<th class="name">group</th><th>customers<br><small>ranked</small></th>'

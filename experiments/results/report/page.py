@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from nbasim.experiments.results import summary as summary_reader
 from nbasim.experiments.results.report.breakdown_page import SECTIONS
 from nbasim.experiments.results.report.load import Run, group_timing
+from nbasim.experiments.results.report.slots_page import slots_section
 from nbasim.experiments.results.report.text import (
     MIN_SEEDS,
     baseline_name,
@@ -139,6 +140,7 @@ def render_html(run: Run, figures: Mapping[str, bytes]) -> str:
                      '<p class="note">Not available for this run (see the notes below).</p>')
     for name, (title, section) in SECTIONS.items():
         parts += [f'<h2 id="{name}-section">{title}</h2>', section(run), _figure(name, figures)]
+    parts.append(slots_section(run))
     parts += ["<h2>Time per cell</h2>", _timing_table(run), _figure("timing", figures)]
     if run.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{e(n)}</li>'
