@@ -42,7 +42,7 @@ from nbasim.envs import context, setup
 from nbasim.envs.setup import UPLIFT_OBJECTIVES, WINDOW_OBJECTIVES
 from nbasim.envs.uplift_baseline import FOLDS, RECENT_DAYS, UpliftBaseline, baseline_features
 from nbasim.sim import constraints
-from nbasim.sim.actions import build_catalog
+from nbasim.sim.actions import catalog_for
 from nbasim.sim.constraints import REASONS
 from nbasim.sim.params import CHANNELS, ParameterError
 from nbasim.sim.population import column_layout
@@ -62,7 +62,7 @@ class CampaignDayEnv(gym.Env):
     def __init__(self, **options: Any):
         self.options = setup.parse_options(options)
         params = get_scenario(self.options.scenario, self.options.overrides)
-        catalog = build_catalog(tuple(params.offers), tuple(params.channels))
+        catalog = catalog_for(params)
         n = self.options.customers
         self.feature_names = context.feature_names(tuple(s.name for s in params.stores))
         self.action_features = catalog.features

@@ -36,7 +36,7 @@ from gymnasium import spaces
 
 from nbasim.envs import context, crm_view, setup
 from nbasim.envs.setup import WINDOW_OBJECTIVES
-from nbasim.sim.actions import build_catalog
+from nbasim.sim.actions import catalog_for
 from nbasim.sim.calendar import KINDS, Calendar, DecisionMoment
 from nbasim.sim.constraints import REASONS
 from nbasim.sim.moment_queue import BLOCK, MomentQueue
@@ -64,7 +64,7 @@ class NextBestActionEnv(gym.Env):
                                  "CampaignDay-v0 only; "
                                  "here 'margin' or 'ltv'")
         params = get_scenario(self.options.scenario, self.options.overrides)
-        catalog = build_catalog(tuple(params.offers), tuple(params.channels))
+        catalog = catalog_for(params)
         self.feature_names = context.feature_names(tuple(s.name for s in params.stores)) + tuple(
             f"moment_{k}" for k in KINDS)
         self.action_features = catalog.features

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nbasim.sim import arrays, constraints, long_term, offer_rules, response
-from nbasim.sim.actions import ActionCatalog, CatalogGrid, build_catalog
+from nbasim.sim.actions import ActionCatalog, CatalogGrid, catalog_for
 from nbasim.sim.constraints import ContactRules, Ledger
 from nbasim.sim.long_term import LTV_HORIZON_DAYS
 from nbasim.sim.params import ParameterError, ResponseParams
@@ -70,7 +70,7 @@ class Campaign:
             raise ParameterError(f"holdout_fraction = {holdout_fraction!r}: allowed 0 <= x < 1")
         self.world, self.rules = world, rules or ContactRules()
         p = world.params
-        self.actions: ActionCatalog = build_catalog(tuple(p.offers), tuple(p.channels))
+        self.actions: ActionCatalog = catalog_for(p)
         n = world.pop.n_customers
         self.holdout = world.day_rng("holdout", 0).random(n) < holdout_fraction
         self.ledger = Ledger()
@@ -145,7 +145,7 @@ class Campaign:
                                       for lo in range(0, max(to.size, 1), BLOCK)])
         # The budget was charged the worst case; give back what was not spent.
         self.ledger.spent -= float((worst[i] - real.price - real.discount_cost).sum())
-        self.apply(to, ch, real, d, cat.offer[act])
+        self.apply(to, ch, real, d, cat.offer[act], cat.target[act])
         return Decisions(rows, actions, reason, sent, truth, real, value)
 
     def _respond(self, rows: np.ndarray, actions: np.ndarray, channel: np.ndarray
@@ -377,7 +377,8 @@ class Campaign:
         return np.multiply(words.T, 2.0 ** -24, out=out)
 
     def apply(self, rows: np.ndarray, channel: np.ndarray, real: response.Realized,
-              day: int, offer: np.ndarray | None = None) -> None:
+              day: int, offer: np.ndarray | None = None,
+              target: np.ndarray | None = None) -> None:
         """Update the world for messages sent on `day` to `rows` through `channel`.
 
         Contact history and fatigue, the open and click counts, unsubscribes, sleeping dogs put
@@ -391,6 +392,9 @@ class Campaign:
             real: the drawn outcome of each, aligned with `rows`.
             day: the day they were sent.
             offer: (k,) offer code of each message (for the offer caps; None: no offer cap).
+            target: (k,) `ActionCatalog.target` of each message (-1: none; None: no message
+                names a target); the purchase a targeted offer causes is of its category or
+                at its store.
         """
         pop, w = self.world.pop, self.world
         if self.rules.offer_caps:
@@ -422,6 +426,11 @@ class Campaign:
         pop.alive[rows[real.churned]] = False
         pop.blocked_until[rows[real.blocked]] = day + rp.attribution_days
         inc = np.flatnonzero(real.incremental)  # a few; grouped by delay, rows in order
+        aimed = np.zeros(inc.size, dtype=bool) if target is None else target[inc] >= 0
+        if aimed.any():
+            w.queue_targeted(rows[inc[aimed]], day + real.delay[inc[aimed]],
+                             self.actions.targets, target[inc[aimed]])
+            inc = inc[~aimed]
         delays = real.delay[inc]
         for delay in np.unique(delays):
             land = day + int(delay)
