@@ -139,7 +139,12 @@ class ScenarioParams(FrozenModel):
     categories: tuple[CategorySpec, ...] = Field(min_length=1, max_length=32)
     """Categories: name, price_level, margin, cycle_days, affinity (Dirichlet weight)."""
     sequence_boost: tuple[tuple[str, str, Positive], ...] = ()
-    """(previous, next, odds multiplier) of the category sequence matrix."""
+    """(previous, next, odds multiplier) of the category sequence matrix. Category readiness
+    and affinity dilute it: in the dry-cleaning chain shirts then outerwear at 3 makes
+    outerwear the next purchase after shirts 11 % of the time against 7 % after others; the
+    `dry_cleaning_seeds` preset's 9 makes it 22 % against 7 % (measured on a simulated log,
+    `sim.sequences`; tests/sim/test_sequences.py).
+    """
     sequence_repeat: Positive = 1.5
     """Odds multiplier of buying the same category again."""
     category_readiness_floor: Annotated[float, Field(gt=0, le=1)] = 0.05
