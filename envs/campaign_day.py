@@ -64,13 +64,13 @@ class CampaignDayEnv(gym.Env):
         params = get_scenario(self.options.scenario, self.options.overrides)
         catalog = catalog_for(params)
         n = self.options.customers
-        self.feature_names = context.feature_names(tuple(s.name for s in params.stores))
+        self._crm = context.CrmSpec.of(params)
+        self.feature_names = context.feature_names(self._crm)
         self.action_features = catalog.features
         self.action_table = catalog.table()
         self.n_actions = catalog.n_actions
         self._channel = catalog.channel.astype(np.int64)
         self._offer = catalog.offer.astype(np.int64)
-        self._cart_ttl, self._n_stores = params.cart_ttl_days, len(params.stores)
         self.observation_space = spaces.Dict({
             "day": spaces.Discrete(self.options.days), "eligible": spaces.MultiBinary(n),
             **{k: _box(dtype, (n, width) if width else (n,)) for k, (dtype, width) in
@@ -205,7 +205,7 @@ class CampaignDayEnv(gym.Env):
             (k, len(feature_names)) float32.
         """
         rows = np.flatnonzero(obs["eligible"]) if rows is None else np.asarray(rows)
-        return context.contexts(obs, rows, int(obs["day"]), self._cart_ttl, self._n_stores)
+        return context.contexts(obs, rows, int(obs["day"]), self._crm)
 
     def action_mask(self, obs: dict[str, np.ndarray], rows: np.ndarray | None = None
                     ) -> np.ndarray:

@@ -65,7 +65,8 @@ class NextBestActionEnv(gym.Env):
                                  "here 'margin' or 'ltv'")
         params = get_scenario(self.options.scenario, self.options.overrides)
         catalog = catalog_for(params)
-        self.feature_names = context.feature_names(tuple(s.name for s in params.stores)) + tuple(
+        self._crm = context.CrmSpec.of(params)
+        self.feature_names = context.feature_names(self._crm) + tuple(
             f"moment_{k}" for k in KINDS)
         self.action_features = catalog.features
         self.action_table = catalog.table()
@@ -179,7 +180,7 @@ class NextBestActionEnv(gym.Env):
         columns = self._view.columns(w.pop, rows, moment.hour, moment.kind)
         x = np.zeros((rows.size, len(self.feature_names)), dtype=np.float32)
         x[:, :-len(KINDS)] = context.contexts(columns, np.arange(rows.size), moment.day,
-                                              w.params.cart_ttl_days, w.city.n_stores)
+                                              self._crm)
         x[:, x.shape[1] - len(KINDS) + KINDS.index(moment.kind)] = 1.0
         self._x = x
         self._truth_block = -1

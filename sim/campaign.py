@@ -381,7 +381,8 @@ class Campaign:
               target: np.ndarray | None = None) -> None:
         """Update the world for messages sent on `day` to `rows` through `channel`.
 
-        Contact history and fatigue, the open and click counts, unsubscribes, sleeping dogs put
+        Contact history and fatigue, the send, open and click counts (per channel, and sends
+        per offer), unsubscribes, sleeping dogs put
         off or gone, incremental purchases queued to land `delay` days later, and attributed
         conversions queued to count when the attribution window closes (a CRM knows whether a
         customer bought in the window only then, never when the message is sent).
@@ -413,14 +414,21 @@ class Campaign:
         if got.size:  # (the channels' strided columns summed in place, no turned-around copy)
             w.max_fatigue = max(w.max_fatigue, float(arrays.row_sums(
                 np.take(pop.fatigue, rows[got], axis=0).T).max()))
-        for column, happened in ((pop.opens, real.opened), (pop.clicks, real.clicked)):
-            i = np.flatnonzero(happened)
+        for column, happened in ((pop.sends, True), (pop.opens, real.opened),
+                                 (pop.clicks, real.clicked)):
+            i = np.flatnonzero(np.broadcast_to(happened, rows.shape))
             flat, at = column.reshape(-1), rows[i] * n_ch + channel[i]
             flat[at] = np.minimum(flat[at], 254) + 1  # counts stop at 255
         # A conversion is counted when its attribution window closes (`World.step`).
         i, close = np.flatnonzero(real.converted), day + rp.attribution_days
         if i.size and close < w.days:
             w.pending_conversions.setdefault(close, []).append(rows[i] * n_ch + channel[i])
+        if offer is not None:  # each offer's sends now, its redemptions when the window closes
+            n_o = pop.offer_sends.shape[1]
+            flat, at = pop.offer_sends.reshape(-1), rows * n_o + offer - 1
+            flat[at] = np.minimum(flat[at], 254) + 1
+            if i.size and close < w.days:
+                w.pending_redemptions.setdefault(close, []).append(at[i])
         unsub = real.unsubscribed
         pop.consent[rows[unsub]] &= ~(np.uint8(1) << channel[unsub].astype(np.uint8))
         pop.alive[rows[real.churned]] = False

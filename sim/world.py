@@ -120,6 +120,7 @@ class World:
         self.pending_targeted: dict[int, list[tuple[np.ndarray, ...]]] = {}
         self.targets = OfferTargets.of(params)
         self.pending_conversions: dict[int, list[np.ndarray]] = {}
+        self.pending_redemptions: dict[int, list[np.ndarray]] = {}
         n = self.pop.n_customers
         self._session = behaviour.session_rate(self.pop.purchase_rate, self.pop.online_share,
                                                params)
@@ -202,12 +203,14 @@ class World:
         The CRM's nightly attribution: a conversion is never known on the day its message is
         sent (`Campaign.apply` queues it).
         """
-        landing = self.pending_conversions.pop(d, None)
-        if landing is None:
-            return
-        at, times = np.unique(np.concatenate(landing), return_counts=True)
-        flat = self.pop.conversions.reshape(-1)
-        flat[at] = np.minimum(flat[at] + times, 255)  # counts stop at 255
+        for queue, column in ((self.pending_conversions, self.pop.conversions),
+                              (self.pending_redemptions, self.pop.offer_redemptions)):
+            landing = queue.pop(d, None)
+            if landing is None:
+                continue
+            at, times = np.unique(np.concatenate(landing), return_counts=True)
+            flat = column.reshape(-1)
+            flat[at] = np.minimum(flat[at] + times, 255)  # counts stop at 255
 
     def queue_targeted(self, rows: np.ndarray, days: np.ndarray, targets: OfferTargets,
                        target: np.ndarray) -> None:
@@ -315,6 +318,13 @@ class World:
         pop.monetary[rows] += amount.astype(np.float32)
         pop.last_purchase_day[rows] = d
         pop.last_category[rows] = category
+        pop.category_days.reshape(-1)[rows * self.catalog.n_categories + category] = d
+        if not weekend:  # the weekday daytime visits the CRM infers a work store from
+            geo, n_stores = p.geography, self.city.n_stores
+            i = np.flatnonzero((hours >= geo.work_start_hour) & (hours < geo.work_end_hour)
+                               & (store < n_stores))
+            flat, at = pop.store_daytime.reshape(-1), rows[i] * n_stores + store[i]
+            flat[at] = np.minimum(flat[at], 254) + 1
         pop.last_store[rows] = store
         at_primary = store == pop.primary_store[rows]
         pop.visits_primary[rows[at_primary]] += 1

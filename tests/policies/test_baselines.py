@@ -13,14 +13,15 @@ import numpy as np
 import pytest
 
 from nbasim import policies
-from nbasim.envs.context import feature_names
+from nbasim.envs.context import CrmSpec, feature_names
 from nbasim.policies import PolicyError
 from nbasim.sim.actions import build_catalog
+from nbasim.sim.scenarios import get_scenario
 
 CATALOG = build_catalog()
 TABLE = CATALOG.table()
 FEATURES = CATALOG.features
-NAMES = feature_names(("north", "south"))
+NAMES = feature_names(CrmSpec.of(get_scenario("dry_cleaning_chain")))
 DIM = len(NAMES)
 SEGMENTS = ("champions", "loyal", "potential_loyalists", "new", "promising", "need_attention",
             "at_risk", "cannot_lose", "hibernating", "lost")
@@ -203,8 +204,11 @@ def test_segment_greedy_pilot_keeps_to_candidates_and_min_count():
 
 
 def planted_response(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Contexts whose first column drives the response: P(respond | sent) = x0 ** 2."""
-    x = rng.random((n, DIM)) * 0.1
+    """Contexts whose first column drives the response: P(respond | sent) = x0 ** 2.
+
+    The other columns are small noise (below 0.02: the context has about a hundred).
+    """
+    x = rng.random((n, DIM)) * 0.02
     x[:, 0] = rng.random(n)
     return x, x[:, 0] ** 2
 
