@@ -426,3 +426,16 @@ def test_policies_pickle_mid_run(name):
     pol.update(x, a, np.where(a > 0, 1.0, 0.0), p)
     twin = pickle.loads(pickle.dumps(pol))
     np.testing.assert_array_equal(pol.act(x)[0], twin.act(x)[0])
+
+
+def test_rules_name_the_offer_that_names_no_target():
+    """In a catalog with targeted variants, a rule's cross_sell is the untargeted one."""
+    from nbasim.sim.actions import catalog_for
+
+    cat = catalog_for(get_scenario("dry_cleaning_seeds"))
+    table = cat.table()
+    pol = policies.make("blanket", action_features=cat.features, dim_context=DIM, seed=0,
+                        action_table=table, offer="cross_sell", channel="email")
+    a, _ = pol.act(np.zeros((3, DIM)))
+    assert {table["offer"][i] for i in a} == {"cross_sell"}
+    assert {table["target"][i] for i in a} == {"none"}
