@@ -51,7 +51,7 @@ from nbasim.envs.setup import UPLIFT_OBJECTIVES, WINDOW_OBJECTIVES
 from nbasim.envs.slate_space import Slates
 from nbasim.envs.uplift_baseline import FOLDS, RECENT_DAYS, UpliftBaseline, baseline_features
 from nbasim.sim import constraints
-from nbasim.sim.actions import build_catalog
+from nbasim.sim.actions import catalog_for
 from nbasim.sim.constraints import REASONS
 from nbasim.sim.params import CHANNELS, ParameterError
 from nbasim.sim.population import column_layout
@@ -71,15 +71,15 @@ class CampaignDayEnv(gym.Env):
     def __init__(self, **options: Any):
         self.options = setup.parse_options(options)
         params = get_scenario(self.options.scenario, self.options.overrides)
-        catalog = build_catalog(tuple(params.offers), tuple(params.channels))
+        catalog = catalog_for(params)
         n = self.options.customers
-        self.feature_names = context.feature_names(tuple(s.name for s in params.stores))
+        self._crm = context.CrmSpec.of(params)
+        self.feature_names = context.feature_names(self._crm)
         self.action_features = catalog.features
         self.action_table = catalog.table()
         self.n_actions = catalog.n_actions
         self._channel = catalog.channel.astype(np.int64)
         self._offer = catalog.offer.astype(np.int64)
-        self._cart_ttl, self._n_stores = params.cart_ttl_days, len(params.stores)
         self.observation_space = spaces.Dict({
             "day": spaces.Discrete(self.options.days), "eligible": spaces.MultiBinary(n),
             **{k: _box(dtype, (n, width) if width else (n,)) for k, (dtype, width) in
@@ -222,7 +222,7 @@ class CampaignDayEnv(gym.Env):
             (k, len(feature_names)) float32.
         """
         rows = np.flatnonzero(obs["eligible"]) if rows is None else np.asarray(rows)
-        return context.contexts(obs, rows, int(obs["day"]), self._cart_ttl, self._n_stores)
+        return context.contexts(obs, rows, int(obs["day"]), self._crm)
 
     def action_mask(self, obs: dict[str, np.ndarray], rows: np.ndarray | None = None
                     ) -> np.ndarray:

@@ -38,13 +38,14 @@ from nbasim.sim.population import Population
 from nbasim.sim.world import DayOutcome
 
 PURCHASE_COLUMNS = ("last_purchase_day", "frequency", "monetary", "visits_primary",
-                    "visits_other", "stage")
+                    "visits_other", "stage", "last_category", "category_days", "store_daytime")
 """CRM columns a purchase changes."""
 CART_COLUMNS = ("cart_value", "cart_day")
 """CRM columns an abandoned cart changes (a purchase closes the cart: value 0)."""
-NIGHTLY_COLUMNS = ("r_score", "f_score", "m_score", "segment", "conversions")
-"""CRM columns recomputed at the end of a day (conversions: those of the attribution windows
-that closed that day)."""
+NIGHTLY_COLUMNS = ("r_score", "f_score", "m_score", "segment", "conversions",
+                   "offer_redemptions")
+"""CRM columns recomputed at the end of a day (conversions and redemptions: those of the
+attribution windows that closed that day)."""
 DAY_COLUMNS = PURCHASE_COLUMNS + CART_COLUMNS + NIGHTLY_COLUMNS
 """Every CRM column `World.step` changes; the others change only when messages land."""
 NEVER = HOURS_PER_DAY
@@ -138,8 +139,9 @@ class DayView:
         bought = self.bought[rows] < hour + (kind == "checkout")
         carted = self.carted[rows] < hour + (kind == "cart_abandoned")
         before = {k: v[rows] for k, v in self.before.items()}
-        for k in PURCHASE_COLUMNS:
-            cols[k] = np.where(bought, cols[k], before[k])
+        for k in PURCHASE_COLUMNS:  # (per-category and per-store columns: one row each)
+            cols[k] = np.where(bought.reshape(-1, *[1] * (cols[k].ndim - 1)), cols[k],
+                               before[k])
         for k in NIGHTLY_COLUMNS:
             cols[k] = before[k]
         cols["cart_day"] = np.where(carted, cols["cart_day"], before["cart_day"])

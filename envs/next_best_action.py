@@ -42,7 +42,7 @@ from nbasim.envs import context, crm_view, setup
 from nbasim.envs.setup import WINDOW_OBJECTIVES
 from nbasim.envs.slate_space import Slates
 from nbasim.sim import slates
-from nbasim.sim.actions import build_catalog
+from nbasim.sim.actions import catalog_for
 from nbasim.sim.calendar import KINDS, Calendar, DecisionMoment
 from nbasim.sim.constraints import REASONS
 from nbasim.sim.moment_queue import BLOCK, MomentQueue
@@ -70,8 +70,9 @@ class NextBestActionEnv(gym.Env):
                                  "CampaignDay-v0 only; "
                                  "here 'margin' or 'ltv'")
         params = get_scenario(self.options.scenario, self.options.overrides)
-        catalog = build_catalog(tuple(params.offers), tuple(params.channels))
-        self.feature_names = context.feature_names(tuple(s.name for s in params.stores)) + tuple(
+        catalog = catalog_for(params)
+        self._crm = context.CrmSpec.of(params)
+        self.feature_names = context.feature_names(self._crm) + tuple(
             f"moment_{k}" for k in KINDS)
         self.action_features = catalog.features
         self.action_table = catalog.table()
@@ -200,7 +201,7 @@ class NextBestActionEnv(gym.Env):
         columns = self._view.columns(w.pop, rows, moment.hour, moment.kind)
         x = np.zeros((rows.size, len(self.feature_names)), dtype=np.float32)
         x[:, :-len(KINDS)] = context.contexts(columns, np.arange(rows.size), moment.day,
-                                              w.params.cart_ttl_days, w.city.n_stores)
+                                              self._crm)
         x[:, x.shape[1] - len(KINDS) + KINDS.index(moment.kind)] = 1.0
         self._x = x
         self._truth_block = -1

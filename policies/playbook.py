@@ -41,6 +41,8 @@ class Catalog:
 
     Args:
         table: {"offer", "channel", "slot", "wording"} -> (n_actions,) names; row 0 is "none".
+            An optional "target" names the category or store of targeted offers; a rule's
+            offer means the variant whose target is "none".
         n_actions: number of actions the policy was built with.
         policy: name of the policy, for error messages.
 
@@ -67,8 +69,11 @@ class Catalog:
         self.policy = policy
         self.names = {k: np.asarray(table[k], dtype=str) for k in KEYS}
         self.offers = tuple(dict.fromkeys(self.names["offer"][1:].tolist()))
+        # A rule names an offer, not a target: it means the variant that names none.
+        target = table.get("target") or ("none",) * n_actions
         self._index = {key: i for i, key in enumerate(zip(*(table[k] for k in KEYS),
-                                                          strict=True)) if i}
+                                                          strict=True))
+                       if i and target[i] == "none"}
 
     def index(self, spec: ActionSpec | Literal["none"], field: str) -> int:
         """Index of the action `spec` ("none" is action 0).

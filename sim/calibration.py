@@ -221,9 +221,26 @@ def bgnbd_conditional(t: float | np.ndarray, x: np.ndarray, t_x: np.ndarray, T: 
     head = (a + b + x - 1) / (a - 1) * (
         1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * special.hyp2f1(r + x, b + x,
                                                                         a + b + x - 1, z))
+    return head / (1 + _alive_odds(x, t_x, T, r, alpha, a, b))
+
+
+def bgnbd_p_alive(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, r: float, alpha: float,
+                  a: float, b: float) -> np.ndarray:
+    """P(alive | x, t_x, T) under BG/NBD (FHL 2005, eq. 11); 1 for a customer without repeats.
+
+    Args as in `bgnbd_conditional` (times in the unit of alpha).
+
+    Returns:
+        (n,) probabilities.
+    """
+    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
+    return 1 / (1 + _alive_odds(x, t_x, T, r, alpha, a, b))
+
+
+def _alive_odds(x, t_x, T, r, alpha, a, b) -> np.ndarray:
+    """P(dead | x, t_x, T) / P(alive | ...): 0 without repeats (float64 arrays in)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        odds = np.where(x > 0, a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
-    return head / (1 + odds)
+        return np.where(x > 0, a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
 
 
 def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nbasim.sim import arrays, constraints, long_term, offer_rules, response, slates
-from nbasim.sim.actions import ActionCatalog, CatalogGrid, build_catalog
+from nbasim.sim.actions import ActionCatalog, CatalogGrid, catalog_for
 from nbasim.sim.constraints import ContactRules, Ledger
 from nbasim.sim.long_term import LTV_HORIZON_DAYS
 from nbasim.sim.params import ParameterError, ResponseParams
@@ -80,7 +80,7 @@ class Campaign:
         self.slate_continuation, self.slate_draws = slate_continuation, slates.DayDraws()
         self.world, self.rules = world, rules or ContactRules()
         p = world.params
-        self.actions: ActionCatalog = build_catalog(tuple(p.offers), tuple(p.channels))
+        self.actions: ActionCatalog = catalog_for(p)
         n = world.pop.n_customers
         self.holdout = world.day_rng("holdout", 0).random(n) < holdout_fraction
         self.ledger = Ledger()
@@ -166,9 +166,13 @@ class Campaign:
         truth, real, value = out[:3]
         # The budget was charged the worst case; give back what was not spent.
         self.ledger.spent -= float((worst[i] - real.price - real.discount_cost).sum())
-        self.apply(to, ch, real, d, cat.offer[act])
         if slate is None:
+            self.apply(to, ch, real, d, cat.offer[act], cat.target[act])
             return Decisions(rows, actions, reason, sent, truth, real, value)
+        # A slate's purchase is of the offer that caught the customer (its target, if any).
+        caught = out[3]
+        target = cat.target[shown[np.arange(to.size), np.maximum(caught, 0)]]
+        self.apply(to, ch, real, d, cat.offer[act], np.where(caught >= 0, target, -1))
         if self.rules.offer_caps:
             slates.record_offers(self.offer_history, to, shown, cat, d)
         return Decisions(rows, actions, reason, sent, truth, real, value, slate, out[3])
@@ -417,10 +421,12 @@ class Campaign:
         return np.multiply(words.T, 2.0 ** -24, out=out)
 
     def apply(self, rows: np.ndarray, channel: np.ndarray, real: response.Realized,
-              day: int, offer: np.ndarray | None = None) -> None:
+              day: int, offer: np.ndarray | None = None,
+              target: np.ndarray | None = None) -> None:
         """Update the world for messages sent on `day` to `rows` through `channel`.
 
-        Contact history and fatigue, the open and click counts, unsubscribes, sleeping dogs put
+        Contact history and fatigue, the send, open and click counts (per channel, and sends
+        per offer), unsubscribes, sleeping dogs put
         off or gone, incremental purchases queued to land `delay` days later, and attributed
         conversions queued to count when the attribution window closes (a CRM knows whether a
         customer bought in the window only then, never when the message is sent).
@@ -431,6 +437,9 @@ class Campaign:
             real: the drawn outcome of each, aligned with `rows`.
             day: the day they were sent.
             offer: (k,) offer code of each message (for the offer caps; None: no offer cap).
+            target: (k,) `ActionCatalog.target` of each message (-1: none; None: no message
+                names a target); the purchase a targeted offer causes is of its category or
+                at its store.
         """
         pop, w = self.world.pop, self.world
         if self.rules.offer_caps:
@@ -449,19 +458,31 @@ class Campaign:
         if got.size:  # (the channels' strided columns summed in place, no turned-around copy)
             w.max_fatigue = max(w.max_fatigue, float(arrays.row_sums(
                 np.take(pop.fatigue, rows[got], axis=0).T).max()))
-        for column, happened in ((pop.opens, real.opened), (pop.clicks, real.clicked)):
-            i = np.flatnonzero(happened)
+        for column, happened in ((pop.sends, True), (pop.opens, real.opened),
+                                 (pop.clicks, real.clicked)):
+            i = np.flatnonzero(np.broadcast_to(happened, rows.shape))
             flat, at = column.reshape(-1), rows[i] * n_ch + channel[i]
             flat[at] = np.minimum(flat[at], 254) + 1  # counts stop at 255
         # A conversion is counted when its attribution window closes (`World.step`).
         i, close = np.flatnonzero(real.converted), day + rp.attribution_days
         if i.size and close < w.days:
             w.pending_conversions.setdefault(close, []).append(rows[i] * n_ch + channel[i])
+        if offer is not None:  # each offer's sends now, its redemptions when the window closes
+            n_o = pop.offer_sends.shape[1]
+            flat, at = pop.offer_sends.reshape(-1), rows * n_o + offer - 1
+            flat[at] = np.minimum(flat[at], 254) + 1
+            if i.size and close < w.days:
+                w.pending_redemptions.setdefault(close, []).append(at[i])
         unsub = real.unsubscribed
         pop.consent[rows[unsub]] &= ~(np.uint8(1) << channel[unsub].astype(np.uint8))
         pop.alive[rows[real.churned]] = False
         pop.blocked_until[rows[real.blocked]] = day + rp.attribution_days
         inc = np.flatnonzero(real.incremental)  # a few; grouped by delay, rows in order
+        aimed = np.zeros(inc.size, dtype=bool) if target is None else target[inc] >= 0
+        if aimed.any():
+            w.queue_targeted(rows[inc[aimed]], day + real.delay[inc[aimed]],
+                             self.actions.targets, target[inc[aimed]])
+            inc = inc[~aimed]
         delays = real.delay[inc]
         for delay in np.unique(delays):
             land = day + int(delay)

@@ -65,6 +65,26 @@ class Catalog:
             first += (odds[j] == best) * (j - first)
         return np.take(np.ascontiguousarray(aff), first * last.size + np.arange(last.size))
 
+    def fit(self, affinity: np.ndarray, last: np.ndarray, recency: np.ndarray,
+            categories: list[int]) -> np.ndarray:
+        """Each customer's fit for categories a cross-sell may name: their choice odds.
+
+        affinity x sequence[last] x readiness, as in `choose` (no day-level weight).
+
+        Args:
+            affinity: (n, n_categories) affinities.
+            last: (n,) previous category, `self.none` if none.
+            recency: (n,) days since the previous purchase.
+            categories: the k category indices.
+
+        Returns:
+            (n, k) float64.
+        """
+        cats = np.asarray(categories, dtype=np.intp)
+        ready = np.maximum(-np.expm1(-recency[:, None] / self.cycle_days[cats][None, :]),
+                           self.readiness_floor)
+        return affinity[:, cats] * self.sequence[last][:, cats] * ready
+
     @property
     def none(self) -> int:
         """Index meaning "no previous category" (a customer who has not bought yet)."""

@@ -24,6 +24,7 @@ class City:
         store_xy: (n_stores, 2) store positions.
         huff: (n_zones, n_stores) store choice probabilities, rows sum to 1.
         second_store_distance: (n_zones,) distance to the second-nearest store.
+        distance: (n_zones, n_stores) distance from each zone's centre to each store.
         home_density: (n_zones,) where people live (denser near the centre).
         work_density: (n_zones,) where commuters work (concentrated in the centre).
     """
@@ -45,6 +46,7 @@ class City:
         self._cum[:, -1] = 1.0
         centre = np.array([g / 2, g / 2])
         r2 = ((self.zone_xy - centre) ** 2).sum(axis=1) / g ** 2
+        self.distance = dist - geo.distance_offset_cells
         dist_sorted = np.sort(dist, axis=1)
         self.second_store_distance = (dist_sorted[:, min(1, self.n_stores - 1)]
                                       - geo.distance_offset_cells)

@@ -23,7 +23,7 @@ from nbasim.sim import constraints, response, slates
 from nbasim.sim.campaign import Campaign
 
 BLOCK = 256
-PER_CUSTOMER = ("consent", "open", "word", "damp", "effect", "unsub")
+PER_CUSTOMER = ("consent", "open", "word", "damp", "effect", "unsub", "value")
 """`response.Tables` fields with a customer axis before the others."""
 
 
@@ -84,13 +84,14 @@ class MomentQueue:
         self._reach = np.where(reach, np.cumsum(reach) - 1, -1).tolist()
         self._capacity, self._budget = campaign.capacity(), campaign.budget()
         cat, rp = campaign.actions, w.params.response
-        self._codes = list(zip(cat.offer.tolist(), np.maximum(cat.channel, 0).tolist(),
+        self._codes = list(zip(cat.offer.tolist(), cat.variant.tolist(), cat.target.tolist(),
+                               np.maximum(cat.channel, 0).tolist(),
                                np.maximum(cat.slot, 0).tolist(),
                                np.maximum(cat.wording, 0).tolist(), cat.discount.tolist(),
                                strict=True))
         self._click, self._price = list(rp.click_rate), list(rp.channel_price)
         self._block = -1
-        self._sent: list[tuple[int, int, response.Realized]] = []
+        self._sent: list[tuple[int, int, int, int, response.Realized]] = []
         self._slates: list[tuple[int, np.ndarray]] = []  # (row, slate) of slates sent
 
     def decide(self, j: int, action: int) -> Decision:
@@ -103,7 +104,7 @@ class MomentQueue:
             raise IndexError(f"position {j}: the moment has {self._n} customers")
         if action == 0:
             return NOT_SENT
-        offer, ch, slot, wording, discount = self._codes[action]
+        offer, variant, target, ch, slot, wording, discount = self._codes[action]
         consents = (self._consent[j] >> ch) & 1
         reason = constraints.combine_reasons(self._holdout[j], consents, self._contact[j])
         if reason == constraints.SENT and self._offer is not None:
@@ -122,14 +123,15 @@ class MomentQueue:
         rp = self.campaign.world.params.response
         truth = response.combine(
             response.FLOATS, rp, reachable=consents, open_=t.open[ch][slot][b],
-            word=t.word[wording][b], effect=t.effect[offer][b], damp=t.damp[ch][b],
+            word=t.word[wording][b], effect=t.effect[variant][b], damp=t.damp[ch][b],
             unsub=t.unsub[ch][b], click_rate=self._click[ch], price=self._price[ch],
             delivery=t.delivery[ch], discount=discount, p0=t.p_organic[b], basket=t.basket[b],
-            margin_rate=t.margin_rate[b])
+            margin_rate=t.margin_rate[b],
+            value=1.0 if t.value is None else t.value[variant][b])
         real = response.realize(truth, self._u[b], True, discount, self._price[ch], rp,
                                 response.FLOATS)
         ledger.spent += real.price + real.discount_cost
-        self._sent.append((int(self.rows[j]), ch, offer, real))
+        self._sent.append((int(self.rows[j]), ch, offer, target, real))
         revived = real.incremental and not self._alive[b]
         return Decision(reason, True, truth, real, self._value[b] * (revived - real.churned))
 
@@ -172,7 +174,9 @@ class MomentQueue:
         truth = response.Truth(*(v[0].item() for v in vars(cas.truth).values()))
         real = response.Realized(*(v[0].item() for v in vars(real).values()))
         c.ledger.spent += real.price + real.discount_cost
-        self._sent.append((int(rows[0]), ch, self._codes[action][0], real))
+        caught = int(slot[0])  # a slate's purchase is of the offer that caught the customer
+        target = int(c.actions.target[slate[0, caught]]) if caught >= 0 else -1
+        self._sent.append((int(rows[0]), ch, self._codes[action][0], target, real))
         self._slates.append((int(rows[0]), slate[0]))
         revived = real.incremental and not customers.alive[0]
         value = float(c.expected_value(rows, customers)[0])
@@ -188,11 +192,11 @@ class MomentQueue:
         self._slates = []
         if not self._sent:
             return
-        rows, channel, offer, reals = zip(*self._sent, strict=True)
+        rows, channel, offer, target, reals = zip(*self._sent, strict=True)
         fields = zip(*(vars(r).values() for r in reals), strict=True)
         self.campaign.apply(np.array(rows, dtype=np.int64), np.array(channel, dtype=np.int64),
                             response.Realized(*(np.array(f) for f in fields)), self.day,
-                            np.array(offer, dtype=np.int64))
+                            np.array(offer, dtype=np.int64), np.array(target, dtype=np.int64))
         self._sent = []
 
     def _tables(self, block: int) -> None:
@@ -205,7 +209,8 @@ class MomentQueue:
         # As plain lists, customers last: `tables` works them out in that layout, so the
         # lists come from contiguous memory (several times faster than customers first).
         self._t = response.Tables(**{
-            k: (v.transpose(*range(1, v.ndim), 0) if k in PER_CUSTOMER else v).tolist()
+            k: v if v is None else (v.transpose(*range(1, v.ndim), 0) if k in PER_CUSTOMER
+                                    else v).tolist()
             for k, v in vars(t).items()})
         self._u = c.day_uniforms(self.day, rows).T.tolist()
         self._alive = customers.alive.tolist()

@@ -13,7 +13,7 @@ import numpy as np
 from nbasim.sim import lifecycle
 from nbasim.sim.catalog import Catalog
 from nbasim.sim.geography import City, store_dtype
-from nbasim.sim.params import CHANNELS, WORDINGS, ScenarioParams, TraitParams
+from nbasim.sim.params import CHANNELS, OFFERS, WORDINGS, ScenarioParams, TraitParams
 from nbasim.sim.seasonality import daily_multiplier
 
 NO_DAY = np.iinfo(np.int16).min  # "never" in day columns
@@ -60,6 +60,13 @@ class Population:
         opens, clicks, conversions: uint8 (n, n_channels) responses to messages so far (a
             conversion from the end of the day its attribution window closes)
             (saturating at 255).
+        category_days: int16 (n, n_categories) day of the last purchase of each category
+            (`NO_DAY`: none known; the burn-in leaves its last purchase only).
+        store_daytime: uint8 (n, n_stores) weekday purchases in working hours at each store
+            (where the CRM infers the work-area store; saturating at 255).
+        sends: uint8 (n, n_channels) messages sent (saturating at 255).
+        offer_sends, offer_redemptions: uint8 (n, len(OFFERS) - 1) messages of each offer
+            sent and redeemed (an attributed conversion, counted when its window closes).
     """
 
     purchase_rate: np.ndarray
@@ -100,6 +107,11 @@ class Population:
     opens: np.ndarray
     clicks: np.ndarray
     conversions: np.ndarray
+    category_days: np.ndarray
+    store_daytime: np.ndarray
+    sends: np.ndarray
+    offer_sends: np.ndarray
+    offer_redemptions: np.ndarray
 
     @property
     def n_customers(self) -> int:
@@ -125,9 +137,10 @@ class Population:
 CHUNK = 1 << 16  # rows drawn at a time: bounds the build's temporaries; part of the stream
 
 
-def _columns(n_channels: int, n_categories: int, store_type: type) -> dict[str, tuple]:
+def _columns(n_channels: int, n_categories: int, n_stores: int) -> dict[str, tuple]:
     """Column name -> (dtype, width or None, fill value); the one place dtypes are chosen."""
     f32, u8, u16, i16 = np.float32, np.uint8, np.uint16, np.int16
+    store_type = store_dtype(n_stores)
     return {
         "purchase_rate": (f32, None, 0), "dropout": (f32, None, 0), "spend_rate": (f32, None, 0),
         "home_zone": (u16, None, 0), "work_zone": (u16, None, 0), "visit_hour": (u8, None, 0),
@@ -146,13 +159,16 @@ def _columns(n_channels: int, n_categories: int, store_type: type) -> dict[str, 
         "cart_day": (i16, None, NO_DAY), "blocked_until": (i16, None, NO_DAY),
         "opens": (u8, n_channels, 0), "clicks": (u8, n_channels, 0),
         "conversions": (u8, n_channels, 0),
+        "category_days": (i16, n_categories, NO_DAY), "store_daytime": (u8, n_stores, 0),
+        "sends": (u8, n_channels, 0), "offer_sends": (u8, len(OFFERS) - 1, 0),
+        "offer_redemptions": (u8, len(OFFERS) - 1, 0),
     }
 
 
 def column_layout(n_channels: int, n_categories: int, n_stores: int) -> dict[str, tuple]:
     """Column name -> (dtype, width or None) of a population's state."""
     return {k: (dtype, width) for k, (dtype, width, _) in
-            _columns(n_channels, n_categories, store_dtype(n_stores)).items()}
+            _columns(n_channels, n_categories, n_stores).items()}
 
 
 def build_population(params: ScenarioParams, n_customers: int, days: int, city: City,
@@ -184,7 +200,7 @@ def build_population(params: ScenarioParams, n_customers: int, days: int, city: 
         join[n - n_new:] = np.sort(rng.choice(days, size=n_new, p=season / season.sum()))
     cols = {name: np.full((n, width) if width else n, fill, dtype=dtype)
             for name, (dtype, width, fill) in _columns(
-                len(CHANNELS), catalog.n_categories, store_dtype(city.n_stores)).items()}
+                len(CHANNELS), catalog.n_categories, city.n_stores).items()}
     cols["join_day"] = join
     pop = Population(**cols)
     for lo in range(0, n, CHUNK):
@@ -263,6 +279,9 @@ def _draw_chunk(pop: Population, lo: int, hi: int, params: ScenarioParams, city:
     pop.last_category[base] = catalog.choose(
         pop.category_affinity[base], pop.last_category[base], np.full(k, 1e6),
         np.ones(catalog.n_categories), rng.random(k))
+    # The CRM's category history starts with the last purchase of the burn-in.
+    pop.category_days[np.arange(lo, lo + k), pop.last_category[base]] = \
+        pop.last_purchase_day[base]
     recency = -1 - pop.last_purchase_day[base].astype(np.int64)  # as of the end of day -1
     pop.stage[base] = lifecycle.stage_from_history(recency, pop.frequency[base], params)
 

@@ -12,12 +12,19 @@ For customer i and action a = (offer, channel, slot, wording), over the attribut
   free delivery, the next category's affinity for cross-sell, frequency for loyalty points,
   distance to a second store for the visit bonus, lifecycle for win-back, the open cart for
   the reminder; `ResponseParams.offer_scale`); latent-dead customers respond only to win-back;
+- a targeted offer (`sim.targets`): a cross-sell of category k takes the customer's fit for k
+  (affinity x sequence odds after their last category x readiness, `Catalog.fit`) in place
+  of the suggested category's affinity, and its purchase is valued at k's price and margin;
+  a visit bonus for store s takes the distance from the nearer of home and work to s, and
+  is nil for the customer's primary store;
 - conversion of those who open: p0 + (1 - p0) x tau when tau >= 0, p0 x (1 + tau) for sleeping
   dogs (tau < 0), who also unsubscribe more; with the action p1 = p0 + P(open) x (that - p0);
 - money: a converting customer spends the expected basket B (Gamma-Gamma mean x price level)
   at margin rate m; every opened conversion redeems the discount, including those who would
   have bought anyway; every sent message costs the channel's price. So
-  incremental margin = (p1 - p0) x B x m - discount x B x P(open) x p1(opened) - price[ch].
+  incremental margin = (p1 - p0) x B x m x v - discount x B x P(open) x p1(opened) - price[ch],
+  with v = 1 but for a targeted cross-sell (the category's price x margin over the
+  customer's average).
 
 No action (row 0) has p1 = p0 and an incremental margin of exactly 0.
 """
@@ -71,7 +78,9 @@ class Customers:
     """What the response needs to know of each customer (aligned (n,) arrays, or (n, k)).
 
     Built by `World.customers_for_response`; latent traits included, so it never reaches
-    a policy.
+    a policy. `category_fit`, `category_value` (n, k categories targeted) and
+    `store_distance` (n, k stores targeted) serve the targeted offers (`sim.targets`); None
+    when the scenario names no targets.
     """
 
     p_organic: np.ndarray
@@ -93,10 +102,13 @@ class Customers:
     cart_age: np.ndarray
     cart_ratio: np.ndarray
     fatigue: np.ndarray
+    category_fit: np.ndarray | None = None
+    category_value: np.ndarray | None = None
+    store_distance: np.ndarray | None = None
 
     def take(self, index: np.ndarray) -> Customers:
         """The customers at `index` (repeats allowed), every field indexed alike."""
-        return Customers(**{k: v[index] for k, v in vars(self).items()})
+        return Customers(**{k: None if v is None else v[index] for k, v in vars(self).items()})
 
 
 def _offer_scales() -> dict[str, Callable]:
@@ -138,15 +150,34 @@ def _offer_scales() -> dict[str, Callable]:
 OFFER_SCALES = _offer_scales()
 
 
+def _target_scales(c: Customers, s) -> list[tuple[str, np.ndarray]]:
+    """(offer, scale (n,)) of each targeted offer variant, in target order (`sim.targets`).
+
+    A cross-sell of a category: base + per_affinity x the customer's fit for it; a visit
+    bonus for a store: scale x exp(-distance / distance_cells), nil at the primary store
+    (its distance is infinite).
+    """
+    out = []
+    if c.category_fit is not None:
+        out += [("cross_sell", s.cross_sell_base + s.cross_sell_per_affinity * fit)
+                for fit in c.category_fit.T]
+    if c.store_distance is not None:
+        out += [("second_store_bonus", s.second_store_scale * np.exp(
+            -dist / s.second_store_distance_cells)) for dist in c.store_distance.T]
+    return out
+
+
 def _effects(c: Customers, rp: ResponseParams) -> np.ndarray:
-    """Responsiveness x effect of every offer for c's rows (the latent-dead: win-back only).
+    """Responsiveness x effect of every offer variant for c's rows (the latent-dead: win-back).
 
     Returns:
-        (n_offers, n) float64; row 0 (no action) is 0. Offers of one scale function (the
-        discounts) share its scale, worked out once.
+        (n_variants, n) float64: the `OFFERS`, then the targeted variants (`sim.targets`);
+        row 0 (no action) is 0. Offers of one scale function (the discounts) share its
+        scale, worked out once.
     """
     n = c.p_organic.shape[0]
-    effect = np.empty((len(OFFERS), n))
+    targeted = _target_scales(c, rp.offer_scale)
+    effect = np.empty((len(OFFERS) + len(targeted), n))
     effect[0] = 0.0
     alive = c.alive.astype(np.float64)  # what `scale * alive` casts it to
     scales: dict[Callable, np.ndarray] = {}
@@ -158,7 +189,28 @@ def _effects(c: Customers, rp: ResponseParams) -> np.ndarray:
         out = effect[offer]
         np.multiply(rp.offer_effect[offer], scales[scale_of], out=out)
         np.multiply(c.responsiveness, out, out=out)
+    for i, (name, scale) in enumerate(targeted):
+        out = effect[len(OFFERS) + i]
+        np.multiply(rp.offer_effect[OFFERS.index(name)], scale * alive, out=out)
+        np.multiply(c.responsiveness, out, out=out)
     return effect
+
+
+def _values(c: Customers) -> np.ndarray | None:
+    """Value of an incremental purchase per offer variant over the customer's average.
+
+    Returns:
+        (n_variants, n) float64, 1 but for targeted cross-sells (their category's price x
+        margin over the customer's affinity-weighted one); None without targets.
+    """
+    if c.category_fit is None and c.store_distance is None:
+        return None
+    k_c = 0 if c.category_value is None else c.category_value.shape[1]
+    k_s = 0 if c.store_distance is None else c.store_distance.shape[1]
+    value = np.ones((len(OFFERS) + k_c + k_s, c.p_organic.shape[0]))
+    if k_c:
+        value[len(OFFERS):len(OFFERS) + k_c] = c.category_value.T
+    return value
 
 
 def _slot_fit(send_hour: np.ndarray, slot_hour: np.ndarray, rp: ResponseParams) -> np.ndarray:
@@ -212,9 +264,12 @@ class Tables:
         open: (n, k, n_slots) P(open) of a message that is sent, by channel and slot.
         word: (n, n_wordings) wording fit.
         damp: (n, k) fatigue damping.
-        effect: (n, n_offers) responsiveness x offer effect.
+        effect: (n, n_variants) responsiveness x offer effect, per offer variant
+            (`ActionCatalog.variant`).
         unsub: (n, k) base unsubscribe probability of a delivered message.
         delivery: (n_channels,) delivery probability of the day, by channel.
+        value: (n, n_variants) value of an incremental purchase over the customer's average
+            (`_values`), or None when the scenario names no targets (1 throughout).
     """
 
     p_organic: np.ndarray
@@ -228,6 +283,7 @@ class Tables:
     effect: np.ndarray
     unsub: np.ndarray
     delivery: np.ndarray
+    value: np.ndarray | None = None
 
 
 def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = None,
@@ -252,6 +308,7 @@ def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = Non
     # Slot fit by the whole hour of the preferred send time (0-23), worked out once per hour.
     fit = _slot_fit(np.arange(24.0), np.asarray(SLOT_HOURS, dtype=np.float64)[:, None], rp)
     effect = _effects(c, rp)
+    value = _values(c)
     word = np.take(np.where(np.eye(len(WORDINGS), dtype=bool), rp.wording_match,
                             rp.wording_miss), c.wording, axis=1)
     return Tables(
@@ -262,11 +319,12 @@ def tables(c: Customers, rp: ResponseParams, channel_up: np.ndarray | None = Non
                    rp).transpose(2, 0, 1),
         word=word.T, damp=_damp(fat_ch, arrays.row_sums(fat), rp).T, effect=effect.T,
         unsub=(delivery[chans] * np.asarray(rp.unsubscribe_rate)[chans] * (1 + fat_ch)).T,
-        delivery=delivery)
+        delivery=delivery, value=None if value is None else value.T)
 
 
 def combine(ops: Ops, rp: ResponseParams, *, reachable, open_, word, effect, damp, unsub,
-            click_rate, price, delivery, discount, p0, basket, margin_rate) -> Truth:
+            click_rate, price, delivery, discount, p0, basket, margin_rate,
+            value=1.0) -> Truth:
     """The response of customers to actions from their picked table entries.
 
     Every argument is an array (all broadcasting together) or, with `FLOATS`, a number:
@@ -274,12 +332,13 @@ def combine(ops: Ops, rp: ResponseParams, *, reachable, open_, word, effect, dam
     `word`, `effect`, `damp` and `unsub` are the customer's table entries for the action's
     channel, slot, wording and offer; `click_rate`, `price`, `delivery` and `discount` are the
     action's channel and offer figures. `unsub` None leaves `p_unsubscribe` None (for callers
-    that want the margin only). It is `respond` to the offer after `engage`.
+    that want the margin only). `value` is the offer variant's `Tables.value` entry. It is
+    `respond` to the offer after `engage`.
     """
     e = engage(ops, rp, reachable=reachable, open_=open_, word=word, click_rate=click_rate)
     return respond(ops, rp, e, reachable=reachable, word=word, effect=effect, damp=damp,
                    unsub=unsub, price=price, delivery=delivery, discount=discount, p0=p0,
-                   basket=basket, margin_rate=margin_rate)
+                   basket=basket, margin_rate=margin_rate, value=value)
 
 
 @dataclass
@@ -305,7 +364,7 @@ def engage(ops: Ops, rp: ResponseParams, *, reachable, open_, word, click_rate) 
 
 
 def respond(ops: Ops, rp: ResponseParams, e: Engagement, *, reachable, word, effect, damp,
-            unsub, price, delivery, discount, p0, basket, margin_rate) -> Truth:
+            unsub, price, delivery, discount, p0, basket, margin_rate, value=1.0) -> Truth:
     """The rest of `combine`: the offer's effect on those whom `e` says it engages."""
     p_open = e.p_open
     # Effect among those who open, stronger for those who also click.
@@ -317,7 +376,8 @@ def respond(ops: Ops, rp: ResponseParams, e: Engagement, *, reachable, word, eff
         unsub + p_open * rp.sleeping_dog_unsubscribe * ops.maximum(-tau, 0.0), 0.0, 1.0)
     uplift = p1 - p0
     return Truth(p0, p1, p_open, e.p_click, p_unsub, basket, margin_rate, cost,
-                 uplift, uplift * (basket * margin_rate) - cost, tau, reachable * delivery)
+                 uplift, uplift * (basket * margin_rate * value) - cost, tau,
+                 reachable * delivery)
 
 
 def offer_grids(t: Tables, grid: CatalogGrid, rp: ResponseParams, part: slice = slice(None),
@@ -361,9 +421,11 @@ def offer_grids(t: Tables, grid: CatalogGrid, rp: ResponseParams, part: slice = 
                "p0": t.p_organic[part], "basket": t.basket[part],
                "margin_rate": t.margin_rate[part]}
     effect = t.effect[part].T
+    value = None if t.value is None else t.value[part].T
     for offer, discount in zip(grid.offer, grid.discount, strict=True):
         yield respond(ARRAYS, rp, e, reachable=reachable, word=word, effect=effect[offer],
-                      discount=discount, **figures)
+                      discount=discount, value=1.0 if value is None else value[offer],
+                      **figures)
 
 
 def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: ResponseParams,
@@ -380,7 +442,7 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         grid: answer every action for every customer: fields come out (n, n_actions).
         t: for pairs, the customers' `tables` of each action's channel, if already at hand.
     """
-    o = catalog.offer[actions].astype(np.intp)
+    o = catalog.variant[actions].astype(np.intp)
     ch = np.maximum(catalog.channel[actions], 0).astype(np.intp)
     sl = np.maximum(catalog.slot[actions], 0).astype(np.intp)
     wd = np.maximum(catalog.wording[actions], 0).astype(np.intp)
@@ -390,6 +452,7 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         p0, basket, margin_rate = (t.p_organic[:, None], t.basket[:, None],
                                    t.margin_rate[:, None])
         open_, word, effect = t.open[i, j, sl], t.word[i, wd], t.effect[i, o]
+        value = 1.0 if t.value is None else t.value[i, o]
     else:
         t = t if t is not None else tables(c, rp, channel_up, ch)
         j = 0  # the one channel tabled for each customer
@@ -401,12 +464,13 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
         open_ = np.take(_customers_last(t.open), sl * n + here)
         word = np.take(_customers_last(t.word), wd * n + here)
         effect = np.take(_customers_last(t.effect), o * n + here)
+        value = 1.0 if t.value is None else np.take(_customers_last(t.value), o * n + here)
     out = combine(ARRAYS, rp, reachable=(actions > 0) * t.consent[:, j],
                   open_=open_, word=word, effect=effect,
                   damp=t.damp[:, j], unsub=t.unsub[:, j], click_rate=np.asarray(rp.click_rate)[ch],
                   price=np.asarray(rp.channel_price)[ch], delivery=t.delivery[ch],
                   discount=catalog.discount[actions], p0=p0, basket=basket,
-                  margin_rate=margin_rate)
+                  margin_rate=margin_rate, value=value)
     if grid:
         shape = out.uplift.shape
         for name in ("p_organic", "basket", "margin_rate"):

@@ -49,6 +49,30 @@ def _dry_cleaning_chain() -> dict:
     )
 
 
+def _dry_cleaning_seeds() -> dict:
+    """The dry-cleaning chain as the seeds' marketers see it: sequences worth acting on.
+
+    Sequence odds three times the dry-cleaning chain's (shirts then outerwear 9, suits then
+    shirts 4.5, outerwear then household 4.5). Our choice, set by what a marketer reads off
+    the log: on a simulated year (20,000 customers, seed 1) the next purchase after shirts
+    is outerwear 22 % of the time against 7 % after any other category (3x), and household
+    follows outerwear 9 % of the time against 2 % (the chain's own odds give 11 % against
+    7 %, a pattern too faint to act on). A lift of that order (P(B next | A) over the base
+    rate, Brin et al. 1997) is what next-category campaigns are built on. Cross-sells
+    target outerwear, household and alterations; visit bonuses the four outer stores.
+    """
+    data = _dry_cleaning_chain()
+    data.update(
+        name="dry_cleaning_seeds",
+        description="The dry-cleaning chain with strong purchase sequences, category "
+                    "cross-sells and store visit bonuses that name their target.",
+        sequence_boost=[("shirts", "outerwear", 9.0), ("suits", "shirts", 4.5),
+                        ("outerwear", "household", 4.5)],
+        cross_sell_targets=("outerwear", "household", "alterations"),
+        visit_bonus_targets=("north", "south", "east", "west"))
+    return data
+
+
 def _retail_chain() -> dict:
     return dict(
         name="retail_chain",
@@ -108,6 +132,7 @@ def _subscription() -> dict:
 
 SCENARIOS: dict[str, Callable[[], dict]] = {
     "dry_cleaning_chain": _dry_cleaning_chain,
+    "dry_cleaning_seeds": _dry_cleaning_seeds,
     "retail_chain": _retail_chain,
     "subscription": _subscription,
 }

@@ -20,6 +20,7 @@ from nbasim.sim.params import ParameterError, ScenarioParams
 from nbasim.sim.population import build_population
 from nbasim.sim.seasonality import daily_multiplier, weekdays
 from nbasim.sim.shocks import Shock, day_modifiers
+from nbasim.sim.targets import CATEGORY, STORE, OfferTargets
 
 STREAMS = ("population", "organic", "response", "calendar", "holdout", "slate")
 MAX_DAYS = 20_000
@@ -116,7 +117,10 @@ class World:
         self.n_present = self.pop.n_present(-1)
         self.max_fatigue = 0.0
         self.pending: dict[int, list[np.ndarray]] = {}
+        self.pending_targeted: dict[int, list[tuple[np.ndarray, ...]]] = {}
+        self.targets = OfferTargets.of(params)
         self.pending_conversions: dict[int, list[np.ndarray]] = {}
+        self.pending_redemptions: dict[int, list[np.ndarray]] = {}
         n = self.pop.n_customers
         self._session = behaviour.session_rate(self.pop.purchase_rate, self.pop.online_share,
                                                params)
@@ -161,11 +165,14 @@ class World:
         # actions land today (a win-back brings the customer back to life).
         buyers = buyers[pop.blocked_until[buyers] < d]
         landing = np.unique(np.concatenate(self.pending.pop(d, [np.zeros(0, np.int64)])))
+        forced = self._forced(d)  # purchases of targeted offers: their category or store
+        if forced is not None:
+            landing = np.union1d(landing, forced[0])
         pop.alive[landing] = True
         buyers = np.union1d(buyers, landing)
 
         # 2. Purchases: repeat buyers, then today's newcomers' first purchases.
-        tx = self._purchase(d, buyers, np.arange(lo, hi))
+        tx = self._purchase(d, buyers, np.arange(lo, hi), forced)
         dead_after_purchase = at_risk_of_dropout[
             self._uniforms(at_risk_of_dropout, draws.DROPOUT) < pop.dropout[at_risk_of_dropout]]
 
@@ -196,12 +203,46 @@ class World:
         The CRM's nightly attribution: a conversion is never known on the day its message is
         sent (`Campaign.apply` queues it).
         """
-        landing = self.pending_conversions.pop(d, None)
-        if landing is None:
-            return
-        at, times = np.unique(np.concatenate(landing), return_counts=True)
-        flat = self.pop.conversions.reshape(-1)
-        flat[at] = np.minimum(flat[at] + times, 255)  # counts stop at 255
+        for queue, column in ((self.pending_conversions, self.pop.conversions),
+                              (self.pending_redemptions, self.pop.offer_redemptions)):
+            landing = queue.pop(d, None)
+            if landing is None:
+                continue
+            at, times = np.unique(np.concatenate(landing), return_counts=True)
+            flat = column.reshape(-1)
+            flat[at] = np.minimum(flat[at] + times, 255)  # counts stop at 255
+
+    def queue_targeted(self, rows: np.ndarray, days: np.ndarray, targets: OfferTargets,
+                       target: np.ndarray) -> None:
+        """Queue purchases caused by targeted offers: of the target's category, at its store.
+
+        Args:
+            rows: (k,) customers.
+            days: (k,) the day each purchase lands (those beyond the horizon are dropped).
+            targets: the catalog's targets.
+            target: (k,) index into `targets` of each.
+        """
+        kind = np.array(targets.kind)[target]
+        index = np.array(targets.index, dtype=np.int16)[target]
+        category = np.where(kind == CATEGORY, index, -1).astype(np.int16)
+        store = np.where(kind == STORE, index, -1).astype(np.int16)
+        for day in np.unique(days[days < self.days]):
+            at = days == day
+            self.pending_targeted.setdefault(int(day), []).append(
+                (rows[at], category[at], store[at]))
+
+    def _forced(self, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Targeted purchases landing on day `d`: rows (sorted, once each), category, store.
+
+        -1 where the purchase names no category (or no store); a customer with two landing
+        the same day keeps the first queued.
+        """
+        parts = self.pending_targeted.pop(d, None)
+        if parts is None:
+            return None
+        rows, category, store = (np.concatenate(col) for col in zip(*parts, strict=True))
+        rows, first = np.unique(rows, return_index=True)
+        return rows, category[first], store[first]
 
     @property
     def today(self) -> int:
@@ -238,8 +279,14 @@ class World:
         cand = cand[self.pop.alive[cand]]
         return cand, e[cand].astype(np.float64)
 
-    def _purchase(self, d: int, repeat: np.ndarray, newcomers: np.ndarray) -> Transactions:
-        """Draw hour, store, category and spend of each purchase and update the buyers."""
+    def _purchase(self, d: int, repeat: np.ndarray, newcomers: np.ndarray,
+                  forced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                  ) -> Transactions:
+        """Draw hour, store, category and spend of each purchase and update the buyers.
+
+        `forced` (`_forced`) names the category or store of some repeat buyers' purchases
+        (those targeted offers caused); their draws are made all the same and overridden.
+        """
         pop, p = self.pop, self.params
         rows = np.concatenate([repeat, newcomers])
         first = np.zeros(rows.size, dtype=bool)
@@ -257,6 +304,11 @@ class World:
         category = self.catalog.choose(pop.category_affinity[rows], pop.last_category[rows],
                                        recency, self.mods.category_weight[d],
                                        self._uniforms(rows, draws.CATEGORY))
+        if forced is not None:
+            at = np.searchsorted(repeat, forced[0])  # `repeat` is sorted and holds them all
+            for column, given in ((category, forced[1]), (store, forced[2])):
+                named = given >= 0
+                column[at[named]] = given[named]
         amount = behaviour.basket_values(pop.spend_rate[rows], self.catalog.price_level[category],
                                          self.mods.spend[d], p, self._gamma,
                                          self._uniforms(rows, draws.AMOUNT))
@@ -266,6 +318,13 @@ class World:
         pop.monetary[rows] += amount.astype(np.float32)
         pop.last_purchase_day[rows] = d
         pop.last_category[rows] = category
+        pop.category_days.reshape(-1)[rows * self.catalog.n_categories + category] = d
+        if not weekend:  # the weekday daytime visits the CRM infers a work store from
+            geo, n_stores = p.geography, self.city.n_stores
+            i = np.flatnonzero((hours >= geo.work_start_hour) & (hours < geo.work_end_hour)
+                               & (store < n_stores))
+            flat, at = pop.store_daytime.reshape(-1), rows[i] * n_stores + store[i]
+            flat[at] = np.minimum(flat[at], 254) + 1
         pop.last_store[rows] = store
         at_primary = store == pop.primary_store[rows]
         pop.visits_primary[rows[at_primary]] += 1
@@ -362,7 +421,31 @@ class World:
             second_store_distance=self.city.second_store_distance[pop.home_zone[rows]],
             stage=pop.stage[rows], cart_open=cart_open, cart_age=np.maximum(cart_age, 0.0),
             cart_ratio=np.where(cart_open, pop.cart_value[rows] / basket, 0.0),
-            fatigue=arrays.columns(pop.fatigue, rows).T)
+            fatigue=arrays.columns(pop.fatigue, rows).T,
+            **self._targeted(rows, aff, weighted))
+
+    def _targeted(self, rows: np.ndarray, aff: np.ndarray, weighted: np.ndarray) -> dict:
+        """`response.Customers`' fields for the targeted offers (`sim.targets`), if any.
+
+        Category fit (`Catalog.fit`) and the value of a purchase of each targeted category
+        (its price x margin over the customer's affinity-weighted one); distance from the
+        nearer of home and work to each targeted store (infinite at the primary store).
+        """
+        cats, stores = self.targets.of_kind(CATEGORY), self.targets.of_kind(STORE)
+        out = {}
+        pop, cat = self.pop, self.catalog
+        if cats:
+            recency = (self.today - pop.last_purchase_day[rows]).astype(np.float64)
+            out["category_fit"] = cat.fit(aff.T, pop.last_category[rows], recency, cats)
+            own = arrays.row_sums(weighted * cat.margin[:, None])
+            out["category_value"] = ((cat.price_level * cat.margin)[cats][None, :]
+                                     / own[:, None])
+        if stores:
+            dist = self.city.distance[:, stores]
+            near = np.minimum(dist[pop.home_zone[rows]], dist[pop.work_zone[rows]])
+            primary = pop.primary_store[rows][:, None] == np.asarray(stores)[None, :]
+            out["store_distance"] = np.where(primary, np.inf, near)
+        return out
 
     def truth(self, rows: np.ndarray, actions: np.ndarray,
               catalog: ActionCatalog) -> response.Truth:

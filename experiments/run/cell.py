@@ -165,6 +165,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     cat = c.actions
     offer_names = np.array(env.action_table["offer"])
     channel_names = np.array(env.action_table["channel"])
+    target_names = np.array(env.action_table["target"])
     entries: dict[int, dict] = {}  # the log entry of each day, until its reward is known
     for step in steps(played, policy, start=(obs, info)):
         info, rows = step.info, step.rows
@@ -196,7 +197,7 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     treated = ~c.holdout[:w.n_present]
     figures = _figures(daily, acc, env, treated, start_rows, alive_at_start,
                        cell.policy.budget)
-    decisions = _decision_table(log, env, offer_names, channel_names)
+    decisions = _decision_table(log, env, offer_names, channel_names, target_names)
     return CellResult(
         daily=_columns(daily), decisions=decisions,
         migration=_migration(start_segment, w.pop.segment[start_rows], treated[start_rows]),
@@ -349,7 +350,8 @@ def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
 
 
 def _decision_table(log: list[dict], env: CampaignDayEnv, offer_names: np.ndarray,
-                    channel_names: np.ndarray) -> dict[str, np.ndarray]:
+                    channel_names: np.ndarray, target_names: np.ndarray
+                    ) -> dict[str, np.ndarray]:
     """The decision log as columns (see `experiments.run.layout.DECISION_COLUMNS`)."""
     if not log:
         return {}
@@ -359,6 +361,7 @@ def _decision_table(log: list[dict], env: CampaignDayEnv, offer_names: np.ndarra
     out = {"day": cat["day"], "customer": cat["customer"],
            "segment": np.array(rfm.SEGMENTS)[cat["segment"]], "action": cat["action"],
            "offer": offer_names[cat["action"]], "channel": channel_names[cat["action"]],
+           "target": target_names[cat["action"]],
            "pscore": cat["pscore"], "sent": cat["sent"],
            "rejected": np.where(cat["reason"] > 0, np.array(REASONS)[cat["reason"]], ""),
            "reward": cat["reward"], "true_incremental_margin": cat["true_incremental_margin"],

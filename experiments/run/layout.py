@@ -97,6 +97,7 @@ DECISION_COLUMNS = {
     "scenario": "scenario variant label", "policy": "policy label", "seed": "seed",
     "day": "simulated day", "customer": "customer row", "segment": "RFM segment name",
     "action": "action index", "offer": "offer name", "channel": "channel name (none)",
+    "target": "category or store the offer names (none)",
     "pscore": "probability with which the policy chose the action",
     "sent": "the action went out", "rejected": "rule that stopped it ('' if none)",
     "reward": "attributed margin minus cost (plus value change with objective ltv; with "

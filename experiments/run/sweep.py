@@ -114,9 +114,9 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
             executor: str = "local") -> list[Cell]:
     """Claim `run_dir` for this config and return the cells still to run.
 
-    Everything is checked before the first write: the options (`check_options`), every
-    policy, built (`preflight.check_policies`), so that a bad one stops the sweep before any
-    cell runs, the memory the worlds need (`check_memory`), and every directory the sweep
+    Everything is checked before the first write: the options (`check_options`), the memory
+    the worlds need (`check_memory`), every policy, built (`preflight.check_policies`), so
+    that a bad one stops the sweep before any cell runs, and every directory the sweep
     will write in is probed, so that a read-only one stops it before the work rather than
     after. Then `run_dir` is created, locked (`experiments.store.lock`: one run at a time per
     directory) and config.toml written. The lock stays held, for `execute`, until `release`
@@ -132,8 +132,10 @@ def prepare(cfg: ExperimentConfig, run_dir: Path, workers: int = 1,
             left behind then.
     """
     check_options(workers, executor)
-    preflight.check_policies(cfg)  # imports and builds what the cells use, then:
+    # Memory first: building the envs of a world too big (their spaces span every customer)
+    # would fail before the check could name the figures.
     check_memory(cfg, workers, executor)
+    preflight.check_policies(cfg)  # imports and builds what the cells use
     run_dir = Path(run_dir)
     stamp = run_dir / "config.toml"
     text = _config_toml(cfg)

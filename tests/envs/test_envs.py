@@ -264,3 +264,21 @@ def test_window_objective_is_refused_by_next_best_action():
     """Per-decision windows are not available one decision at a time: a named error."""
     with pytest.raises(ParameterError, match="objective = 'window': available in CampaignDay"):
         gymnasium.make("nbasim/NextBestAction-v0", objective="window")
+
+
+TARGETED = {"cross_sell_targets": ["outerwear"], "visit_bonus_targets": ["north", "station"]}
+
+
+@pytest.mark.parametrize("env_id", list(SMALL))
+def test_targeted_offers_reach_the_action_table_and_features(env_id):
+    """Targets of a scenario: named in the table, encoded in the features; the checker passes."""
+    env = gymnasium.make(env_id, **SMALL[env_id], overrides=TARGETED, truth=True).unwrapped
+    table = env.action_table
+    assert env.n_actions == 12 * 48 + 1 and table["target"][0] == "none"
+    assert {t for t in table["target"] if t != "none"} == {"outerwear", "north", "station"}
+    aimed = np.array(table["target"]) != "none"
+    assert np.array_equal(env.action_features[:, -3:].sum(axis=1), aimed.astype(np.float32))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env)
+    assert [str(w.message) for w in caught] == []

@@ -13,14 +13,15 @@ import numpy as np
 import pytest
 
 from nbasim import policies
-from nbasim.envs.context import feature_names
+from nbasim.envs.context import CrmSpec, feature_names
 from nbasim.policies import PolicyError
 from nbasim.sim.actions import build_catalog
+from nbasim.sim.scenarios import get_scenario
 
 CATALOG = build_catalog()
 TABLE = CATALOG.table()
 FEATURES = CATALOG.features
-NAMES = feature_names(("north", "south"))
+NAMES = feature_names(CrmSpec.of(get_scenario("dry_cleaning_chain")))
 DIM = len(NAMES)
 SEGMENTS = ("champions", "loyal", "potential_loyalists", "new", "promising", "need_attention",
             "at_risk", "cannot_lose", "hibernating", "lost")
@@ -203,8 +204,11 @@ def test_segment_greedy_pilot_keeps_to_candidates_and_min_count():
 
 
 def planted_response(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Contexts whose first column drives the response: P(respond | sent) = x0 ** 2."""
-    x = rng.random((n, DIM)) * 0.1
+    """Contexts whose first column drives the response: P(respond | sent) = x0 ** 2.
+
+    The other columns are small noise (below 0.02: the context has about a hundred).
+    """
+    x = rng.random((n, DIM)) * 0.02
     x[:, 0] = rng.random(n)
     return x, x[:, 0] ** 2
 
@@ -422,3 +426,16 @@ def test_policies_pickle_mid_run(name):
     pol.update(x, a, np.where(a > 0, 1.0, 0.0), p)
     twin = pickle.loads(pickle.dumps(pol))
     np.testing.assert_array_equal(pol.act(x)[0], twin.act(x)[0])
+
+
+def test_rules_name_the_offer_that_names_no_target():
+    """In a catalog with targeted variants, a rule's cross_sell is the untargeted one."""
+    from nbasim.sim.actions import catalog_for
+
+    cat = catalog_for(get_scenario("dry_cleaning_seeds"))
+    table = cat.table()
+    pol = policies.make("blanket", action_features=cat.features, dim_context=DIM, seed=0,
+                        action_table=table, offer="cross_sell", channel="email")
+    a, _ = pol.act(np.zeros((3, DIM)))
+    assert {table["offer"][i] for i in a} == {"cross_sell"}
+    assert {table["target"][i] for i in a} == {"none"}

@@ -14,15 +14,16 @@ import numpy as np
 import pytest
 
 from nbasim import policies
-from nbasim.envs.context import feature_names
+from nbasim.envs.context import CrmSpec, feature_names
 from nbasim.policies import PolicyError
 from nbasim.sim.actions import build_catalog
+from nbasim.sim.scenarios import get_scenario
 
 CATALOG = build_catalog()
 TABLE = CATALOG.table()
 FEATURES = CATALOG.features
 K = CATALOG.n_actions
-NAMES = feature_names(("north", "south"))
+NAMES = feature_names(CrmSpec.of(get_scenario("dry_cleaning_chain")))
 DIM = len(NAMES)
 NAMES_OF = list(policies.available())
 # Pilots and warm-ups short enough that the learned phase is reached within `rollout`.

@@ -24,7 +24,8 @@ SCENARIO_NAMES = sorted(SCENARIOS)
 # ------------------------------------------------------------------------------ presets
 def test_registries_list_names_with_descriptions():
     """Scenario and shock registries list every name with a one-line description."""
-    assert set(scenarios.available()) == {"dry_cleaning_chain", "retail_chain", "subscription"}
+    assert set(scenarios.available()) == {"dry_cleaning_chain", "dry_cleaning_seeds",
+                                          "retail_chain", "subscription"}
     assert set(shocks.available()) == {"recession", "competitor_campaign", "holiday_season",
                                        "preference_drift", "channel_outage", "budget_cut"}
     for desc in [*scenarios.available().values(), *shocks.available().values()]:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from nbasim.experiments.results.report import figures as rp
-from nbasim.experiments.results.report import ranking_quality
+from nbasim.experiments.results.report import offer_targets, ranking_quality
 from nbasim.experiments.results.report.breakdowns import Breakdown, pivot
 from nbasim.experiments.results.summary import SUMMARY_NAME, ResultsError, load_summary
 from nbasim.experiments.run.layout import CHANNEL_FIELDS
@@ -70,6 +70,8 @@ class Run:
         channels: group -> its `channels.parquet` per seed and channel (`CHANNEL_VALUES`).
         ranked: group -> the quality of its ranking (`scores.parquet`), for the groups whose
             policy scores customers.
+        targets: group -> messages ("sent") and true incremental margin ("margin") per seed
+            and offer kind (`offer_targets.label`), for runs whose scenarios name targets.
         files: names of the files read.
         notes: what could not be drawn, and why.
     """
@@ -96,6 +98,7 @@ class Run:
     channels: dict[str, Breakdown] = field(default_factory=dict)
     ranked: dict[str, ranking_quality.Ranked] = field(default_factory=dict)
     slots: dict[str, Breakdown] = field(default_factory=dict)
+    targets: dict[str, Breakdown] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -140,6 +143,7 @@ def load_run(run_dir: Path) -> Run:
     _read_channels(run, run_dir / "channels.parquet")
     _read_scores(run, run_dir / "scores.parquet")
     _read_slots(run, run_dir / "slots.parquet")
+    _read_targets(run, run_dir / "decisions.parquet")
     return run
 
 
@@ -355,6 +359,35 @@ def _read_slots(run: Run, path: Path) -> None:
         table = table.set_column(table.schema.get_field_index("slot"), "slot",
                                  pa.array([str(s) for s in _column(table, "slot").tolist()]))
         run.slots = _by_group(run, table, "slot", needed[4:], [str(s) for s in slots])
+
+
+def _read_targets(run: Run, path: Path) -> None:
+    """Messages and true margin per offer kind, when offers name targets (decisions.parquet).
+
+    Nothing (and no note) when the log is missing, lacks a column, or no message sent names
+    a target: the section is for runs whose scenarios name targets.
+    """
+    wanted = offer_targets.NEEDED
+    if not path.exists() or not set(wanted) <= set(pq.read_schema(path).names):
+        return
+    table = pq.read_table(path, columns=list(wanted), filters=[("sent", "==", True)])
+    table = pa.table({k: _column(table, k) for k in wanted})
+    sums = table.group_by(list(wanted[:5])).aggregate([("true_incremental_margin", "sum"),
+                                                        ("true_incremental_margin", "count")])
+    targets = _column(sums, "target").astype(str)
+    if (targets == "none").all():
+        return
+    labels = np.array([offer_targets.label(o, t) for o, t in
+                       zip(_column(sums, "offer").astype(str), targets, strict=True)])
+    values = {"sent": sums.column("true_incremental_margin_count").to_numpy().astype(float),
+              "margin": sums.column("true_incremental_margin_sum").to_numpy().astype(float)}
+    code, names = _group_codes(run, _column(sums, "scenario"), _column(sums, "policy"))
+    seed, rows = _column(sums, "seed"), offer_targets.order(set(labels.tolist()))
+    for k, g in enumerate(names):
+        at = code == k
+        if g is not None and at.any():
+            run.targets[g] = pivot(seed[at], labels[at], {v: c[at] for v, c in values.items()},
+                                   rows)
 
 
 def _read_scores(run: Run, path: Path) -> None:

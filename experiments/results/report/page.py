@@ -139,7 +139,9 @@ def render_html(run: Run, figures: Mapping[str, bytes]) -> str:
         parts.append(_figure(name, figures) if name in figures else
                      '<p class="note">Not available for this run (see the notes below).</p>')
     for name, (title, section) in SECTIONS.items():
-        parts += [f'<h2 id="{name}-section">{title}</h2>', section(run), _figure(name, figures)]
+        body = section(run)
+        if body:
+            parts += [f'<h2 id="{name}-section">{title}</h2>', body, _figure(name, figures)]
     parts.append(slots_section(run))
     parts += ["<h2>Time per cell</h2>", _timing_table(run), _figure("timing", figures)]
     if run.notes:

@@ -45,7 +45,7 @@ def _entry(values: list[float]) -> dict:
 def make_run(root: Path, policies=("blanket", "linucb", "random"), seeds=(0, 1, 2), days=12,
              scenarios=("base",), budget: float | None = 400.0, decisions: bool = True,
              migration: bool = True, drop_daily=(), drop_decisions=(), breakdowns: bool = False,
-             scored=(), currency: str | None = None) -> Path:
+             scored=(), currency: str | None = None, targets: bool = False) -> Path:
     """Write a run directory as `nbasim run` would: config, summary and the tables.
 
     With `breakdowns`, segments.parquet: every group's uplift in "champions" is 10, 20, 30 on
@@ -53,6 +53,7 @@ def make_run(root: Path, policies=("blanket", "linucb", "random"), seeds=(0, 1, 
     messages, phone none.
     scores.parquet: the groups of policies in `scored` rank four customers as `SCORE`, with
     the true uplift `TRUTH`, on every seed.
+    With `targets`, cross-sells name "outerwear" and visit bonuses "north" (else "none").
     """
     rng = np.random.default_rng(7)
     run = root / "demo" / "run-1"
@@ -94,6 +95,9 @@ def make_run(root: Path, policies=("blanket", "linucb", "random"), seeds=(0, 1, 
                 dec["action"] += action.tolist()
                 dec["offer"] += [OFFERS[a % len(OFFERS)] if a else "none" for a in action]
                 dec["channel"] += [CHANNELS[a % 4] if a else "none" for a in action]
+                named = {"cross_sell": "outerwear", "second_store_bonus": "north"}
+                dec["target"] += [named.get(o, "none") if targets else "none"
+                                  for o in dec["offer"][-n:]]
                 dec["pscore"] += [1 / 19] * n
                 dec["sent"] += sent.tolist()
                 dec["rejected"] += [""] * n
@@ -496,3 +500,33 @@ def test_damaged_breakdown_files(tmp_path, name, spoil, match):
     with pytest.raises(ResultsError, match=match):
         build_report(run)
     assert not (run / "report.html").exists() and not (run / "plots").exists()
+
+
+def test_offers_that_name_targets_get_their_section(tmp_path):
+    """Messages and true margin per target, and the share from category and store offers.
+
+    Every message sent adds a true margin of 0.5, so a group's share from cross-sells and
+    visit bonuses is their share of its messages sent, seed by seed.
+    """
+    run = make_run(tmp_path, seeds=(0, 1), targets=True)
+    build_report(run)
+    page = (run / "report.html").read_text()
+    assert 'id="offer_targets-section"' in page
+    assert 'data-offer="cross_sell for outerwear"' in page
+    assert 'data-offer="second_store_bonus for north"' in page
+    dec = pq.read_table(run / "decisions.parquet").to_pydict()
+    for g in ("blanket", "linucb", "random"):
+        share = []
+        for seed in (0, 1):
+            offers = [o for o, p, s, sent in zip(dec["offer"], dec["policy"], dec["seed"],
+                                                 dec["sent"], strict=True)
+                      if p == g and s == seed and sent]
+            share.append(sum(o in ("cross_sell", "second_store_bonus") for o in offers)
+                         / len(offers))
+        want = f"{100 * np.mean(share):.1f} % ("
+        assert re.search(rf"<b>{g}</b>: {re.escape(want)}", page), (g, want)
+
+
+def test_runs_without_targets_have_no_target_section(built):
+    """The offer-target section is left out when no offer names a target."""
+    assert "offer_targets" not in (built / "report.html").read_text()
