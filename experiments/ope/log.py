@@ -175,7 +175,7 @@ def count_actions(n_actions: int | None, action: np.ndarray,
 
 def catalog_features(log: Path, table: pa.Table) -> np.ndarray:
     """(n_actions, dim_action) features of a run log's catalog (see the module docstring)."""
-    from nbasim.sim.actions import build_catalog
+    from nbasim.sim.actions import build_catalog, catalog_for
 
     config = next((d / "config.toml" for d in [log.parent, *list(log.parent.parents)[:4]]
                    if (d / "config.toml").is_file()), None)
@@ -186,9 +186,10 @@ def catalog_features(log: Path, table: pa.Table) -> np.ndarray:
 
             cfg = load(config)
             labels = {str(s) for s in pc.unique(table.column("scenario")).to_pylist()}
-            kinds = {(tuple(p.offers), tuple(p.channels))
-                     for p in (get_scenario(v.scenario, variant_world(v, cfg.days)[0])
-                               for v in cfg.scenarios if v.label in labels)}
+            features = [np.asarray(catalog_for(get_scenario(
+                v.scenario, variant_world(v, cfg.days)[0])).features, dtype=np.float64)
+                for v in cfg.scenarios if v.label in labels]  # offers, channels and targets
+            kinds = {(f.shape, f.tobytes()): f for f in features}
         except (ValueError, OSError) as err:  # a config the catalog cannot be read from
             raise OPEError(f"log {log}: its run's {config} cannot be read ({err}); fix it, or "
                            "move the log away from it to use the full catalog") from None
@@ -196,6 +197,5 @@ def catalog_features(log: Path, table: pa.Table) -> np.ndarray:
             raise OPEError(f"log {log}: its scenarios {sorted(labels)} have different action "
                            "catalogs; choose one with the scenario filter")
         if kinds:
-            offers, channels = kinds.pop()
-            return np.asarray(build_catalog(offers, channels).features, dtype=np.float64)
+            return kinds.popitem()[1]
     return np.asarray(build_catalog().features, dtype=np.float64)

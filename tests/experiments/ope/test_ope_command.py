@@ -145,3 +145,19 @@ def test_file_target_beyond_the_log_is_refused(tmp_path):
         ope_command(tmp_path / "log.csv", target=f"file:{tmp_path / 'pi.npy'}",
                     out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_logs_catalog_has_its_scenarios_targets(tmp_path):
+    """A log beside a run's config.toml gets that scenario's catalog, targeted offers too."""
+    from nbasim.experiments.ope.log import catalog_features
+    from nbasim.sim.actions import catalog_for
+    from nbasim.sim.scenarios import get_scenario
+
+    (tmp_path / "config.toml").write_text(
+        'name = "t"\n[[scenarios]]\nlabel = "s"\nscenario = "dry_cleaning_seeds"\n'
+        '[[policies]]\nlabel = "random"\n')
+    log = tmp_path / "decisions.parquet"
+    features = catalog_features(log, pa.table({"scenario": ["s"]}))
+    expected = np.asarray(catalog_for(get_scenario("dry_cleaning_seeds")).features)
+    assert features.shape == expected.shape and features.shape[0] > 433
+    np.testing.assert_array_equal(features, expected)
