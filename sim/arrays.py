@@ -27,3 +27,23 @@ def row_sums(terms: np.ndarray) -> np.ndarray:
     for t in terms[1:]:
         out += t
     return out
+
+
+def joined(blocks: list[tuple]) -> tuple:
+    """Blocks of aligned results (arrays, or dataclasses of arrays) joined end to end."""
+    if len(blocks) == 1:
+        return blocks[0]
+    out = []
+    for parts in zip(*blocks, strict=True):
+        if isinstance(parts[0], np.ndarray):
+            out.append(np.concatenate(parts))
+        else:
+            out.append(type(parts[0])(**{k: np.concatenate([vars(p)[k] for p in parts])
+                                         for k in vars(parts[0])}))
+    return tuple(out)
+
+
+def put_grid(out: np.ndarray, part: slice, cols: slice, grid: np.ndarray) -> None:
+    """Write a customers-last grid, (..., m), into rows `part` and columns `cols` of `out`."""
+    m = grid.shape[-1]
+    out[part, cols] = grid.reshape(-1, m).T

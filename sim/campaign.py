@@ -160,9 +160,10 @@ class Campaign:
         i = np.flatnonzero(sent)
         to, act, ch = rows[i], actions[i], channel[i].astype(np.int64)
         shown = None if slate is None else slate[i]
-        out = _joined([self._respond(to[lo:lo + BLOCK], act[lo:lo + BLOCK], ch[lo:lo + BLOCK],
-                                     None if shown is None else shown[lo:lo + BLOCK])
-                       for lo in range(0, max(to.size, 1), BLOCK)])
+        out = arrays.joined([
+            self._respond(to[lo:lo + BLOCK], act[lo:lo + BLOCK], ch[lo:lo + BLOCK],
+                          None if shown is None else shown[lo:lo + BLOCK])
+            for lo in range(0, max(to.size, 1), BLOCK)])
         truth, real, value = out[:3]
         # The budget was charged the worst case; give back what was not spent.
         self.ledger.spent -= float((worst[i] - real.price - real.discount_cost).sum())
@@ -309,9 +310,10 @@ class Campaign:
             for i, truth in enumerate(truths):
                 cols = slice(1 + i * per_offer, 1 + (i + 1) * per_offer)
                 if "margins" in out:
-                    _put(out["margins"], part, cols, truth.incremental_margin)
+                    arrays.put_grid(out["margins"], part, cols, truth.incremental_margin)
                 if v is not None:
-                    _put(out["values"], part, cols, _grid_values(truth, v, part, grid, rp))
+                    arrays.put_grid(out["values"], part, cols,
+                                    _grid_values(truth, v, part, grid, rp))
         return out
 
     def oracle(self, rows: np.ndarray) -> np.ndarray:
@@ -496,23 +498,3 @@ def _grid_values(truth: response.Truth, v: long_term.CustomerValues, part: slice
     consent = v.consent_value[part].T[grid.channel][:, None, None, :]
     return long_term.incremental_value(truth, consent, v.alive_value[part], v.dead_value[part],
                                        v.fatigue_cost[part], rp)
-
-
-def _put(out: np.ndarray, part: slice, cols: slice, grid: np.ndarray) -> None:
-    """Write a customers-last grid, (..., m), into rows `part` and columns `cols` of `out`."""
-    m = grid.shape[-1]
-    out[part, cols] = grid.reshape(-1, m).T
-
-
-def _joined(blocks: list[tuple]) -> tuple:
-    """Blocks of aligned results (arrays, or dataclasses of arrays) joined end to end."""
-    if len(blocks) == 1:
-        return blocks[0]
-    out = []
-    for parts in zip(*blocks, strict=True):
-        if isinstance(parts[0], np.ndarray):
-            out.append(np.concatenate(parts))
-        else:
-            out.append(type(parts[0])(**{k: np.concatenate([vars(p)[k] for p in parts])
-                                         for k in vars(parts[0])}))
-    return tuple(out)
