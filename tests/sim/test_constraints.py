@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+from busy import busy_campaign  # in this folder
 
 from nbasim.sim import constraints
-from nbasim.sim.campaign import Campaign
 from nbasim.sim.constraints import ContactRules, Ledger
-from nbasim.sim.scenarios import get_scenario
-from nbasim.sim.world import World
 
 
 def _busy_campaign(seed=2):
     """A campaign after a few days of random sends, so contact histories differ."""
-    world = World(get_scenario("dry_cleaning_chain"), 3000, 20, seed)
-    campaign = Campaign(world, ContactRules(max_per_7_days=2, min_gap_days=3), 0.2)
-    rng = np.random.default_rng(seed)
-    for _ in range(6):
-        world.step()
-        rows = np.arange(world.n_present)
-        campaign.act(rows, rng.integers(0, campaign.actions.n_actions, rows.size))
-    world.step()
-    return world, campaign
+    return busy_campaign(ContactRules(max_per_7_days=2, min_gap_days=3), seed, 3000, 20, 0.2, 6)
 
 
 def test_grid_reasons_match_the_batch_check_for_every_action():

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from busy import busy_campaign  # in this folder
 
 from nbasim.envs import setup
 from nbasim.sim import constraints, offer_rules
-from nbasim.sim.campaign import Campaign
 from nbasim.sim.constraints import ContactRules, Ledger
 from nbasim.sim.offer_rules import OfferCap, OfferHistory
 from nbasim.sim.params import OFFERS, ParameterError
 from nbasim.sim.rfm import SEGMENTS
-from nbasim.sim.scenarios import get_scenario
-from nbasim.sim.world import World
 
 CHAMPIONS = {"segment": "champions", "messages": 1, "days": 14}
 
@@ -113,15 +111,7 @@ RULES = ContactRules(max_per_7_days=7, min_gap_days=0,
 
 def _busy_campaign(rules=RULES, seed=4):
     """A campaign after a few days of random sends under `rules`."""
-    world = World(get_scenario("dry_cleaning_chain"), 2000, 16, seed)
-    campaign = Campaign(world, rules, 0.1)
-    rng = np.random.default_rng(seed)
-    for _ in range(5):
-        world.step()
-        rows = np.arange(world.n_present)
-        campaign.act(rows, rng.integers(0, campaign.actions.n_actions, rows.size))
-    world.step()
-    return world, campaign
+    return busy_campaign(rules, seed, 2000, 16, 0.1, 5)
 
 
 def test_grid_reasons_match_the_batch_check_under_segment_and_offer_rules():
