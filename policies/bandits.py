@@ -10,10 +10,11 @@ Each keeps a ridge regression of the reward, in one of two forms (param `model`)
   features rather than one model per action.
 
 `update` only accumulates sufficient statistics (the Gram matrices and moment vectors, grouped
-by action in both forms) and then, once per call, recomputes the Cholesky factor L of each
-touched Gram matrix A = L L', its inverse root L^-1 (A^-1 = L^-T L^-1) and the parameter
-means. Thompson samples are theta + sigma L^-T z, z standard normal: a triangular factor of the
-covariance, so draws do not depend on the BLAS build.
+by action in both forms) and then, once per call, refreshes A^-1 of each touched Gram matrix
+and the parameter means: from the Cholesky factor L of A = L L' (A^-1 = L^-T L^-1), or, for an
+action given a few rows, by the Woodbury identity. Thompson samples are theta + sigma L^-T z,
+z standard normal: a triangular factor of the covariance, so draws do not depend on the BLAS
+build.
 
 Both forms answer the same two questions: the mean reward (n, n_actions) and the width term
 phi' A^-1 phi (n, n_actions); per action it is x~' A_a^-1 x~, in the shared form x~' M_a x~
@@ -34,13 +35,25 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.linalg import lapack
 
 from nbasim.policies.base import Params, Policy, sample
+from nbasim.policies.ridge import (
+    PairProducts,
+    f32,
+    grouped_stats,
+    inverse_root,
+    kron_scores,
+    kron_stats,
+    outer_products,
+    woodbury,
+)
 
 # Rows per chunk in `act` are chosen so that no temporary holds more than about this many
 # floats (16 MB), whatever the number of customers in a call.
 _CHUNK_FLOATS = 1 << 21
+# A per-action batch of at most dim / _WOODBURY_ROWS rows updates the inverse by the Woodbury
+# identity; a larger one refreshes it from a Cholesky factor (cheaper from about d / 4 rows).
+_WOODBURY_ROWS = 4
 
 
 class BanditParams(Params):
@@ -223,9 +236,12 @@ class LinTS(_LinearBandit):
 class _PerAction:
     """A ridge model per action over x~ (dim): A_a = l2 I + X_a' X_a, b_a = X_a' r_a.
 
-    Keeps the inverse Cholesky root R_a = L_a^-1 (A_a = L_a L_a'), so that
-    A_a^-1 = R_a' R_a, theta_a = R_a' R_a b_a, x~' A_a^-1 x~ = |R_a x~|^2 and a posterior draw
-    is theta_a + sigma R_a' z.
+    Keeps each A_a^-1 and theta_a = A_a^-1 b_a. A batch of k rows of an action updates its
+    inverse by the Woodbury identity, A^-1 - U (I + X_k U)^-1 U' with U = A^-1 X_k' (k d^2
+    operations instead of d^3), while k is small against d; a larger batch refreshes it from a
+    Cholesky factor of A_a. The inverse root R_a (A_a = L_a L_a', R_a = L_a^-1, so
+    A_a^-1 = R_a' R_a) that posterior draws need is computed only when a draw asks for it, for
+    the actions updated since the last draw.
 
     Args:
         dim: length of x~.
@@ -237,25 +253,32 @@ class _PerAction:
         self.dim, self.n_actions = dim, n_actions
         self.gram = np.tile(l2 * np.eye(dim), (n_actions, 1, 1))   # (K, d, d)
         self.moment = np.zeros((n_actions, dim))                     # (K, d)
-        self.root_t = np.tile(np.eye(dim) / np.sqrt(l2), (n_actions, 1, 1))  # R_a' (K, d, d)
+        self.inverse = np.tile(np.eye(dim) / l2, (n_actions, 1, 1))  # A_a^-1 (K, d, d)
         self.theta = np.zeros((n_actions, dim))                      # (K, d)
-        self._pairs = _PairProducts(dim)
+        self._root_t = np.tile(np.eye(dim) / np.sqrt(l2), (n_actions, 1, 1))  # R_a' (K, d, d)
+        self._stale_roots = np.zeros(n_actions, dtype=bool)
+        self._pairs = PairProducts(dim)
         # Widest temporaries of `var`, per row: the pair products and the (n, K) result.
         self.floats_per_row = self._pairs.starts[-1] + n_actions
-        self._inv_pairs32 = np.tile(self._pairs.coefficients(np.eye(dim) / l2)[:, None],
+        self._inv_pairs32 = np.tile(self._pairs.coefficients(self.inverse[0])[:, None],
                                     (1, n_actions))
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        """Accumulate a batch, then refresh the touched actions' roots, means and inverses."""
-        touched, grams, moments = _grouped_stats(xt, actions, rewards)
+        """Accumulate a batch, then refresh the touched actions' inverses and means."""
+        touched, grams, moments, blocks = grouped_stats(xt, actions, rewards)
         self.gram[touched] += grams
         self.moment[touched] += moments
-        root_t = _inverse_root(self.gram[touched]).transpose(0, 2, 1)
-        self.root_t[touched] = root_t
-        half = np.matmul(self.moment[touched, None, :], root_t)            # (R b)'
-        self.theta[touched] = np.matmul(half, root_t.transpose(0, 2, 1))[:, 0]
-        inverse = np.matmul(root_t, root_t.transpose(0, 2, 1))             # A_a^-1 = R' R
+        inverse = self.inverse[touched]
+        small = np.array([len(b) for b in blocks]) <= self.dim // _WOODBURY_ROWS
+        if small.any():
+            inverse[small] = woodbury(inverse[small], [blocks[i] for i in np.flatnonzero(small)])
+        if not small.all():
+            root_t = inverse_root(self.gram[touched[~small]]).transpose(0, 2, 1)
+            inverse[~small] = np.matmul(root_t, root_t.transpose(0, 2, 1))
+        self.inverse[touched] = inverse
+        self.theta[touched] = np.matmul(inverse, self.moment[touched, :, None])[:, :, 0]
         self._inv_pairs32[:, touched] = self._pairs.coefficients(inverse).T
+        self._stale_roots[touched] = True
 
     def mean(self, xt: np.ndarray) -> np.ndarray:
         """(n, K) estimated rewards."""
@@ -263,12 +286,16 @@ class _PerAction:
 
     def var(self, xt: np.ndarray) -> np.ndarray:
         """(n, K) x~' A_a^-1 x~, as one product of the pairs x_i x_j with A_a^-1's entries."""
-        return (self._pairs.of(xt) @ self._inv_pairs32).astype(np.float64)
+        return self._pairs.forms(xt, self._inv_pairs32)
 
     def draw(self, rng: np.random.Generator, sigma: float, n_samples: int) -> np.ndarray:
         """(d, S K) weights, S samples per action from N(theta_a, sigma^2 A_a^-1)."""
+        stale = np.flatnonzero(self._stale_roots)
+        if stale.size:
+            self._root_t[stale] = inverse_root(self.gram[stale]).transpose(0, 2, 1)
+            self._stale_roots[stale] = False
         z = rng.standard_normal((self.n_actions, self.dim, n_samples))
-        w = self.theta[:, :, None] + sigma * np.matmul(self.root_t, z)     # (K, d, S)
+        w = self.theta[:, :, None] + sigma * np.matmul(self._root_t, z)    # (K, d, S)
         return np.ascontiguousarray(w.transpose(1, 2, 0).reshape(self.dim, -1))
 
     def sample_scores(self, xt: np.ndarray, draw: np.ndarray) -> np.ndarray:
@@ -296,7 +323,7 @@ class _Shared:
         self.weights = np.zeros((dim, self.m))      # theta as (d, m)
         self.floats_per_row = self.n_actions * dim  # the widest temporary of `var`
         self._outer = outer_products(feats)
-        self._stack32 = _f32(self._stack(np.eye(p) / l2))
+        self._stack32 = f32(self._stack(np.eye(p) / l2))
 
     def add(self, xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Accumulate a batch (grouped by action), then refresh the root and the mean."""
@@ -304,10 +331,10 @@ class _Shared:
         gram, moment = kron_stats(xt, actions, rewards, self.feats, self._outer)
         self.gram += gram
         self.moment += moment
-        self.root_t = _inverse_root(self.gram).T
+        self.root_t = inverse_root(self.gram).T
         inv = self.root_t @ self.root_t.T
         self.weights = (inv @ self.moment).reshape(d, m)
-        self._stack32 = _f32(self._stack(inv))
+        self._stack32 = f32(self._stack(inv))
 
     def _stack(self, inv: np.ndarray) -> np.ndarray:
         """(K, d, d) M_a with x~' M_a x~ = phi(x, a)' A^-1 phi(x, a)."""
@@ -334,133 +361,6 @@ class _Shared:
     def sample_scores(self, xt: np.ndarray, draw: np.ndarray) -> np.ndarray:
         """(n, S, K) scores of every row under every sample."""
         return kron_scores(xt, draw, self.feats)
-
-
-def outer_products(feats: np.ndarray) -> np.ndarray:
-    """(K, m m) f_a f_a' of each action's features, flattened."""
-    return np.einsum("kj,kl->kjl", feats, feats).reshape(feats.shape[0], -1)
-
-
-def kron_stats(xt: np.ndarray, actions: np.ndarray, rewards: np.ndarray, feats: np.ndarray,
-               outer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Phi' Phi and Phi' r of a batch for phi(x, a) = x~ (x) f~_a, grouped by action.
-
-    Args:
-        xt: (n, d) x~.
-        actions: (n,) rows of `feats`.
-        rewards: (n,).
-        feats: (K, m) f~.
-        outer: `outer_products(feats)`.
-
-    Returns:
-        (d m, d m) sum_a X_a' X_a (x) f_a f_a' and (d m,) sum_a (X_a' r_a) (x) f_a.
-    """
-    d, m = xt.shape[1], feats.shape[1]
-    touched, grams, moments = _grouped_stats(xt, actions, rewards)
-    # sum_a G_a (x) f_a f_a', built as one product over the touched actions.
-    delta = grams.reshape(len(touched), d * d).T @ outer[touched]
-    gram = delta.reshape(d, d, m, m).transpose(0, 2, 1, 3).reshape(d * m, d * m)
-    return gram, (moments.T @ feats[touched]).reshape(-1)
-
-
-def kron_scores(xt: np.ndarray, draw: np.ndarray, feats: np.ndarray) -> np.ndarray:
-    """(n, S, K) x~' W_s f~_a of every row, sample and action; `draw` is (d, m, S)."""
-    n, s = xt.shape[0], draw.shape[2]
-    xw = (xt @ draw.reshape(xt.shape[1], -1)).reshape(n, feats.shape[1], s)
-    return xw.transpose(0, 2, 1) @ feats.T
-
-
-def _inverse_root(gram: np.ndarray) -> np.ndarray:
-    """L^-1 of the Cholesky factor L of each SPD matrix in `gram` (..., d, d), lower triangular.
-
-    A^-1 = L^-T L^-1, so L^-T is the Cholesky-type factor of A^-1 through which normal draws
-    with covariance A^-1 are taken; two LAPACK calls per matrix, about half the cost of a
-    general inverse.
-    """
-    chol = np.linalg.cholesky(gram)
-    flat = chol.reshape(-1, *chol.shape[-2:])
-    out = np.empty_like(flat)
-    for i, c in enumerate(flat):
-        out[i], info = lapack.dtrtri(c, lower=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"triangular inverse failed (info {info})")
-    return out.reshape(chol.shape)
-
-
-def _grouped_stats(xt: np.ndarray, actions: np.ndarray,
-                   rewards: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per action present in the batch: X_a' X_a and X_a' r_a.
-
-    Returns:
-        touched (u,) actions, grams (u, d, d) and moments (u, d).
-    """
-    order = np.argsort(actions, kind="stable")
-    d = xt.shape[1]
-    # [x, r] sorted by action: one product per action gives X_a' X_a and X_a' r_a together.
-    xr = np.empty((len(order), d + 1))
-    xr[:, :d] = xt[order]
-    xr[:, d] = rewards[order]
-    counts = np.bincount(actions)
-    touched = np.flatnonzero(counts)
-    ends = np.cumsum(counts[touched])
-    grams = np.empty((len(touched), d, d))
-    moments = np.empty((len(touched), d))
-    start = 0
-    for i, end in enumerate(ends):
-        block = xr[start:end]
-        prod = block[:, :d].T @ block
-        grams[i] = prod[:, :d]
-        moments[i] = prod[:, d]
-        start = end
-    return touched, grams, moments
-
-
-class _PairProducts:
-    """The quadratic form x' M x as a product: sum over i <= j of x_i x_j c_ij M_ij.
-
-    With c_ij = 2 off the diagonal (M symmetric), the (n, d (d + 1) / 2) pair products of the
-    rows times the (d (d + 1) / 2, K) coefficients of K matrices give every form at once: one
-    matrix product with a long inner dimension, instead of K products R_a x whose (n, K d)
-    result must be squared and summed. In float32, four times faster than float64 roots; the
-    relative error of a width's variance stayed under 1e-3 with 300,000 rows per action
-    (5e-4 on the width, far below the statistical noise the width measures).
-
-    Args:
-        dim: length of x (d).
-    """
-
-    def __init__(self, dim: int):
-        self.rows, self.cols = np.triu_indices(dim)
-        self.starts = np.concatenate([[0], np.cumsum(np.arange(dim, 0, -1))])
-        self.double = np.where(self.rows == self.cols, 1.0, 2.0)
-
-    def coefficients(self, matrices: np.ndarray) -> np.ndarray:
-        """(..., d (d + 1) / 2) float32 c_ij M_ij of symmetric matrices (..., d, d)."""
-        return (matrices[..., self.rows, self.cols] * self.double).astype(np.float32)
-
-    def of(self, x: np.ndarray) -> np.ndarray:
-        """(n, d (d + 1) / 2) float32 x_i x_j, i <= j, of rows x (n, d).
-
-        Built column block by column block in the transposed layout, where each block is a
-        contiguous product of whole rows of x', and returned as its transposed view: three
-        times faster than writing short row segments at d = 21.
-        """
-        xt = np.ascontiguousarray(x.T, dtype=np.float32)
-        out = np.empty((self.starts[-1], x.shape[0]), dtype=np.float32)
-        for i in range(x.shape[1]):
-            np.multiply(xt[i:i + 1], xt[i:], out=out[self.starts[i]:self.starts[i + 1]])
-        return out.T
-
-
-def _f32(stack: np.ndarray) -> np.ndarray:
-    """Contiguous float32 copy of the matrices that feed the confidence width.
-
-    float32 halves the cost of the widest product of `act`; it only enters the exploration
-    bonus, where 1e-7 relative error is far below the statistical noise. The product is a
-    stacked one (one small product per action), which stays on one thread, so its time does
-    not depend on what else runs on the machine.
-    """
-    return np.ascontiguousarray(stack, dtype=np.float32)
 
 
 def _argmax_dist(scores: np.ndarray) -> np.ndarray:

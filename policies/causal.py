@@ -34,13 +34,9 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from nbasim.policies.bandits import (
-    _inverse_root,
-    _uniform,
-    kron_stats,
-    outer_products,
-)
+from nbasim.policies.bandits import _uniform
 from nbasim.policies.base import Params, Policy, PolicyError, pick
+from nbasim.policies.ridge import inverse_root, kron_stats, outer_products
 
 # Rows per chunk in `act`: no temporary above about this many floats (16 MB).
 _CHUNK_FLOATS = 1 << 21
@@ -353,7 +349,7 @@ class _UpliftModel:
         self._fold()
         p = self.gram.shape[0]
         lam = (sigma / prior_sd) ** 2                # the prior's precision
-        root_t = _inverse_root(self.gram + lam * np.eye(p)).T
+        root_t = inverse_root(self.gram + lam * np.eye(p)).T
         if self.n:
             sd = sigma * np.sqrt(max(p - lam * np.sum(root_t * root_t), 0.0) / self.n)
         else:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nbasim import policies
-from nbasim.policies import bandits
+from nbasim.policies import bandits, ridge
 
 NAMES = ("epsilon_greedy", "linucb", "lints")
 MODELS = ("per_action", "shared")
@@ -177,7 +177,7 @@ def test_per_action_width_matches_brute_force() -> None:
 def test_pair_products_by_hand() -> None:
     """Pair products by hand: x = (1, 2), M = [[3, 1], [1, 4]], x' M x = 3 + 4 + 16 = 23."""
     # pairs (x1 x1, x1 x2, x2 x2) = (1, 2, 4); coefficients (M11, 2 M12, M22) = (3, 2, 4).
-    pairs = bandits._PairProducts(2)
+    pairs = ridge.PairProducts(2)
     x = np.array([[1.0, 2.0]])
     m = np.array([[3.0, 1.0], [1.0, 4.0]])
     np.testing.assert_array_equal(pairs.of(x), [[1.0, 2.0, 4.0]])        # x1x1, x1x2, x2x2
@@ -196,3 +196,45 @@ def test_chunking_does_not_change_choices(monkeypatch: pytest.MonkeyPatch) -> No
         run(policy, feats, weights, seed=1, batches=3)
         out.append(policy.act(x))
     np.testing.assert_array_equal(out[0][0], out[1][0])
+
+
+def test_per_action_updates_small_and_large_batches_exactly() -> None:
+    """The inverses, means and widths equal the explicit ridge solution, whichever update ran.
+
+    d = 13, so a batch of at most 13 // 4 = 3 rows of an action takes the Woodbury update and
+    a larger one the Cholesky refresh; one action gets 1-row batches throughout, another
+    alternates, a third gets 40 rows at once. The result is the same as one update with every
+    row (to 1e-9), and posterior draws use roots of the current Gram matrices.
+    """
+    rng = np.random.default_rng(3)
+    d, k = 13, 3
+    model, whole = bandits._PerAction(d, k, 0.5), bandits._PerAction(d, k, 0.5)
+    xs, acts, rs = [], [], []
+    for step in range(30):
+        a = np.array([0] + [1] * (1 if step % 2 else 6) + ([2] * 40 if step == 5 else []))
+        x, r = rng.standard_normal((a.size, d)), rng.standard_normal(a.size)
+        model.add(x, a, r)
+        xs.append(x), acts.append(a), rs.append(r)
+    whole.add(np.vstack(xs), np.concatenate(acts), np.concatenate(rs))
+    inverse = np.linalg.inv(model.gram)
+    np.testing.assert_allclose(model.inverse, inverse, atol=1e-9)
+    np.testing.assert_allclose(model.theta, whole.theta, atol=1e-9)
+    x = rng.standard_normal((6, d))
+    np.testing.assert_allclose(model.var(x), np.einsum("nd,kde,ne->nk", x, inverse, x),
+                               rtol=1e-4)
+    # Draws with sigma = 0 are the means; with sigma > 0 their covariance is A^-1 (roots fresh).
+    np.testing.assert_allclose(model.draw(rng, 0.0, 2)[:, ::k].T, whole.theta[[0, 0]])
+    w = model.draw(np.random.default_rng(4), 1.0, 20000).reshape(d, 20000, k)[:, :, 1]
+    np.testing.assert_allclose(np.cov(w), inverse[1], atol=0.02)
+
+
+def test_sparse_pair_products_equal_dense() -> None:
+    """Rows with few non-zeros (the sparse product) give the dense pair products exactly."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((50, 30)) * (rng.random((50, 30)) < 0.15)
+    x[3] = 0.0                                      # a row with no non-zero at all
+    pairs = ridge.PairProducts(30)
+    np.testing.assert_array_equal(pairs.sparse_of(x).toarray(), pairs.of(x))
+    coefficients = rng.standard_normal((pairs.starts[-1], 4)).astype(np.float32)
+    np.testing.assert_allclose(pairs.forms(x, coefficients), pairs.of(x) @ coefficients,
+                               rtol=1e-5, atol=1e-5)
