@@ -238,3 +238,18 @@ def test_sparse_pair_products_equal_dense() -> None:
     coefficients = rng.standard_normal((pairs.starts[-1], 4)).astype(np.float32)
     np.testing.assert_allclose(pairs.forms(x, coefficients), pairs.of(x) @ coefficients,
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("density", [1.0, 0.1])
+def test_untried_actions_tie_exactly(density: float) -> None:
+    """Before any update every action's score is the same: LinUCB splits each row evenly.
+
+    At d = 102 and 240 actions the float32 product rounds some columns' widths differently
+    (dense contexts, exact equality fails); the relative tie tolerance keeps them tied.
+    """
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((300, 101)) * (rng.random((300, 101)) < density)
+    policy = policies.make("linucb", action_features=np.zeros((240, 1)), dim_context=101,
+                           seed=0)
+    _, p = policy.act(x)
+    np.testing.assert_allclose(p, 1 / 240)
