@@ -275,9 +275,14 @@ class _PerAction:
         self.gram[touched] += grams
         self.moment[touched] += moments
         inverse = self.inverse[touched]
-        small = np.array([len(b) for b in blocks]) <= self.dim // _WOODBURY_ROWS
-        if small.any():
-            inverse[small] = woodbury(inverse[small], [blocks[i] for i in np.flatnonzero(small)])
+        sizes = np.array([len(b) for b in blocks])
+        small = sizes <= self.dim // _WOODBURY_ROWS
+        # Small blocks in groups of sizes up to the same power of two (padded to the group's
+        # longest): a few batched updates with little padding.
+        size_class = np.where(small, np.ceil(np.log2(sizes)), -1).astype(int)
+        for c in np.unique(size_class[small]):
+            i = np.flatnonzero(size_class == c)
+            inverse[i] = woodbury(inverse[i], [blocks[j] for j in i])
         if not small.all():
             root_t = inverse_root(self.gram[touched[~small]]).transpose(0, 2, 1)
             inverse[~small] = np.matmul(root_t, root_t.transpose(0, 2, 1))

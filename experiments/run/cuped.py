@@ -127,7 +127,7 @@ def theta(y: np.ndarray, x: np.ndarray,
     mean = sums / n
     sxx = cross - n * np.outer(mean, mean)
     yc = y - y.mean()
-    sxy = np.array([(x[:, j] * yc).sum() for j in range(k)])
+    sxy = yc @ x
     # A column varies when its centred square is not rounding error of its uncentred one.
     keep = np.diag(sxx) > VARIES * np.diag(cross)
     scale = np.sqrt(np.where(keep, np.diag(sxx), 1.0))
@@ -156,7 +156,8 @@ def adjustment(y: np.ndarray, x: np.ndarray, treated: np.ndarray,
     n_t = int(treated.sum())
     if n_t == 0 or n_t == treated.size:
         return 0.0
-    gap = x[treated].mean(axis=0) - x[~treated].mean(axis=0)
+    share = treated / n_t - ~treated / (treated.size - n_t)   # mean_T - mean_H as weights
+    gap = share @ x
     return float(n_t * float((theta(y, x, moments) * gap).sum()))
 
 
@@ -189,7 +190,8 @@ def estimate(y: np.ndarray, x: np.ndarray, treated: np.ndarray) -> CupedEstimate
     if n_t == 0 or n_t == treated.size:
         return CupedEstimate(0.0, 0.0, coef, math.nan, math.nan)
     raw = n_t * (y[treated].mean() - y[~treated].mean())
-    gap = x[treated].mean(axis=0) - x[~treated].mean(axis=0)
+    share = treated / n_t - ~treated / (treated.size - n_t)   # mean_T - mean_H as weights
+    gap = share @ x
     adjusted = raw - n_t * float((coef * gap).sum())
     residual = y - (x * coef).sum(axis=1)
     return CupedEstimate(float(raw), float(adjusted), coef, _se(y, treated),
