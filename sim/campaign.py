@@ -206,7 +206,8 @@ class Campaign:
         truth = response.truth(customers, actions, cat, rp, up, t=t)
         value = self._values_sent(rows, customers, channel, truth, t)
         real = response.realize(truth, self.day_uniforms(d, rows), True, cat.discount[actions],
-                                self._price[actions], rp)
+                                self._price[actions], rp, response.ARRAYS,
+                                response.pair_values(t, cat, actions))
         return truth, real, value
 
     def _values_sent(self, rows: np.ndarray, customers: response.Customers,

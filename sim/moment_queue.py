@@ -129,7 +129,7 @@ class MomentQueue:
             margin_rate=t.margin_rate[b],
             value=1.0 if t.value is None else t.value[variant][b])
         real = response.realize(truth, self._u[b], True, discount, self._price[ch], rp,
-                                response.FLOATS)
+                                response.FLOATS, None if t.value is None else t.value[variant][b])
         ledger.spent += real.price + real.discount_cost
         self._sent.append((int(self.rows[j]), ch, offer, target, real))
         revived = real.incremental and not self._alive[b]
