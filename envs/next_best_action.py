@@ -94,7 +94,7 @@ class NextBestActionEnv(gym.Env):
         self.action_space = spaces.Discrete(self.n_actions) if k == 1 else Slates(
             self.n_actions, k)
         self._which = setup.truth_grids(self.options.truth)
-        self.world = self.campaign = self.calendar = self._queue = None
+        self.world = self.campaign = self.calendar = self._queue = self._moment = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Build a new world from the env's generator (seed it here); go to the first decision."""
