@@ -28,6 +28,13 @@ sent slate's `info["slot"]` is the slot the customer redeemed (0-based, -1 none)
 
 Each step is one `MomentQueue.decide` on plain floats (the same formulas as the batch path, bit
 for bit); what was sent reaches the world when the moment ends.
+
+A scenario whose `channels` list "pos" also has point-of-sale offers (`sim.pos`): shown at the
+till to the customer of a `checkout` moment, they act on the basket being bought (a line of
+the targeted category, or more of the basket's own) or put the customer off the next visit.
+They need no consent and are no contact; elsewhere `action_mask` leaves them out and a step
+that asks for one is stopped with `info["rejected"] == "not_at_checkout"`. The truth of
+`info["next"]` holds theirs at a checkout and 0 elsewhere (where they are not shown).
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from gymnasium import spaces
 from nbasim.envs import context, crm_view, setup
 from nbasim.envs.setup import WINDOW_OBJECTIVES
 from nbasim.envs.slate_space import Slates
-from nbasim.sim import slates
+from nbasim.sim import pos, slates
 from nbasim.sim.actions import catalog_for
 from nbasim.sim.calendar import KINDS, Calendar, DecisionMoment
 from nbasim.sim.constraints import REASONS
@@ -78,6 +85,7 @@ class NextBestActionEnv(gym.Env):
         self.action_table = catalog.table()
         self.n_actions = catalog.n_actions
         self._channel = catalog.channel.astype(np.int64)
+        self._pos = catalog.pos
         self._offer = catalog.offer.astype(np.int64)
         self._consent = np.array([self.feature_names.index(f"consent_{c}") for c in CHANNELS])
         self.observation_space = spaces.Box(0.0, context.CLIP, (len(self.feature_names),),
@@ -86,7 +94,7 @@ class NextBestActionEnv(gym.Env):
         self.action_space = spaces.Discrete(self.n_actions) if k == 1 else Slates(
             self.n_actions, k)
         self._which = setup.truth_grids(self.options.truth)
-        self.world = self.campaign = self.calendar = self._queue = None
+        self.world = self.campaign = self.calendar = self._queue = self._moment = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Build a new world from the env's generator (seed it here); go to the first decision."""
@@ -141,9 +149,10 @@ class NextBestActionEnv(gym.Env):
     def action_mask(self, obs: np.ndarray | None = None) -> np.ndarray:
         """Actions the customer may receive: (n_actions,) bool, no action always.
 
-        An action is masked out when the customer does not consent to its channel, or when
-        the offer rules forbid its offer to the current customer (options `suppress` and
-        `offer_caps`, as they stand at the moment's start).
+        An action is masked out when the customer does not consent to its channel (a pos
+        action: when the decision is not a checkout's), or when the offer rules forbid its
+        offer to the current customer (options `suppress` and `offer_caps`, as they stand at
+        the moment's start).
 
         Args:
             obs: an observation of this env; by default the current one.
@@ -151,6 +160,8 @@ class NextBestActionEnv(gym.Env):
         x = self._observe() if obs is None else np.asarray(obs)
         bits = (x[self._consent] > 0.5) @ (1 << np.arange(len(CHANNELS)))
         mask = context.consent_mask(np.array([bits]), self._channel)[0]
+        if self._moment is not None and self._moment.kind == "checkout":
+            mask |= self._pos
         if self._queue is not None and self._queue.offer_reason is not None:
             mask &= self._queue.offer_reason[self._i][self._offer] == 0  # 0: SENT
         return mask
@@ -167,7 +178,8 @@ class NextBestActionEnv(gym.Env):
         if a.shape != (self.options.slate_size,):
             raise ParameterError(f"action shape {a.shape}: expected ({self.options.slate_size},),"
                                  " a slate of slate_size actions")
-        return slates.check(a[None, :], self.n_actions)[0]
+        return pos.check_slates(slates.check(a[None, :], self.n_actions), self.campaign.actions
+                                )[0]
 
     def _day_moments(self, outcome: DayOutcome, campaign_hour: int, n_stores: int
                      ) -> list[DecisionMoment]:
@@ -184,7 +196,9 @@ class NextBestActionEnv(gym.Env):
     def _advance(self) -> None:
         """Close the current moment and move to the next one that has a customer to decide for."""
         if self._queue is not None:
-            self._queue.flush()
+            took = self._queue.flush()
+            for k in ("monetary", "category_days"):  # pos lines: known before the next day
+                self._before[k][took] = getattr(self.world.pop, k)[took]
         self._queue = None
         while True:
             moment = self.calendar.next_moment()
@@ -195,7 +209,7 @@ class NextBestActionEnv(gym.Env):
             if rows.size:
                 break
         self._moment, self._i = moment, 0
-        self._queue = MomentQueue(self.campaign, rows)
+        self._queue = MomentQueue(self.campaign, rows, moment.kind == "checkout", moment.hour)
         self._customers = rows.tolist()
         w = self.world
         columns = self._view.columns(w.pop, rows, moment.hour, moment.kind)
@@ -227,7 +241,8 @@ class NextBestActionEnv(gym.Env):
             block, b = divmod(self._i, BLOCK)
             if block != self._truth_block:
                 rows = self._queue.rows[block * BLOCK:(block + 1) * BLOCK]
-                self._truth = self.campaign.truth_grids(rows, which)
+                self._truth = self.campaign.truth_grids(rows, which,
+                                                        checkout=m.kind == "checkout")
                 self._truth_block = block
             for name, grid in self._truth.items():
                 out[f"true_{name}"] = grid[b].copy()

@@ -7,6 +7,10 @@ that names targets gets one variant of the offer per target beside the untargete
 action has a feature vector (offer attributes, then one-hot channel, slot and wording, then
 one-hot target when the catalog has targets) for policies that learn through features rather
 than one arm per combination.
+
+Channels are the message channels (`CHANNELS`) and, when a scenario opts in, `POS`: an offer
+shown at the till of a checkout (`sim.pos`). A catalog without `POS` is exactly the catalog
+from before it existed: the `channel_pos` feature column exists only in catalogs that have it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from functools import cached_property
 
 import numpy as np
 
-from nbasim.sim.params import CHANNELS, OFFERS, WORDINGS, ParameterError
+from nbasim.sim.params import ACTION_CHANNELS, CHANNELS, OFFERS, POS, WORDINGS, ParameterError
 from nbasim.sim.targets import NO_TARGETS, OfferTargets
 
 SLOTS = ("morning", "midday", "evening")
@@ -32,8 +36,10 @@ class ActionCatalog:
     """All actions as aligned arrays (n_actions rows; row 0 is no action).
 
     Attributes:
-        offer, channel, slot, wording: (n_actions,) int8 codes into `OFFERS`, `CHANNELS`,
-            `SLOTS`, `WORDINGS` (-1 for row 0 where no channel, slot or wording applies).
+        offer, channel, slot, wording: (n_actions,) int8 codes into `OFFERS`,
+            `ACTION_CHANNELS` (`POS` is code `len(CHANNELS)`), `SLOTS`, `WORDINGS` (-1 for row
+            0 where no channel, slot or wording applies). A `POS` action's slot has no effect:
+            the offer is shown at the checkout's hour.
         discount: (n_actions,) share of the basket given away when the offer is redeemed.
         features: (n_actions, n_features) float32 action features.
         feature_names: names of the feature columns.
@@ -68,8 +74,13 @@ class ActionCatalog:
 
     @cached_property
     def channels_sent(self) -> np.ndarray:
-        """The distinct channels of actions 1.. in code order, (k,)."""
-        return np.unique(self.channel[self.offer > 0])
+        """The distinct message channels of actions 1.. in code order, (k,) (`POS` left out)."""
+        return np.unique(self.channel[(self.offer > 0) & (self.channel < len(CHANNELS))])
+
+    @cached_property
+    def pos(self) -> np.ndarray:
+        """(n_actions,) bool: the point-of-sale actions (channel `POS`, `sim.pos`)."""
+        return self.channel == len(CHANNELS)
 
     def table(self) -> dict[str, tuple[str, ...]]:
         """Names per action: {"offer", "channel", "slot", "wording", "target"} -> names.
@@ -81,7 +92,7 @@ class ActionCatalog:
         def names(codes: np.ndarray, vocab: tuple[str, ...]) -> tuple[str, ...]:
             return tuple("none" if c < 0 else vocab[c] for c in codes.tolist())
         return {"offer": tuple(OFFERS[c] for c in self.offer.tolist()),
-                "channel": names(self.channel, CHANNELS), "slot": names(self.slot, SLOTS),
+                "channel": names(self.channel, ACTION_CHANNELS), "slot": names(self.slot, SLOTS),
                 "wording": names(self.wording, WORDINGS),
                 "target": names(self.target, self.targets.names)}
 
@@ -116,6 +127,8 @@ class ActionCatalog:
         target = self.target[action]
         offer = OFFERS[self.offer[action]] + ("" if target < 0
                                               else f" for {self.targets.names[target]}")
+        if self.pos[action]:
+            return f"{offer} at the till, {WORDINGS[self.wording[action]]}"
         return (f"{offer} by {CHANNELS[self.channel[action]]}, "
                 f"{SLOTS[self.slot[action]]}, {WORDINGS[self.wording[action]]}")
 
@@ -161,14 +174,16 @@ def build_catalog(offers: tuple[str, ...] = OFFERS[1:],
 
     Args:
         offers: offers to include (any of `OFFERS` but "none", which is always action 0).
-        channels: channels to include.
+        channels: channels to include (`ACTION_CHANNELS`; with `POS`, a `channel_pos`
+            feature column follows the message channels' columns).
         targets: targets of the targeted offers; each follows its untargeted offer.
 
     Raises:
         ParameterError: an unknown or repeated offer or channel, an empty list, or a target
             whose offer is not in `offers`.
     """
-    for kind, given, allowed in (("offer", offers, OFFERS[1:]), ("channel", channels, CHANNELS)):
+    for kind, given, allowed in (("offer", offers, OFFERS[1:]),
+                                 ("channel", channels, ACTION_CHANNELS)):
         bad = [g for g in given if g not in allowed]
         if bad or not given or len(set(given)) != len(given):
             raise ParameterError(f"catalog {kind}s = {list(given)}: each must be one of "
@@ -181,7 +196,7 @@ def build_catalog(offers: tuple[str, ...] = OFFERS[1:],
     variants = [v for o, t in variants
                 for v in [(o, t)] + [(o, j) for j, to in enumerate(targets.offer) if to == o]]
     rows = [(0, -1, -1, -1, -1)] + [
-        (o, t, CHANNELS.index(c), s, w)
+        (o, t, ACTION_CHANNELS.index(c), s, w)
         for (o, t), c, s, w in itertools.product(variants, channels, range(len(SLOTS)),
                                                  range(len(WORDINGS)))]
     offer, target, channel, slot, wording = (np.array(col, dtype=np.int8)
@@ -189,7 +204,8 @@ def build_catalog(offers: tuple[str, ...] = OFFERS[1:],
     target = target.astype(np.int16)
     variant = np.where(target < 0, offer, len(OFFERS) + target).astype(np.int16)
     discount = np.array([DISCOUNT.get(OFFERS[o], 0.0) for o in offer])
-    names = OFFER_FEATURES + tuple(f"channel_{c}" for c in CHANNELS) + tuple(
+    feature_channels = CHANNELS + ((POS,) if POS in channels else ())
+    names = OFFER_FEATURES + tuple(f"channel_{c}" for c in feature_channels) + tuple(
         f"slot_{s}" for s in SLOTS) + tuple(f"wording_{w}" for w in WORDINGS) + tuple(
         f"target_{k}_{n}" for k, n in zip(targets.kind, targets.names, strict=True))
     feats = np.zeros((len(rows), len(names)), dtype=np.float32)
@@ -201,7 +217,7 @@ def build_catalog(offers: tuple[str, ...] = OFFERS[1:],
     k = len(OFFER_FEATURES)
     sent = channel >= 0
     feats[np.flatnonzero(sent), k + channel[sent]] = 1
-    k += len(CHANNELS)
+    k += len(feature_channels)
     feats[np.flatnonzero(sent), k + slot[sent]] = 1
     k += len(SLOTS)
     feats[np.flatnonzero(sent), k + wording[sent]] = 1

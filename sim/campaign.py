@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import arrays, constraints, long_term, offer_rules, response, slates
+from nbasim.sim import arrays, constraints, long_term, offer_rules, pos, response, slates
 from nbasim.sim.actions import ActionCatalog, CatalogGrid, catalog_for
 from nbasim.sim.constraints import ContactRules, Ledger
 from nbasim.sim.long_term import LTV_HORIZON_DAYS
@@ -86,9 +86,8 @@ class Campaign:
         self.ledger = Ledger()
         self.offer_history = offer_rules.OfferHistory(self.rules.offer_caps, n)
         self._suppressed = offer_rules.suppression_table(self.rules.suppress)
-        self._price = np.where(self.actions.channel >= 0,
-                               np.asarray(p.response.channel_price)[
-                                   np.maximum(self.actions.channel, 0)], 0.0)
+        self._price = np.where(self.actions.channel >= 0, np.append(  # pos: no price
+            p.response.channel_price, 0.0)[np.maximum(self.actions.channel, 0)], 0.0)
         self._uniforms_day, self._words = -1, np.zeros((0, response.N_UNIFORMS), np.uint32)
         self._fatigue_table: tuple = (None, None)  # ((day, horizon), fatigue_churn_table)
 
@@ -206,7 +205,8 @@ class Campaign:
         truth = response.truth(customers, actions, cat, rp, up, t=t)
         value = self._values_sent(rows, customers, channel, truth, t)
         real = response.realize(truth, self.day_uniforms(d, rows), True, cat.discount[actions],
-                                self._price[actions], rp)
+                                self._price[actions], rp, response.ARRAYS,
+                                response.pair_values(t, cat, actions))
         return truth, real, value
 
     def _values_sent(self, rows: np.ndarray, customers: response.Customers,
@@ -253,11 +253,7 @@ class Campaign:
                                         consent[:, 0] if one else consent)
 
     def incremental_margins(self, rows: np.ndarray) -> np.ndarray:
-        """True incremental margin of every action for each customer, if sent today.
-
-        Returns:
-            (n, n_actions) float64; column 0 (no action) is 0.
-        """
+        """True incremental margin of every action, if sent today: (n, n_actions), column 0 is 0."""
         return self.truth_grids(rows, ("margins",))["margins"]
 
     def incremental_values(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -272,7 +268,7 @@ class Campaign:
         return grids["margins"], grids["values"]
 
     def truth_grids(self, rows: np.ndarray, which: tuple[str, ...] = TRUTH_GRIDS,
-                    block: int = GRID_BLOCK) -> dict[str, np.ndarray]:
+                    block: int = GRID_BLOCK, checkout: bool = False) -> dict[str, np.ndarray]:
         """The true incremental margins and/or values of every action, if sent today.
 
         Worked out along the catalog's axes (`response.offer_grids`), `block` customers and
@@ -284,6 +280,8 @@ class Campaign:
             which: the grids wanted, among `TRUTH_GRIDS`: "margins" (true incremental
                 margins) and "values" (true incremental values, `sim.long_term`).
             block: customers worked out at a time.
+            checkout: the customers are at a checkout's till (pos actions have their truth,
+                `sim.pos`; elsewhere 0, as they are not shown).
 
         Returns:
             {name: (n, n_actions) float64} for each name in `which`; column 0 (no action)
@@ -296,24 +294,24 @@ class Campaign:
         if unknown:
             raise ParameterError(f"truth grids {unknown}: allowed {', '.join(TRUTH_GRIDS)}")
         rows = np.asarray(rows, dtype=np.int64)
-        w, rp, grid = self.world, self.world.params.response, self.actions.grid()
+        w, rp = self.world, self.world.params.response
+        grid, offer_cols = pos.message_grid(self.actions)
         c = w.customers_for_response(rows)
         t = response.tables(c, rp, w.mods.channel_up[w.today])
         v = self.customer_values(rows, c, tables=t) if "values" in which else None
         out = {k: np.empty((rows.size, self.actions.n_actions)) for k in which}
-        for grid_out in out.values():
-            grid_out[:, 0] = 0.0  # no action (what its truth works out to, exactly)
-        per_offer = int(np.prod(grid.shape[1:]))
+        for grid_out in out.values():  # no action (what its truth works out to, exactly)
+            grid_out[:, 0] = 0.0
         for lo in range(0, rows.size, block):
             part = slice(lo, lo + block)
             truths = response.offer_grids(t, grid, rp, part, unsubscribe=v is not None)
-            for i, truth in enumerate(truths):
-                cols = slice(1 + i * per_offer, 1 + (i + 1) * per_offer)
+            for cols, truth in zip(offer_cols, truths, strict=True):
                 if "margins" in out:
                     arrays.put_grid(out["margins"], part, cols, truth.incremental_margin)
                 if v is not None:
                     arrays.put_grid(out["values"], part, cols,
                                     _grid_values(truth, v, part, grid, rp))
+        pos.fill_grids(self, rows, out, checkout)  # (none without pos actions)
         return out
 
     def oracle(self, rows: np.ndarray) -> np.ndarray:
@@ -365,7 +363,8 @@ class Campaign:
         rows, actions = np.asarray(rows), np.asarray(actions)
         if actions.ndim == 2 and rows.ndim == 1 and actions.shape[0] == rows.size:
             rows = self._validate(rows, np.zeros(rows.size, dtype=np.int64))[0]
-            return rows, slates.check(actions, self.actions.n_actions)
+            return rows, pos.check_slates(slates.check(actions, self.actions.n_actions),
+                                          self.actions)
         if rows.ndim != 1 or actions.shape != rows.shape:
             raise ParameterError(f"rows {rows.shape} and actions {actions.shape} must be 1-d "
                                  "arrays of one length")

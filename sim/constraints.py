@@ -24,13 +24,16 @@ from nbasim.sim.offer_rules import OfferCap, SegmentCap, Suppression, segment_ca
 from nbasim.sim.params import CHANNELS, FrozenModel, NonNegative
 
 REASONS = ("sent", "holdout", "no_consent", "contact_limit", "min_gap", "capacity", "budget",
-           "segment_cap", "suppressed", "offer_cap")
+           "segment_cap", "suppressed", "offer_cap", "not_at_checkout")
 (SENT, HOLDOUT, NO_CONSENT, CONTACT_LIMIT, MIN_GAP, CAPACITY, BUDGET, SEGMENT_CAP, SUPPRESSED,
- OFFER_CAP) = range(len(REASONS))
+ OFFER_CAP, NOT_AT_CHECKOUT) = range(len(REASONS))
 BUDGET_TOLERANCE = 1e-9
 """Money by which spend may exceed a budget (float sums of prices)."""
 PHONE = CHANNELS.index("phone")
 """The channel with a daily capacity (calls the phone team can make)."""
+POS = len(CHANNELS)
+"""Code of the point-of-sale channel (`sim.pos`): shown only at a checkout's till, so in a
+batch (CampaignDay-v0, `Campaign.oracle`) always stopped as `NOT_AT_CHECKOUT`."""
 
 
 class ContactRules(FrozenModel):
@@ -193,7 +196,9 @@ def customer_reasons(channel, holdout, consent, contact_reason, offer_reason=Non
 
     Holdout, then consent to the channel, then the contact history (`contact_reasons`), then
     the offer's rules (`offer_reasons`, read at each action's offer). No action (channel -1)
-    breaks none. Arguments broadcast: aligned (n,) arrays for one action per customer, or
+    breaks none; a pos action (`POS`), outside the holdout, is `NOT_AT_CHECKOUT` (these rules
+    are the batch's; `MomentQueue` decides a checkout's pos offers itself). Arguments
+    broadcast: aligned (n,) arrays for one action per customer, or
     (n, 1) customers against (1, k) channels for a grid.
 
     Args:
@@ -210,7 +215,11 @@ def customer_reasons(channel, holdout, consent, contact_reason, offer_reason=Non
                              np.asarray(contact_reason, dtype=np.int8))
     if offer_reason is not None:
         reason = np.where(reason == SENT, np.asarray(offer_reason, dtype=np.int8), reason)
-    return reason * (np.asarray(channel) >= 0)  # no action: SENT, 0
+    channel = np.asarray(channel)
+    if (channel == POS).any():
+        reason = np.where((channel == POS) & (reason != HOLDOUT), np.int8(NOT_AT_CHECKOUT),
+                          reason)
+    return reason * (channel >= 0)  # no action: SENT, 0
 
 
 def consents(consent, channel):

@@ -11,6 +11,10 @@ may reach (outside the holdout, with a consent, within the contact policy) in bl
 sent reaches the world in one `Campaign.apply` when the moment ends (`flush`); customers of one
 moment are distinct, so no decision of the moment depends on another's effect, except through
 the shared phone capacity and budget, which are granted first come first served.
+
+At a checkout moment the queue also shows point-of-sale offers (`sim.pos`): no consent or
+contact rule applies to them (the holdout, the offer rules and the budget do), and elsewhere
+they are stopped as `not_at_checkout`. Their lines join the baskets when the moment ends.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import constraints, response, slates
+from nbasim.sim import constraints, pos, response, slates
 from nbasim.sim.campaign import Campaign
 
 BLOCK = 256
@@ -59,9 +63,13 @@ class MomentQueue:
     Args:
         campaign: the campaign (rules, ledger, catalog) and through it the world.
         rows: (n,) distinct customers of the moment, in decision order.
+        checkout: the moment is a checkout: its customers are at a till, where pos offers
+            may be shown (`sim.pos`).
+        hour: the moment's hour (of the lines pos offers add to the baskets).
     """
 
-    def __init__(self, campaign: Campaign, rows: np.ndarray):
+    def __init__(self, campaign: Campaign, rows: np.ndarray, checkout: bool = False,
+                 hour: int = 0):
         w, pop = campaign.world, campaign.world.pop
         self.campaign, self.day = campaign, w.today
         self.rows = np.asarray(rows, dtype=np.int64)
@@ -93,6 +101,9 @@ class MomentQueue:
         self._block = -1
         self._sent: list[tuple[int, int, int, int, response.Realized]] = []
         self._slates: list[tuple[int, np.ndarray]] = []  # (row, slate) of slates sent
+        self._checkout, self._hour, self._is_pos = checkout, hour, cat.pos.tolist()
+        self._pos_sent: list[tuple[int, int, response.Realized]] = []  # (j, action, outcome)
+        self._lines: pos.Lines | None = None
 
     def decide(self, j: int, action: int) -> Decision:
         """Send `action` (a valid catalog index) to the moment's `j`-th customer, within the rules.
@@ -104,6 +115,8 @@ class MomentQueue:
             raise IndexError(f"position {j}: the moment has {self._n} customers")
         if action == 0:
             return NOT_SENT
+        if self._is_pos[action]:
+            return self._decide_pos(j, action)
         offer, variant, target, ch, slot, wording, discount = self._codes[action]
         consents = (self._consent[j] >> ch) & 1
         reason = constraints.combine_reasons(self._holdout[j], consents, self._contact[j])
@@ -129,11 +142,39 @@ class MomentQueue:
             margin_rate=t.margin_rate[b],
             value=1.0 if t.value is None else t.value[variant][b])
         real = response.realize(truth, self._u[b], True, discount, self._price[ch], rp,
-                                response.FLOATS)
+                                response.FLOATS, None if t.value is None else t.value[variant][b])
         ledger.spent += real.price + real.discount_cost
         self._sent.append((int(self.rows[j]), ch, offer, target, real))
         revived = real.incremental and not self._alive[b]
         return Decision(reason, True, truth, real, self._value[b] * (revived - real.churned))
+
+    def _decide_pos(self, j: int, action: int) -> Decision:
+        """Show a pos offer to the moment's `j`-th customer (`sim.pos`), within its rules."""
+        if self._holdout[j]:
+            return REJECTED[constraints.HOLDOUT]
+        if not self._checkout:
+            return REJECTED[constraints.NOT_AT_CHECKOUT]
+        offer, discount = self._codes[action][0], self._codes[action][6]
+        if self._offer is not None and self._offer[j][offer] != constraints.SENT:
+            return REJECTED[self._offer[j][offer]]
+        c = self.campaign
+        if self._lines is None:  # the moment's customers, once
+            self._lines = pos.Lines.of(c.world, self.rows, c.actions)
+            self._pos_u = pos.uniforms(c.world, self.day, self.rows)
+        rp = c.world.params.response
+        t = pos.truth(self._lines.take(np.array([j])), np.array([action]), c.actions, rp)
+        reason = c.ledger.admit(False, float(discount * t.basket[0]), self._capacity,
+                                self._budget)
+        if reason != constraints.SENT:
+            return REJECTED[reason]
+        real = pos.realize(t, self._pos_u[:, j:j + 1], discount, rp)
+        c.ledger.spent += float(real.discount_cost[0])
+        self._pos_sent.append((j, action, real))
+        row = self.rows[j:j + 1]
+        revived = bool(real.incremental[0]) and not c.world.pop.alive[row[0]]
+        value = float(c.expected_value(row)[0]) * (revived - bool(real.churned[0]))
+        return Decision(reason, True, response.Truth(*(v[0].item() for v in vars(t).values())),
+                        response.Realized(*(v[0].item() for v in vars(real).values())), value)
 
     def decide_slate(self, j: int, slate: np.ndarray) -> Decision:
         """Send a slate (K actions, checked by `slates.check`) to the moment's `j`-th customer.
@@ -183,21 +224,34 @@ class MomentQueue:
         return Decision(reason, True, truth, real, value * (revived - real.churned),
                         int(slot[0]))
 
-    def flush(self) -> None:
-        """Apply every message sent so far to the world (once, when the moment ends)."""
+    def flush(self) -> np.ndarray:
+        """Apply every message sent so far to the world (once, when the moment ends).
+
+        Returns:
+            (m,) the customers whose basket took a line from a pos offer (`sim.pos`).
+        """
+        took = np.zeros(0, dtype=np.int64)
+        if self._pos_sent:
+            at, actions, reals = zip(*self._pos_sent, strict=True)
+            at, fields = np.array(at), zip(*(vars(r).values() for r in reals), strict=True)
+            took = pos.apply(self.campaign, self.rows[at], np.array(actions),
+                             response.Realized(*(np.concatenate(f) for f in fields)), self.day,
+                             self._hour, self._lines, at, self._pos_u[pos.U_AMOUNT, at])
+            self._pos_sent = []
         if self._slates and self.campaign.rules.offer_caps:
             rows, shown = zip(*self._slates, strict=True)
             slates.record_offers(self.campaign.offer_history, np.array(rows), np.stack(shown),
                                  self.campaign.actions, self.day)
         self._slates = []
         if not self._sent:
-            return
+            return took
         rows, channel, offer, target, reals = zip(*self._sent, strict=True)
         fields = zip(*(vars(r).values() for r in reals), strict=True)
         self.campaign.apply(np.array(rows, dtype=np.int64), np.array(channel, dtype=np.int64),
                             response.Realized(*(np.array(f) for f in fields)), self.day,
                             np.array(offer, dtype=np.int64), np.array(target, dtype=np.int64))
         self._sent = []
+        return took
 
     def _tables(self, block: int) -> None:
         """Table the response of the block-th `BLOCK` customers an action may reach."""

@@ -20,6 +20,11 @@ Quad = tuple[Probability, Probability, Probability, Probability]
 """One probability per channel, in `CHANNELS` order."""
 
 CHANNELS = ("email", "sms", "push", "phone")
+"""The message channels: each has a consent bit, fatigue, a price and a funnel per customer."""
+POS = "pos"
+"""The point-of-sale channel: an offer shown at a store's till at a checkout (`sim.pos`)."""
+ACTION_CHANNELS = (*CHANNELS, POS)
+"""Every channel an action may use: the message channels, then `POS` (code `len(CHANNELS)`)."""
 OFFERS = ("none", "discount_10", "discount_20", "discount_30", "free_delivery", "cross_sell",
           "loyalty_x2", "second_store_bonus", "win_back", "cart_reminder")
 WORDINGS = ("rational", "emotional", "urgency", "social_proof")

@@ -13,8 +13,10 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from nbasim.sim.geography_params import GeographyParams
 from nbasim.sim.param_types import (
+    ACTION_CHANNELS,
     CHANNELS,
     OFFERS,
+    POS,
     WORDINGS,
     FrozenModel,
     NonNegative,
@@ -27,10 +29,10 @@ from nbasim.sim.param_types import (
 from nbasim.sim.population_params import HourPeak, TraitParams
 from nbasim.sim.response_params import OfferScaleParams, ResponseParams
 
-__all__ = ["CHANNELS", "OFFERS", "WORDINGS", "CategorySpec", "FrozenModel", "GeographyParams",
-           "HourPeak", "NonNegative", "OfferScaleParams", "ParameterError", "Positive",
-           "PositiveInt", "Probability", "Quad", "ResponseParams", "ScenarioParams",
-           "StoreSpec", "TraitParams", "allowed", "describe_error", "validate"]
+__all__ = ["ACTION_CHANNELS", "CHANNELS", "OFFERS", "POS", "WORDINGS", "CategorySpec",
+           "FrozenModel", "GeographyParams", "HourPeak", "NonNegative", "OfferScaleParams",
+           "ParameterError", "Positive", "PositiveInt", "Probability", "Quad", "ResponseParams",
+           "ScenarioParams", "StoreSpec", "TraitParams", "allowed", "describe_error", "validate"]
 
 
 class StoreSpec(FrozenModel):
@@ -211,8 +213,11 @@ class ScenarioParams(FrozenModel):
     """Beta(a, b) of price sensitivity. Our choice: mean 0.4, most customers moderate."""
     offers: tuple[Literal[OFFERS[1:]], ...] = Field(default=OFFERS[1:], min_length=1)
     """Offers of the action catalog (no action is always there)."""
-    channels: tuple[Literal[CHANNELS], ...] = Field(default=CHANNELS, min_length=1)
-    """Channels of the action catalog."""
+    channels: tuple[Literal[ACTION_CHANNELS], ...] = Field(default=CHANNELS, min_length=1)
+    """Channels of the action catalog: the message channels by default; add "pos" for
+    point-of-sale offers at NextBestAction-v0 checkout moments (`sim.pos`; opt-in, so that
+    the default catalogs, action indices and features stay as they were).
+    """
     cross_sell_targets: tuple[str, ...] = ()
     """Categories that get a cross-sell of their own (`cross_sell` targeting the category,
     beside the untargeted one): its effect follows the customer's affinity for the category

@@ -376,6 +376,18 @@ def truth(c: Customers, actions: np.ndarray, catalog: ActionCatalog, rp: Respons
     return out
 
 
+def pair_values(t: Tables, catalog: ActionCatalog, actions: np.ndarray) -> np.ndarray | None:
+    """(n,) each customer's `Tables.value` entry for their action, or None without targets.
+
+    `t` is the customers' tables, one row per customer of `actions`.
+    """
+    if t.value is None:
+        return None
+    n = actions.shape[0]
+    return np.take(_customers_last(t.value), catalog.variant[actions].astype(np.intp) * n
+                   + np.arange(n))
+
+
 def _customers_last(table: np.ndarray) -> np.ndarray:
     """A customers-first table, (n, ...), flattened customers last: (... x n,), C order.
 
@@ -421,13 +433,16 @@ class Realized:
 
 
 def realize(t: Truth, u: np.ndarray, sent: np.ndarray, discount: np.ndarray,
-            price: np.ndarray, rp: ResponseParams, ops: Ops = ARRAYS) -> Realized:
+            price: np.ndarray, rp: ResponseParams, ops: Ops = ARRAYS,
+            value: np.ndarray | float | None = None) -> Realized:
     """Draw outcomes consistent with the truth, from uniforms `u`.
 
     An opener with effect tau > 0 gets an extra purchase with probability tau, and buys anyway
     with probability p0 otherwise, so P(convert | open) = p0 + (1 - p0) tau as in `truth`; a
     sleeping dog (tau < 0) is put off buying for the window with probability -tau. Conversions
-    are valued at the expected basket, so rewards vary only through who converts.
+    are valued at the expected basket, so rewards vary only through who converts; the extra
+    purchase of a targeted cross-sell is of its category, so it is valued at that category's
+    price and margin (`value`, as in `truth`), a purchase made anyway at the average.
 
     Args:
         t: the truth for the same customers and actions.
@@ -437,6 +452,7 @@ def realize(t: Truth, u: np.ndarray, sent: np.ndarray, discount: np.ndarray,
         price: (n,) message price of each action.
         rp: response parameters.
         ops: `ARRAYS`, or `FLOATS` when every argument is a number (one decision).
+        value: (n,) each action's `Tables.value` entry (`pair_values`), or None: 1.
     """
     eps = 1e-12
     delivered = sent & (u[U_DELIVER] < t.p_delivered)
@@ -454,5 +470,7 @@ def realize(t: Truth, u: np.ndarray, sent: np.ndarray, discount: np.ndarray,
     discount_cost = converted * discount * t.basket
     price = sent * price
     attributed = converted * t.basket * t.margin_rate - discount_cost
+    if value is not None:  # the extra purchase of a targeted cross-sell: of its category
+        attributed = attributed + incremental * (t.basket * t.margin_rate) * (value - 1.0)
     return Realized(delivered, opened, clicked, converted, incremental, blocked, unsubscribed,
                     churned, delay, discount_cost, price, attributed, attributed - price)

@@ -156,5 +156,12 @@ class ResponseParams(FrozenModel):
     """Probability that an opening customer churns, per unit of negative effect. Our
     choice.
     """
+    pos_annoyance: Annotated[float, Field(ge=0, le=1)] = 0.01
+    """What a point-of-sale offer at the till takes off its effect (`sim.pos`): instead of
+    message fatigue, each offer shown annoys a little, so an offer of less effect than this
+    puts the customer off their next visit with probability (annoyance - effect). Our
+    choice: half the mildest offer's effect on a typical customer (responsiveness 0.5 x the
+    0.04 of free delivery or cross-sell), so it bites only where an offer does almost nothing.
+    """
     phone_capacity_per_1000: NonNegative = 2.0
     """Calls the phone team can make per day, per 1,000 present customers. Our choice."""

@@ -22,7 +22,7 @@ from nbasim.sim.seasonality import daily_multiplier, weekdays
 from nbasim.sim.shocks import Shock, day_modifiers
 from nbasim.sim.targets import CATEGORY, STORE, OfferTargets
 
-STREAMS = ("population", "organic", "response", "calendar", "holdout", "slate")
+STREAMS = ("population", "organic", "response", "calendar", "holdout", "slate", "pos")
 MAX_DAYS = 20_000
 BYTES_PER_CUSTOMER = 300  # state plus the day's scratch, with margin (see `make bench`)
 
@@ -121,6 +121,8 @@ class World:
         self.targets = OfferTargets.of(params)
         self.pending_conversions: dict[int, list[np.ndarray]] = {}
         self.pending_redemptions: dict[int, list[np.ndarray]] = {}
+        self.lines: dict[int, list[Transactions]] = {}
+        """Lines added to a day's baskets at the till (`add_lines`), by day."""
         n = self.pop.n_customers
         self._session = behaviour.session_rate(self.pop.purchase_rate, self.pop.online_share,
                                                params)
@@ -369,10 +371,37 @@ class World:
         rows = rows[(rows < lo) & (self.pop.join_day[rows] < d)]
         return rows[self.pop.alive[rows]]
 
+    def add_lines(self, rows: np.ndarray, category: np.ndarray, hour: int,
+                  u: np.ndarray) -> Transactions:
+        """Add a line to today's basket of customers `rows`, who bought today (`sim.pos`).
+
+        The line's spend is drawn as a purchase of `category` (uniforms `u`), at the store of
+        the customer's purchase today; their spend and the category's last purchase day move,
+        their purchase count and visits do not (one visit). Kept in `lines[today]`.
+
+        Returns:
+            The lines, one row each.
+        """
+        pop, d = self.pop, self.today
+        amount = behaviour.basket_values(pop.spend_rate[rows], self.catalog.price_level[category],
+                                         self.mods.spend[d], self.params, self._gamma, u)
+        pop.monetary[rows] += amount.astype(np.float32)
+        pop.category_days.reshape(-1)[rows * self.catalog.n_categories + category] = d
+        n = rows.size
+        tx = Transactions(rows, amount, amount * self.catalog.margin[category],
+                          pop.last_store[rows].copy(), category.astype(np.uint8),
+                          np.full(n, hour, dtype=np.uint8), np.zeros(n, dtype=bool))
+        self.lines.setdefault(d, []).append(tx)
+        return tx
+
     # ------------------------------------------------------------------------ response
-    def basket(self, rows: np.ndarray) -> np.ndarray:
-        """Expected spend of a purchase by customers `rows` today (Gamma-Gamma mean x price)."""
-        return self._basket(rows, self._prices(rows)[0])
+    def basket(self, rows: np.ndarray, price: np.ndarray | None = None) -> np.ndarray:
+        """Expected spend of a purchase by customers `rows` today (Gamma-Gamma mean x price).
+
+        `price`: the price level, broadcasting with `rows` (default: each customer's
+        affinity-weighted one).
+        """
+        return self._basket(rows, self._prices(rows)[0] if price is None else price)
 
     def _prices(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Price level of customers' baskets (n,), affinities and weighted prices (k, n).

@@ -31,7 +31,7 @@ from nbasim.experiments.run import sweep
 from nbasim.experiments.run.cell import make_env, make_policy, policy_seed
 from nbasim.experiments.run.config import ExperimentConfig
 from nbasim.experiments.store import atomic
-from nbasim.sim.params import CHANNELS, ParameterError
+from nbasim.sim.params import ACTION_CHANNELS, CHANNELS, ParameterError
 
 
 def check(cfg: ExperimentConfig) -> None:
@@ -148,9 +148,10 @@ class _Masked:
 
 def _consent_mask(x: np.ndarray, cols: list[str], env) -> np.ndarray:
     """(n, n_actions) actions each logged row consents to, read from its context."""
-    channel = np.array([CHANNELS.index(c) if c != "none" else -1
+    channel = np.array([ACTION_CHANNELS.index(c) if c != "none" else -1
                         for c in env.action_table["channel"]])
-    consent = np.column_stack([x[:, cols.index(f"x_consent_{c}")] > 0.5 for c in CHANNELS])
+    consent = np.column_stack([x[:, cols.index(f"x_consent_{c}")] > 0.5 for c in CHANNELS]
+                              + [np.zeros(x.shape[0], dtype=bool)])  # pos: never in a batch
     return (channel < 0)[None, :] | consent[:, np.maximum(channel, 0)]
 
 

@@ -17,6 +17,7 @@ EXPECTED = {
     "calibrate_your_log.py": ["BG/NBD:", "no_action Episode(", "blanket Episode("],
     "your_own_policy.py": ["Episode(", "offer_means: true incremental margin"],
     "your_own_scenario.py": ["competitor rfm_playbook: churn rate"],
+    "pos_at_checkout.py": ["pos: margin", "messages: margin", "both: margin"],
 }
 
 

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from nbasim.sim.actions import OFFERS, SLOTS, build_catalog
+from nbasim.sim.actions import OFFER_FEATURES, OFFERS, SLOTS, build_catalog
 from nbasim.sim.params import CHANNELS, WORDINGS, ParameterError
 
 
@@ -112,3 +112,23 @@ def test_a_catalog_out_of_product_order_has_no_grid(change):
         cat = dataclasses.replace(cat, discount=discount)
     with pytest.raises(ParameterError, match="build_catalog's order"):
         cat.grid()
+
+
+def test_pos_is_an_opt_in_channel():
+    """`pos` adds till actions and a `channel_pos` column; a catalog without it is unchanged."""
+    default = build_catalog()
+    assert "channel_pos" not in default.feature_names and not default.pos.any()
+    cat = build_catalog(offers=("discount_20", "cross_sell"), channels=("email", "pos"))
+    # 2 offers x 2 channels x 3 slots x 4 wordings = 48 actions, plus action 0; half at the till.
+    assert cat.n_actions == 49 and cat.pos.sum() == 24
+    assert cat.feature_names[len(OFFER_FEATURES):len(OFFER_FEATURES) + 5] == (
+        "channel_email", "channel_sms", "channel_push", "channel_phone", "channel_pos")
+    pos_col = cat.feature_names.index("channel_pos")
+    np.testing.assert_array_equal(cat.features[:, pos_col], cat.pos)
+    assert set(np.array(cat.table()["channel"])[cat.pos]) == {"pos"}
+    assert cat.describe(int(np.flatnonzero(cat.pos)[0])) == "discount_20 at the till, rational"
+    np.testing.assert_array_equal(cat.channels_sent, [0])  # the message channels only
+    # the message actions keep their features, the pos column aside
+    plain = build_catalog(offers=("discount_20", "cross_sell"), channels=("email",))
+    keep = [j for j, n in enumerate(cat.feature_names) if n != "channel_pos"]
+    np.testing.assert_array_equal(cat.features[~cat.pos][:, keep], plain.features)

@@ -147,3 +147,32 @@ def test_induced_purchases_land_in_the_targeted_category_or_store(target):
         assert (cats == [x.name for x in p.categories].index(target)).all()
     else:
         assert (stores == [s.name for s in p.stores].index(target)).all()
+
+
+def test_attributed_margin_values_a_cross_sell_purchase_at_its_category():
+    """The reward of a targeted cross-sell values the purchase it causes at its category.
+
+    An opener who converts because of the offer (incremental) buys the targeted category:
+    basket x margin rate x value, value = the category's price x margin over the customer's
+    average (`Tables.value`); one who would have bought anyway buys the average basket. The
+    old reward valued both at the average.
+    """
+    rp = ResponseParams()  # a strong cross-sell, so that many conversions are caused by it
+    rp = rp.model_copy(update={"offer_scale": rp.offer_scale.model_copy(
+        update={"cross_sell_per_affinity": 50.0})})
+    p = targeted(cross_sell_targets=("household",), response=rp)
+    w = World(p, 6000, 12, 7)
+    c = Campaign(w)
+    w.step()
+    action = int(np.flatnonzero(np.array(c.actions.table()["target"]) == "household")[0])
+    rows = np.arange(w.n_present)
+    customers = w.customers_for_response(rows)  # before the offers land
+    dec = c.act(rows, np.full(rows.size, action))
+    real = dec.realized
+    value = response.offer_effects.values(customers)[c.actions.variant[action]][dec.sent]
+    assert real.incremental.sum() > 15 and (real.converted & ~real.incremental).sum() > 15
+    assert np.abs(value - 1).min() > 0.01  # household is not the average basket
+    avg = dec.truth.basket * dec.truth.margin_rate
+    expected = np.where(real.incremental, avg * value, np.where(real.converted, avg, 0.0))
+    np.testing.assert_allclose(real.attributed_margin, expected - real.discount_cost,
+                               rtol=1e-12, atol=1e-12)
