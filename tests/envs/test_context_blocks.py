@@ -86,14 +86,22 @@ def world():
     return w, CrmSpec.of(w.params)
 
 
-@pytest.mark.parametrize("take", ["all", "some", "one", "none"])
+@pytest.mark.parametrize("take", ["all", "some", "one", "none", "every", "almost"])
 def test_blocks_equal_the_plain_build_bit_for_bit(world, take):
-    """The population's own columns, whatever rows are asked (sorted or not, repeated)."""
+    """The population's columns, whatever rows are asked (sorted or not, repeated).
+
+    "every" asks every row of the columns in order (read in place), "almost" as many rows
+    from 0 to the last, one repeated (copied).
+    """
     w, spec = world
     rng = np.random.default_rng(0)
-    rows = {"all": np.arange(w.n_present), "some": rng.integers(0, w.n_present, 50),
-            "one": np.array([w.n_present - 1]), "none": np.array([], dtype=np.int64)}[take]
+    n = w.n_present
+    rows = {"all": np.arange(n), "some": rng.integers(0, n, 50), "one": np.array([n - 1]),
+            "none": np.array([], dtype=np.int64), "every": np.arange(n),
+            "almost": np.r_[0, np.arange(n - 1)]}[take]
     cols = vars(w.pop)
+    if take in ("every", "almost"):
+        cols = {k: cols[k][:n] for k in CRM_COLUMNS}
     want = reference_contexts(cols, rows, w.today, spec)
     got = contexts(cols, rows, w.today, spec)
     assert got.dtype == np.float32 and got.shape == (rows.size, len(feature_names(spec)))
