@@ -135,16 +135,29 @@ class DayView:
         Returns:
             Column name -> (k, ...) values, for `envs.context.contexts` with rows `arange(k)`.
         """
-        cols = {k: getattr(pop, k)[rows] for k in CRM_COLUMNS}
         bought = self.bought[rows] < hour + (kind == "checkout")
         carted = self.carted[rows] < hour + (kind == "cart_abandoned")
-        before = {k: v[rows] for k, v in self.before.items()}
-        for k in PURCHASE_COLUMNS:  # (per-category and per-store columns: one row each)
-            cols[k] = np.where(bought.reshape(-1, *[1] * (cols[k].ndim - 1)), cols[k],
-                               before[k])
-        for k in NIGHTLY_COLUMNS:
-            cols[k] = before[k]
-        cols["cart_day"] = np.where(carted, cols["cart_day"], before["cart_day"])
-        cols["cart_value"] = np.where(carted, cols["cart_value"],
-                                      np.where(bought, 0, before["cart_value"]))
+        # Each column is read from the state before the day, or from the population, or
+        # row by row when the moment's customers differ (a purchase or cart before the hour).
+        some, every, cart = bool(bought.any()), bool(bought.all()), bool(carted.any())
+        before = self.before
+        cols = {}
+        for k in CRM_COLUMNS:
+            if k in _NIGHTLY or (k in _PURCHASE and not some):
+                cols[k] = before[k][rows]
+            elif k in _PURCHASE and not every:  # (per-category, per-store columns: one row each)
+                cols[k] = np.where(bought.reshape(-1, *[1] * (before[k].ndim - 1)),
+                                   getattr(pop, k)[rows], before[k][rows])
+            elif k == "cart_day":
+                cols[k] = (np.where(carted, pop.cart_day[rows], before[k][rows]) if cart
+                           else before[k][rows])
+            elif k == "cart_value":  # (a purchase closes the cart)
+                value = np.where(bought, 0, before[k][rows])
+                cols[k] = np.where(carted, pop.cart_value[rows], value) if cart else value
+            else:
+                cols[k] = getattr(pop, k)[rows]
         return cols
+
+
+_PURCHASE = frozenset(PURCHASE_COLUMNS)
+_NIGHTLY = frozenset(NIGHTLY_COLUMNS)
