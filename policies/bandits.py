@@ -274,18 +274,23 @@ class _PerAction:
         touched, grams, moments, blocks = grouped_stats(xt, actions, rewards)
         self.gram[touched] += grams
         self.moment[touched] += moments
-        inverse = self.inverse[touched]
         sizes = np.array([len(b) for b in blocks])
         small = sizes <= self.dim // _WOODBURY_ROWS
-        # Small blocks in groups of sizes up to the same power of two (padded to the group's
-        # longest): a few batched updates with little padding.
-        size_class = np.where(small, np.ceil(np.log2(sizes)), -1).astype(int)
-        for c in np.unique(size_class[small]):
-            i = np.flatnonzero(size_class == c)
-            inverse[i] = woodbury(inverse[i], [blocks[j] for j in i])
+        if small.any():
+            inverse = self.inverse[touched]
+            # Small blocks in groups of sizes up to the same power of two (padded to the
+            # group's longest): a few batched updates with little padding.
+            size_class = np.where(small, np.ceil(np.log2(sizes)), -1).astype(int)
+            for c in np.unique(size_class[small]):
+                i = np.flatnonzero(size_class == c)
+                inverse[i] = woodbury(inverse[i], [blocks[j] for j in i])
         if not small.all():
             root_t = inverse_root(self.gram[touched[~small]]).transpose(0, 2, 1)
-            inverse[~small] = np.matmul(root_t, root_t.transpose(0, 2, 1))
+            fresh = np.matmul(root_t, root_t.transpose(0, 2, 1))
+            if small.any():
+                inverse[~small] = fresh
+            else:
+                inverse = fresh
         self.inverse[touched] = inverse
         self.theta[touched] = np.matmul(inverse, self.moment[touched, :, None])[:, :, 0]
         self._inv_pairs32[:, touched] = self._pairs.coefficients(inverse).T

@@ -178,8 +178,8 @@ class PairProducts:
 
     def forms(self, x: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
         """(n, K) float64 x' M_a x of rows x (n, d), from `coefficients` (d (d + 1) / 2, K)."""
-        per_row = np.count_nonzero(x, axis=1)
-        if (per_row * (per_row + 1)).mean() * SPARSE_PAIRS <= 2 * self.starts[-1]:
+        per_row = np.count_nonzero(x) / max(x.shape[0], 1)   # mean non-zeros of a row
+        if per_row * (per_row + 1) * SPARSE_PAIRS <= 2 * self.starts[-1]:
             return (self.sparse_of(x) @ coefficients).astype(np.float64)
         return (self.of(x) @ coefficients).astype(np.float64)
 
