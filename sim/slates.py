@@ -162,6 +162,8 @@ class Cascade:
         read: R_j, P(an opener reads slot j).
         discount: d_j, discount share of slot j's offer (0 on an empty slot).
         organic_slot: the slot whose offer an organic buyer who read slots 1..j redeems.
+        value: v_j, slot j's `Tables.value` entry (a targeted cross-sell's purchase is of
+            its category), or None when the scenario names no targets (1 throughout).
     """
 
     truth: response.Truth
@@ -170,6 +172,7 @@ class Cascade:
     read: np.ndarray
     discount: np.ndarray
     organic_slot: np.ndarray
+    value: np.ndarray | None = None
 
 
 def cascade(customers: response.Customers, t: response.Tables, slates: np.ndarray,
@@ -222,10 +225,17 @@ def cascade(customers: response.Customers, t: response.Tables, slates: np.ndarra
     p_unsub = reachable * np.clip(t.unsub[:, 0] + p_open * rp.sleeping_dog_unsubscribe * b_total,
                                   0.0, 1.0)
     uplift = p1 - p0
+    value = (None if t.value is None else
+             np.stack([response.pair_values(t, catalog, msg[:, j]) for j in range(k)], axis=1))
+    if value is None:
+        valued = uplift
+    else:  # each slot's share of the uplift at its offer's value, as one message is valued
+        share = read * ((1 - p0)[:, None] * catch - p0[:, None] * put_off)
+        valued = p_open * (share * value).sum(axis=1)
     truth = replace(first, p_treated=p1, p_unsubscribe=p_unsub, cost=cost, uplift=uplift,
-                    incremental_margin=uplift * (basket * margin_rate) - cost,
+                    incremental_margin=valued * (basket * margin_rate) - cost,
                     effect=c_total - b_total)
-    return Cascade(truth, catch, put_off, read, discount, organic_slot)
+    return Cascade(truth, catch, put_off, read, discount, organic_slot, value)
 
 
 def _deepest_so_far(discount: np.ndarray) -> np.ndarray:
@@ -284,6 +294,9 @@ def realize(cas: Cascade, u: np.ndarray, slate_u: np.ndarray, price: np.ndarray,
     churned = opened & (u[response.U_CHURN] < rp.sleeping_dog_churn * np.maximum(-t.effect, 0))
     discount_cost = converted * cas.discount[rows, np.maximum(slot, 0)] * t.basket
     attributed = converted * t.basket * t.margin_rate - discount_cost
+    if cas.value is not None:  # a caught purchase is of the catching slot's target
+        value = cas.value[rows, np.maximum(slot, 0)]
+        attributed = attributed + caught * (t.basket * t.margin_rate) * (value - 1.0)
     real = replace(real, converted=converted, incremental=caught, blocked=blocked,
                    churned=churned, discount_cost=discount_cost, attributed_margin=attributed,
                    reward=attributed - real.price)
