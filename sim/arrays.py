@@ -15,6 +15,16 @@ def columns(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.take(column, rows, axis=0).T)
 
 
+def count_up(table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Add 1 to the uint8 counts table[rows, cols] (distinct pairs), which stop at 255.
+
+    Through the flat index rows x k + cols of the (N, k) table; returns that index.
+    """
+    flat, at = table.reshape(-1), rows * table.shape[1] + cols
+    flat[at] = np.minimum(flat[at], 254) + 1
+    return at
+
+
 def row_sums(terms: np.ndarray) -> np.ndarray:
     """Sum over k of a (k, n) array, as `terms.T.sum(axis=1)` gives it, bit for bit.
 

@@ -462,16 +462,13 @@ class Campaign:
         for column, happened in ((pop.sends, True), (pop.opens, real.opened),
                                  (pop.clicks, real.clicked)):
             i = np.flatnonzero(np.broadcast_to(happened, rows.shape))
-            flat, at = column.reshape(-1), rows[i] * n_ch + channel[i]
-            flat[at] = np.minimum(flat[at], 254) + 1  # counts stop at 255
+            arrays.count_up(column, rows[i], channel[i])
         # A conversion is counted when its attribution window closes (`World.step`).
         i, close = np.flatnonzero(real.converted), day + rp.attribution_days
         if i.size and close < w.days:
             w.pending_conversions.setdefault(close, []).append(rows[i] * n_ch + channel[i])
         if offer is not None:  # each offer's sends now, its redemptions when the window closes
-            n_o = pop.offer_sends.shape[1]
-            flat, at = pop.offer_sends.reshape(-1), rows * n_o + offer - 1
-            flat[at] = np.minimum(flat[at], 254) + 1
+            at = arrays.count_up(pop.offer_sends, rows, offer - 1)
             if i.size and close < w.days:
                 w.pending_redemptions.setdefault(close, []).append(at[i])
         unsub = real.unsubscribed

@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nbasim.sim import draws, long_term, offer_effects, response
+from nbasim.sim import arrays, draws, long_term, offer_effects, response
 from nbasim.sim.actions import ActionCatalog, CatalogGrid
 from nbasim.sim.param_types import CHANNELS, OFFERS, WORDINGS, ParameterError
 from nbasim.sim.response_params import ResponseParams
@@ -217,11 +217,8 @@ def apply(campaign, rows: np.ndarray, actions: np.ndarray, real: response.Realiz
     offer = cat.offer[actions].astype(np.int64)
     if campaign.rules.offer_caps:
         campaign.offer_history.record(rows, offer, day)
-    n_o = pop.offer_sends.shape[1]
-    for column, happened in ((pop.offer_sends, np.ones(rows.size, dtype=bool)),
-                             (pop.offer_redemptions, real.converted)):
-        flat, i = column.reshape(-1), rows[happened] * n_o + offer[happened] - 1
-        flat[i] = np.minimum(flat[i], 254) + 1
+    arrays.count_up(pop.offer_sends, rows, offer - 1)
+    arrays.count_up(pop.offer_redemptions, rows[real.converted], offer[real.converted] - 1)
     pop.alive[rows[real.churned]] = False
     pop.blocked_until[rows[real.blocked]] = day + rp.attribution_days
     took = np.flatnonzero(real.incremental)

@@ -325,8 +325,7 @@ class World:
             geo, n_stores = p.geography, self.city.n_stores
             i = np.flatnonzero((hours >= geo.work_start_hour) & (hours < geo.work_end_hour)
                                & (store < n_stores))
-            flat, at = pop.store_daytime.reshape(-1), rows[i] * n_stores + store[i]
-            flat[at] = np.minimum(flat[at], 254) + 1
+            arrays.count_up(pop.store_daytime, rows[i], store[i])
         pop.last_store[rows] = store
         at_primary = store == pop.primary_store[rows]
         pop.visits_primary[rows[at_primary]] += 1
