@@ -196,22 +196,22 @@ class Campaign:
         t = response.tables(customers, rp, up, channel)
         if slate is not None:
             cas = slates.cascade(customers, t, slate, cat, rp, self.slate_continuation)
-            value = self._values_sent(rows, customers, channel, cas.truth, t)
+            value = self.values_sent(rows, customers, channel, cas.truth, t)
             real, slot = slates.realize(
                 cas, self.day_uniforms(d, rows),
                 self.slate_draws.rows(w, d, rows, slate.shape[1]), self._price[actions], rp,
                 self.slate_continuation)
             return cas.truth, real, value, slot
         truth = response.truth(customers, actions, cat, rp, up, t=t)
-        value = self._values_sent(rows, customers, channel, truth, t)
+        value = self.values_sent(rows, customers, channel, truth, t)
         real = response.realize(truth, self.day_uniforms(d, rows), True, cat.discount[actions],
                                 self._price[actions], rp, response.ARRAYS,
                                 response.pair_values(t, cat, actions))
         return truth, real, value
 
-    def _values_sent(self, rows: np.ndarray, customers: response.Customers,
-                     channel: np.ndarray, truth: response.Truth,
-                     t: response.Tables) -> np.ndarray:
+    def values_sent(self, rows: np.ndarray, customers: response.Customers,
+                    channel: np.ndarray, truth: response.Truth,
+                    t: response.Tables) -> np.ndarray:
         """True incremental value of messages about to be sent (state before they land)."""
         if rows.size == 0:
             return np.zeros(0)

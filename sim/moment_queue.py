@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbasim.sim import constraints, pos, response, slates
+from nbasim.sim import constraints, long_term, pos, response, slates
 from nbasim.sim.campaign import Campaign
 
 BLOCK = 256
@@ -42,6 +42,8 @@ class Decision:
         realized: the drawn outcome (None when not sent).
         value_change: change in the customer's expected value (won back minus driven away).
         slot: for a slate sent, the slot redeemed (0-based, -1: none); else None.
+        incremental_value: true incremental value of what was sent (`sim.long_term`; the
+            batch path's `Decisions.incremental_value`), 0 when nothing was sent.
     """
 
     reason: int
@@ -50,6 +52,7 @@ class Decision:
     realized: response.Realized | None
     value_change: float
     slot: int | None = None
+    incremental_value: float = 0.0
 
 
 NOT_SENT = Decision(constraints.SENT, False, None, None, 0.0)
@@ -146,7 +149,11 @@ class MomentQueue:
         ledger.spent += real.price + real.discount_cost
         self._sent.append((int(self.rows[j]), ch, offer, target, real))
         revived = real.incremental and not self._alive[b]
-        return Decision(reason, True, truth, real, self._value[b] * (revived - real.churned))
+        v = self._values()
+        value = float(long_term.incremental_value(truth, v.consent_value[b][ch], v.alive_value[b],
+                                                  v.dead_value[b], v.fatigue_cost[b], rp))
+        return Decision(reason, True, truth, real, self._value[b] * (revived - real.churned),
+                        incremental_value=value)
 
     def _decide_pos(self, j: int, action: int) -> Decision:
         """Show a pos offer to the moment's `j`-th customer (`sim.pos`), within its rules."""
@@ -171,10 +178,16 @@ class MomentQueue:
         c.ledger.spent += float(real.discount_cost[0])
         self._pos_sent.append((j, action, real))
         row = self.rows[j:j + 1]
-        revived = bool(real.incremental[0]) and not c.world.pop.alive[row[0]]
-        value = float(c.expected_value(row)[0]) * (revived - bool(real.churned[0]))
+        alive = bool(c.world.pop.alive[row[0]])
+        worth = float(c.expected_value(row)[0])
+        revived = bool(real.incremental[0]) and not alive
+        # As `pos.fill_grids`: no consent at stake, no fatigue.
+        incremental = long_term.incremental_value(t, 0.0, worth * alive, worth * (not alive),
+                                                  0.0, rp)
         return Decision(reason, True, response.Truth(*(v[0].item() for v in vars(t).values())),
-                        response.Realized(*(v[0].item() for v in vars(real).values())), value)
+                        response.Realized(*(v[0].item() for v in vars(real).values())),
+                        worth * (revived - bool(real.churned[0])),
+                        incremental_value=float(incremental[0]))
 
     def decide_slate(self, j: int, slate: np.ndarray) -> Decision:
         """Send a slate (K actions, checked by `slates.check`) to the moment's `j`-th customer.
@@ -192,7 +205,7 @@ class MomentQueue:
         action = int(slate[0, 0])
         if action == 0:
             return NOT_SENT
-        c, ch = self.campaign, self._codes[action][1]
+        c, ch = self.campaign, self._codes[action][3]
         consents = (self._consent[j] >> ch) & 1
         reason = constraints.combine_reasons(self._holdout[j], consents, self._contact[j])
         if reason == constraints.SENT and self.offer_reason is not None:
@@ -221,8 +234,9 @@ class MomentQueue:
         self._slates.append((int(rows[0]), slate[0]))
         revived = real.incremental and not customers.alive[0]
         value = float(c.expected_value(rows, customers)[0])
+        incremental = c.values_sent(rows, customers, np.array([ch]), cas.truth, t)
         return Decision(reason, True, truth, real, value * (revived - real.churned),
-                        int(slot[0]))
+                        int(slot[0]), float(incremental[0]))
 
     def flush(self) -> np.ndarray:
         """Apply every message sent so far to the world (once, when the moment ends).
@@ -270,3 +284,16 @@ class MomentQueue:
         self._alive = customers.alive.tolist()
         self._value = c.expected_value(rows, customers).tolist()
         self._block = block
+        self._block_inputs, self._v = (rows, customers, t), None
+
+    def _values(self) -> long_term.CustomerValues:
+        """The current block's `Campaign.customer_values` (every channel) as lists, once.
+
+        Worked out at the block's first message sent only: most blocks of most policies
+        send nothing.
+        """
+        if self._v is None:
+            v = self.campaign.customer_values(*self._block_inputs[:2],
+                                              tables=self._block_inputs[2])
+            self._v = long_term.CustomerValues(*(x.tolist() for x in vars(v).values()))
+        return self._v

@@ -36,7 +36,7 @@ def population_state(w):
 @pytest.mark.parametrize("rules", [None, ContactRules(budget=600.0, max_per_7_days=3,
                                                       min_gap_days=1)])
 def test_queue_matches_batch_decisions_and_world_updates(rules):
-    """Same rows and actions: same reasons, rewards, truth, and the same world afterwards.
+    """Same rows and actions: same reasons, rewards, truth, values and world afterwards.
 
     The batch path grants the budget to a prefix in row order; one at a time, a decision is
     granted when it fits. The two agree until the first refusal, so the budget case compares
@@ -64,6 +64,7 @@ def test_queue_matches_batch_decisions_and_world_updates(rules):
         assert d.truth.incremental_margin == batch.truth.incremental_margin[k]
         assert d.truth.uplift == batch.truth.uplift[k]
         assert d.realized.delay == batch.realized.delay[k]
+        assert d.incremental_value == batch.incremental_value[k]
     if stop == rows.size:
         assert cb.ledger.spent == pytest.approx(ca.ledger.spent, rel=1e-12)
         a, b = population_state(wa), population_state(wb)
@@ -84,3 +85,20 @@ def test_no_action_is_never_sent_and_changes_nothing():
     after = population_state(w)
     for name in before:
         np.testing.assert_array_equal(before[name], after[name], err_msg=name)
+
+
+def test_a_slate_decided_alone_has_the_batch_paths_value():
+    """A slate sent one at a time carries the true incremental value the batch path gives it."""
+    (wa, ca), (_, cb) = twin(), twin()
+    rows = np.arange(wa.n_present)[~ca.holdout[:wa.n_present]][:300]
+    rng = np.random.default_rng(4)
+    slates = np.stack([rng.choice(np.arange(1, ca.actions.n_actions), 3, replace=False)
+                       for _ in rows])  # (slots 2-3 are sent as slot 1's message)
+    batch = ca.act(rows, slates)
+    queue = MomentQueue(cb, rows)
+    one = [queue.decide_slate(j, s) for j, s in enumerate(slates)]
+    sent = np.flatnonzero(batch.sent)
+    assert sent.size > 50
+    for k, j in enumerate(sent):
+        assert one[j].incremental_value == batch.incremental_value[k]
+        assert one[j].slot == batch.slot[k]

@@ -226,3 +226,21 @@ def test_money_is_conserved_with_lines():
     np.testing.assert_allclose(gained, spent, rtol=1e-5, atol=1e-2)
     np.testing.assert_array_equal(w.pop.frequency - start[1],
                                   np.bincount(np.concatenate(bought), minlength=n))
+
+
+def test_a_pos_decision_carries_the_value_its_truth_grid_holds():
+    """A pos offer decided at the till carries its true incremental value.
+
+    The value is the truth grid's (what the long-term oracle reads), customer by customer, as
+    worked out at the moment's start.
+    """
+    w, c, rows, hour = first_day(effect=None)
+    actions = np.flatnonzero(c.actions.pos)[:: 7]
+    grid = c.truth_grids(rows, ("values",), checkout=True)["values"]
+    queue = MomentQueue(c, rows, checkout=True, hour=hour)
+    for j in range(rows.size):
+        a = int(actions[j % actions.size])
+        dec = queue.decide(j, a)
+        assert dec.sent
+        assert dec.incremental_value == pytest.approx(grid[j, a], rel=1e-12, abs=1e-12)
+    assert np.ptp(grid[:, actions]) > 0  # the values differ between customers and offers
