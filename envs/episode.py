@@ -6,6 +6,11 @@ more (the experiment runner logs every decision from it). Per step: the contexts
 consent masks of the customers to decide for, `policy.act`, the actions scattered into the
 env's action, `env.step`, and `policy.update` with what the step revealed: that step's
 rewards, or with objective `window` the decisions whose attribution windows closed.
+
+In NextBestAction-v0, `per_moment=True` asks the policy once per moment for all its customers
+(`NextBestActionEnv.batch`), steps each decision in order, and updates the policy with the
+moment's rewards when it ends: what an engine that scores a batch does, and far fewer policy
+calls than one per decision (the experiment runner plays moments this way).
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ class Episode:
 
 
 def run_episode(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
-                start: tuple[Any, dict] | None = None) -> Episode:
+                start: tuple[Any, dict] | None = None, per_moment: bool = False) -> Episode:
     """Play `policy` in `env` from `env.reset(seed=seed)` to the horizon.
 
     Args:
@@ -95,6 +100,8 @@ def run_episode(env: Any, policy: Any, *, seed: int | None = None, learn: bool =
         learn: call `policy.update` with what each step reveals.
         start: the (obs, info) of a reset the caller made already, to go on from instead of
             resetting (`seed` is then ignored).
+        per_moment: NextBestAction-v0: ask the policy once per moment (see `steps`); `steps`
+            in the totals still counts env steps.
 
     Returns:
         The episode's totals.
@@ -104,21 +111,26 @@ def run_episode(env: Any, policy: Any, *, seed: int | None = None, learn: bool =
             an env built without option `truth=True`.
     """
     total = Episode()
-    for step in steps(env, policy, seed=seed, learn=learn, start=start):
-        info = step.info
+    for step in steps(env, policy, seed=seed, learn=learn, start=start, per_moment=per_moment):
         total.reward += step.reward
-        total.steps += 1
         total.decisions += step.rows.size
-        total.sent += int(info["sent"])
-        total.cost += float(info["cost"])
-        total.true_incremental_margin += float(info["true_incremental_margin"])
         total.policy_seconds += step.policy_seconds
+        for info in step.info["decisions"] if per_moment else [step.info]:
+            total.steps += 1
+            total.sent += int(info["sent"])
+            total.cost += float(info["cost"])
+            total.true_incremental_margin += float(info["true_incremental_margin"])
     return total
 
 
 def steps(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
-          start: tuple[Any, dict] | None = None) -> Iterator[Step]:
-    """Play `policy` in `env` to the horizon, yielding each step (see `run_episode`)."""
+          start: tuple[Any, dict] | None = None, per_moment: bool = False) -> Iterator[Step]:
+    """Play `policy` in `env` to the horizon, yielding each step (see `run_episode`).
+
+    With `per_moment` (NextBestAction-v0 only) each yielded `Step` is a whole moment: `obs` is
+    its `envs.next_best_action.MomentBatch`, `reward` the sum of its decisions' rewards and
+    `info` {"day", "hour", "moment", "decisions": [each step's info]}.
+    """
     base = getattr(env, "unwrapped", env)
     key = truth_key(policy)
     if key and truth_option(policy) not in truth_grids(base.options.truth):
@@ -126,9 +138,12 @@ def steps(env: Any, policy: Any, *, seed: int | None = None, learn: bool = True,
                           f"reads info['next']['{key}']: build the env with truth=True (or "
                           f"truth={truth_option(policy)!r})")
     if isinstance(base, CampaignDayEnv):
+        if per_moment:
+            raise NbasimError("per_moment: NextBestAction-v0 only (a CampaignDay-v0 step is "
+                              "already a whole day)")
         play = _campaign_days
     elif isinstance(base, NextBestActionEnv):
-        play = _decisions
+        play = _moments if per_moment else _decisions
     else:
         raise NbasimError(f"env {base!r}: expected nbasim/CampaignDay-v0 or "
                           "nbasim/NextBestAction-v0")
@@ -257,3 +272,29 @@ def _decisions(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, 
         seconds += time.perf_counter() - t
         yield Step(seen, rows, x, actions, pscores, float(reward), info,
                    [(info["day"], rewards)], seconds, slates, slate_pscores)
+
+
+def _moments(env: Any, base: NextBestActionEnv, policy: Any, obs: np.ndarray, info: dict,
+             learn: bool, key: str | None) -> Iterator[Step]:
+    k = base.options.slate_size
+    while (batch := base.batch()) is not None:
+        x, n = batch.contexts, batch.customers.size
+        t = time.perf_counter()
+        actions, pscores = policy.act(x, batch.masks, truth=batch.truth.get(key) if key else None)
+        seconds = time.perf_counter() - t
+        slates = slate_pscores = None
+        if k > 1:
+            slates, slate_pscores = slates_of(policy, n)
+        rewards, costs, infos = np.zeros(n), np.zeros(n), []
+        for i in range(n):
+            _, rewards[i], _, _, step_info = env.step(
+                int(actions[i]) if slates is None else slates[i])
+            costs[i] = step_info["cost"]
+            infos.append(step_info)
+        t = time.perf_counter()
+        if learn:
+            policy.update(x, actions, rewards, pscores, costs=costs)
+        seconds += time.perf_counter() - t
+        info = {"day": batch.day, "hour": batch.hour, "moment": batch.kind, "decisions": infos}
+        yield Step(batch, batch.customers, x, actions, pscores, float(rewards.sum()), info,
+                   [(batch.day, rewards)], seconds, slates, slate_pscores)

@@ -20,7 +20,18 @@ over) and, with option `truth`, `true_margins` and `true_values` (or the one the
 names), the true incremental margin and value (`sim.long_term`) of every action for it,
 (n_actions,) each. Every other entry of a step's `info` describes the decision the step took:
 its `day`, `hour`, `moment` and `customer`, `sent`, the rule that stopped it (`rejected`),
-its `true_uplift` and `true_incremental_margin`, and its `cost`.
+its `true_uplift`, `true_incremental_margin` and `true_incremental_value` (`sim.long_term`),
+its `cost` and, when sent, its drawn outcome `realized` (the fields of
+`sim.response.Realized`: opened, clicked, converted, unsubscribed, ...; else None); and what
+happened in the world while the env moved on to the next decision: `lines`, the lines that
+point-of-sale offers added to the baskets when the step closed a checkout moment (the fields
+of `sim.world.Transactions`, else None), and `outcomes`, the days the world simulated
+(usually none; one at the first decision of a day), each as CampaignDay-v0's
+`info["outcome"]`: {"day", "transactions", "churned", "n_present"}.
+
+`batch()` hands over the rest of the current moment at once (contexts, masks, truth), for a
+caller that decides a moment's customers in one go, as an engine scoring a batch does; each
+decision is still taken by its own `step`, in order.
 
 With option `slate_size=K > 1` the action is a slate, (K,) actions shown in one message
 (`sim.slates`, space `envs.slate_space.Slates`), decided by `MomentQueue.decide_slate`, and a
@@ -39,6 +50,7 @@ that asks for one is stopped with `info["rejected"] == "not_at_checkout"`. The t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -59,6 +71,29 @@ from nbasim.sim.world import DayOutcome
 
 DEFAULTS = {"customers": 2_000, "days": 30}
 INTEGERS = (int, np.integer)
+
+
+@dataclass(frozen=True)
+class MomentBatch:
+    """The decisions of a moment not yet taken (`NextBestActionEnv.batch`), in step order.
+
+    Attributes:
+        day, hour, kind: the moment (`sim.calendar.KINDS`).
+        customers: (k,) their rows.
+        contexts: (k, dim_context) float32 observations.
+        segment: (k,) RFM segment codes as the CRM knows them (`sim.rfm.SEGMENTS`).
+        masks: (k, n_actions) bool `action_mask` of each.
+        truth: with option `truth`, {"true_margins"/"true_values": (k, n_actions)}; else {}.
+    """
+
+    day: int
+    hour: int
+    kind: str
+    customers: np.ndarray
+    contexts: np.ndarray
+    segment: np.ndarray
+    masks: np.ndarray
+    truth: dict[str, np.ndarray]
 
 
 class NextBestActionEnv(gym.Env):
@@ -105,7 +140,9 @@ class NextBestActionEnv(gym.Env):
         self._view = None
         self.calendar = Calendar(self.world, moments=self._day_moments)
         self._queue, self._ltv = None, self.options.objective == "ltv"
+        self._outcomes: list[dict] = []
         self._advance()
+        self._outcomes = []  # (the days before any decision, as CampaignDay-v0's day 0)
         return self._observe(), {"next": self._next()}
 
     def step(self, action):
@@ -131,18 +168,23 @@ class NextBestActionEnv(gym.Env):
                     "customer": self._customers[j], "sent": True, "rejected": None,
                     "true_uplift": truth.uplift,
                     "true_incremental_margin": truth.incremental_margin,
-                    "cost": real.price + real.discount_cost}
+                    "true_incremental_value": dec.incremental_value,
+                    "cost": real.price + real.discount_cost, "realized": vars(real)}
         else:
             reward = 0.0
             info = {"day": m.day, "hour": m.hour, "moment": m.kind,
                     "customer": self._customers[j], "sent": False,
                     "rejected": REASONS[dec.reason] if dec.reason else None,
-                    "true_uplift": 0.0, "true_incremental_margin": 0.0, "cost": 0.0}
+                    "true_uplift": 0.0, "true_incremental_margin": 0.0,
+                    "true_incremental_value": 0.0, "cost": 0.0, "realized": None}
         if dec.slot is not None:
             info["slot"] = dec.slot
         self._i = j = j + 1
+        self._lines = None
         if j >= len(self._customers):
             self._advance()
+        info["lines"], info["outcomes"] = self._lines, self._outcomes
+        self._outcomes = []
         info["next"] = self._next()
         return self._observe(), reward, False, self._queue is None, info
 
@@ -158,13 +200,38 @@ class NextBestActionEnv(gym.Env):
             obs: an observation of this env; by default the current one.
         """
         x = self._observe() if obs is None else np.asarray(obs)
-        bits = (x[self._consent] > 0.5) @ (1 << np.arange(len(CHANNELS)))
-        mask = context.consent_mask(np.array([bits]), self._channel)[0]
-        if self._moment is not None and self._moment.kind == "checkout":
+        return self._masks(x[None, :], self._i)[0]
+
+    def _masks(self, x: np.ndarray, i: int) -> np.ndarray:
+        """`action_mask` of observations `x` (k, dim) of the moment's customers from the i-th."""
+        bits = (x[:, self._consent] > 0.5) @ (1 << np.arange(len(CHANNELS)))
+        mask = context.consent_mask(bits, self._channel)
+        if (self._moment is not None and self._moment.kind == "checkout"
+                and self._slate_size == 1):  # (a slate is a message: no pos offer in it)
             mask |= self._pos
         if self._queue is not None and self._queue.offer_reason is not None:
-            mask &= self._queue.offer_reason[self._i][self._offer] == 0  # 0: SENT
+            mask &= self._queue.offer_reason[i:i + x.shape[0], self._offer] == 0  # 0: SENT
         return mask
+
+    def batch(self) -> MomentBatch | None:
+        """The current moment's decisions not yet taken, at once; None after the horizon.
+
+        For a caller that decides a moment's customers in one go: `contexts[i]` is the
+        observation that the i-th next `step` decides for, `masks[i]` its `action_mask`, and
+        `truth` (with option `truth`) the grids `info["next"]` would hand over one by one.
+        """
+        m = self._moment
+        if m is None:
+            return None
+        i = self._i
+        x = self._x[i:]
+        rows = self._queue.rows[i:]
+        truth = {}
+        if self._which:
+            grids = self.campaign.truth_grids(rows, self._which, checkout=m.kind == "checkout")
+            truth = {f"true_{k}": v for k, v in grids.items()}
+        return MomentBatch(m.day, m.hour, m.kind, rows, x, self._segment[i:],
+                           self._masks(x, i), truth)
 
     def _check(self, action) -> None:
         """Raise a `ParameterError` naming what is wrong with an action the space rejects."""
@@ -188,6 +255,8 @@ class NextBestActionEnv(gym.Env):
         Called right after the world simulated a day, once the previous day's moments are all
         decided and sent (simpy time order), so the state now is the state before the next day.
         """
+        self._outcomes.append({"day": outcome.day, "transactions": vars(outcome.transactions),
+                               "churned": outcome.churned, "n_present": outcome.n_present})
         self._view = crm_view.DayView.of(outcome, self._before, self._n_before,
                                          self.world.params)
         self._before, self._n_before = crm_view.snapshot(self.world.pop), self.world.n_present
@@ -199,6 +268,8 @@ class NextBestActionEnv(gym.Env):
             took = self._queue.flush()
             for k in ("monetary", "category_days"):  # pos lines: known before the next day
                 self._before[k][took] = getattr(self.world.pop, k)[took]
+            if took.size:
+                self._lines = vars(self.world.lines[self._queue.day][-1])
         self._queue = None
         while True:
             moment = self.calendar.next_moment()
@@ -213,6 +284,7 @@ class NextBestActionEnv(gym.Env):
         self._customers = rows.tolist()
         w = self.world
         columns = self._view.columns(w.pop, rows, moment.hour, moment.kind)
+        self._segment = columns["segment"]
         x = np.zeros((rows.size, len(self.feature_names)), dtype=np.float32)
         x[:, :-len(KINDS)] = context.contexts(columns, np.arange(rows.size), moment.day,
                                               self._crm)

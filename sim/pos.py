@@ -222,8 +222,9 @@ def apply(campaign, rows: np.ndarray, actions: np.ndarray, real: response.Realiz
     pop.alive[rows[real.churned]] = False
     pop.blocked_until[rows[real.blocked]] = day + rp.attribution_days
     took = np.flatnonzero(real.incremental)
-    v = cat.variant[actions[took]].astype(np.intp)
-    w.add_lines(rows[took], lines.category[at[took], v], hour, u_amount[took])
+    if took.size:
+        v = cat.variant[actions[took]].astype(np.intp)
+        w.add_lines(rows[took], lines.category[at[took], v], hour, u_amount[took])
     pop.alive[rows[took]] = True  # a line caused by a win-back brings the customer back
     return rows[took]
 
