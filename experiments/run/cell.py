@@ -15,34 +15,43 @@ import dataclasses
 import time
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from nbasim import policies
 from nbasim.envs.campaign_day import CampaignDayEnv
 from nbasim.envs.episode import steps, truth_option
+from nbasim.envs.next_best_action import NextBestActionEnv
 from nbasim.envs.setup import CampaignSettings
 from nbasim.experiments.run import covariate, cuped, scoring, slots
 from nbasim.experiments.run.config import (
     ExperimentConfig,
     PolicySpec,
     ScenarioVariant,
+    objective_of,
     variant_world,
 )
 from nbasim.experiments.run.layout import CHANNEL_FIELDS, CHANNEL_MONEY
 from nbasim.sim import lifecycle, rfm
-from nbasim.sim.params import CHANNELS
+from nbasim.sim.params import ACTION_CHANNELS, CHANNELS
 
 ACTIVE_STAGES = (lifecycle.NEW, lifecycle.ACTIVE, lifecycle.REACTIVATED)
 
 
 @dataclass(frozen=True)
 class Cell:
-    """Which policy, world variant and seed."""
+    """Which policy, world variant and seed (and the config's decision epochs)."""
 
     scenario: ScenarioVariant
     policy: PolicySpec
     seed: int
+    epochs: str = "daily"
+
+    @property
+    def ranks(self) -> bool:
+        """The cell gives its policy's ranking of customers (`scoring`; days only)."""
+        return self.epochs == "daily" and self.policy.name in scoring.SCORERS
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -67,6 +76,7 @@ class CellResult:
     channels: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     scores: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     slots: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    moments: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def policy_seed(seed: int, label: str) -> int:
@@ -75,21 +85,24 @@ def policy_seed(seed: int, label: str) -> int:
 
 
 def make_env(cfg: ExperimentConfig, variant: ScenarioVariant, truth: bool | str,
-             policy: PolicySpec | None = None) -> CampaignDayEnv:
-    """The CampaignDay env of a variant with the config's population, rules and objective.
+             policy: PolicySpec | None = None) -> CampaignDayEnv | NextBestActionEnv:
+    """The env of a variant with the config's population, rules and objective.
 
-    The objective is the first set of: the policy's own (`objective` in its spec), its class's
-    (`causal_*` learn "uplift_opened"), the variant's, the config's. `truth` is the env option
-    of that name (`envs.setup.EnvOptions.truth`): which truth grids the env hands over.
+    CampaignDay-v0, or NextBestAction-v0 with `epochs = "moments"`. The objective is the first
+    set of: the policy's own (`objective` in its spec), its class's (`causal_*` learn
+    "uplift_opened"), the variant's, the config's. A policy whose params give `top_k = K > 1`
+    has slates of K in its cells (`slate_size`). `truth` is the env option of that name
+    (`envs.setup.EnvOptions.truth`): which truth grids the env hands over.
     """
     overrides, calibrated = variant_world(variant, cfg.days)
     settings = {k: getattr(cfg, k) for k in CampaignSettings.model_fields}
-    own = None if policy is None else (
-        policy.objective or policies.policy_class(policy.name).objective)
-    settings["objective"] = own or variant.objective or cfg.objective
+    settings["objective"] = objective_of(cfg, variant, policy)
+    if policy is not None and policy.slate_size > 1:
+        settings["slate_size"] = policy.slate_size
     customers = calibrated or variant.customers or cfg.customers
-    return CampaignDayEnv(scenario=variant.scenario, overrides=overrides, shocks=variant.shocks,
-                          customers=customers, days=cfg.days, truth=truth, **settings)
+    env = NextBestActionEnv if cfg.epochs == "moments" else CampaignDayEnv
+    return env(scenario=variant.scenario, overrides=overrides, shocks=variant.shocks,
+               customers=customers, days=cfg.days, truth=truth, **settings)
 
 
 def make_policy(spec: PolicySpec, env: CampaignDayEnv, seed: int, days: int) -> policies.Policy:
@@ -130,44 +143,28 @@ def action_cost_bounds(env: CampaignDayEnv) -> np.ndarray:
 
 
 def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
-    """Run one cell to the horizon and return its tables and figures."""
-    start = time.perf_counter()
-    # Only the truth grid the policy reads (the oracles'), since it costs most of their day.
-    truth = truth_option(policies.policy_class(cell.policy.name))
-    env = make_env(cfg, cell.scenario, truth, cell.policy)
-    obs, info = env.reset(seed=cell.seed)
-    w, c = env.world, env.campaign
-    policy = make_policy(cell.policy, env, policy_seed(cell.seed, cell.policy.label), cfg.days)
-    by_slot = slots.SlotCounts(cfg.slate_size) if cfg.slate_size > 1 else None
+    """Run one cell to the horizon and return its tables and figures.
+
+    `epochs = "moments"` plays NextBestAction-v0 (`experiments.run.moments`); else a day a step.
+    """
+    if cfg.epochs == "moments":
+        from nbasim.experiments.run.moments import run_moments
+
+        return run_moments(cfg, cell)
+    run = begin(cfg, cell)
+    env, policy, acc = run.env, run.policy, run.acc
+    c = env.campaign
+    by_slot = slots.SlotCounts(env.options.slate_size) if env.options.slate_size > 1 else None
     # A policy that ranks customers is asked for its ranking on the last decision day
     # (`scoring`): the env is wrapped to keep each morning's observation.
-    ranks = cell.policy.name in scoring.SCORERS
+    ranks = cell.ranks
     played = scoring.LastObservation(env) if ranks else env
     scores: dict[str, np.ndarray] = {}
-    start_rows = np.arange(w.n_present)
-    start_segment = w.pop.segment[start_rows].copy()
-    alive_at_start = w.pop.alive[start_rows].copy()
-    acc = _Accumulators(env.options.customers)
-    # The CUPED covariate, from the history at the first decision (before any contact).
-    n = env.options.customers
-    pop = w.pop
-    acc.covariate = covariate.history_covariates(
-        pop.join_day[:n], pop.frequency[:n], pop.monetary[:n], pop.last_purchase_day[:n],
-        np.arange(n) < w.n_present, w.day, cfg.days - w.day,
-        last_category=pop.last_category[:n], n_categories=w.catalog.n_categories,
-        stage=pop.stage[:n], visits_primary=pop.visits_primary[:n],
-        cart_value=pop.cart_value[:n])
-    # Newcomers' rows are zeros, so these moments serve every day's present prefix.
-    acc.moments = cuped.gram(acc.covariate)
     daily: list[dict] = []
     log: list[dict] = []
-    policy_s = 0.0
     cat = c.actions
-    offer_names = np.array(env.action_table["offer"])
-    channel_names = np.array(env.action_table["channel"])
-    target_names = np.array(env.action_table["target"])
     entries: dict[int, dict] = {}  # the log entry of each day, until its reward is known
-    for step in steps(played, policy, start=(obs, info)):
+    for step in steps(played, policy, start=run.reset):
         info, rows = step.info, step.rows
         dec, out = info["decisions"], info["outcome"]
         entry = {"day": np.full(rows.size, info["day"], dtype=np.int64),
@@ -185,29 +182,79 @@ def run_cell(cfg: ExperimentConfig, cell: Cell) -> CellResult:
         entries[info["day"]] = entry
         for day, rewards in step.learned:  # today's rewards, or the windows that closed today
             entries.pop(day)["reward"] = rewards
-        policy_s += step.policy_seconds
-        daily.append(_day_row(info, step.reward, dec, out, c, acc, rows, c.budget(info["day"]),
-                              cat))
+        run.policy_s += step.policy_seconds
+        daily.append(day_row(info, step.reward, dec, out, c, acc, rows, c.budget(info["day"]),
+                             cat))
         if cfg.decision_log != "none":
             log.append(entry)
         if ranks and info["day"] == cfg.days - 3:  # the env is at the last decision day
             model = policy if cell.policy.budget is None else policy.policy  # unpaced
             scores = scoring.snapshot(env, played.obs, model, cell.policy.name)
-    total_s = time.perf_counter() - start
+    return finish(run, cell, daily, log, by_slot, scores=scores)
+
+
+@dataclass
+class Run:
+    """A cell under way: its env (reset), policy, accumulators and what it started from."""
+
+    env: Any
+    policy: policies.Policy
+    acc: Accumulators
+    reset: tuple[Any, dict]
+    start_rows: np.ndarray
+    start_segment: np.ndarray
+    alive_at_start: np.ndarray
+    started: float
+    policy_s: float = 0.0
+
+
+def begin(cfg: ExperimentConfig, cell: Cell) -> Run:
+    """Build and reset a cell's env, its policy, and the accumulators with the CUPED covariate."""
+    started = time.perf_counter()
+    # Only the truth grid the policy reads (the oracles'), since it costs most of their day.
+    truth = truth_option(policies.policy_class(cell.policy.name))
+    env = make_env(cfg, cell.scenario, truth, cell.policy)
+    reset = env.reset(seed=cell.seed)
+    w = env.world
+    policy = make_policy(cell.policy, env, policy_seed(cell.seed, cell.policy.label), cfg.days)
+    start_rows = np.arange(w.n_present)
+    acc = Accumulators(env.options.customers)
+    # The CUPED covariate, from the history at the first decision (before any contact).
+    n = env.options.customers
+    pop = w.pop
+    acc.covariate = covariate.history_covariates(
+        pop.join_day[:n], pop.frequency[:n], pop.monetary[:n], pop.last_purchase_day[:n],
+        np.arange(n) < w.n_present, w.day, cfg.days - w.day,
+        last_category=pop.last_category[:n], n_categories=w.catalog.n_categories,
+        stage=pop.stage[:n], visits_primary=pop.visits_primary[:n],
+        cart_value=pop.cart_value[:n])
+    # Newcomers' rows are zeros, so these moments serve every day's present prefix.
+    acc.moments = cuped.gram(acc.covariate)
+    return Run(env, policy, acc, reset, start_rows, w.pop.segment[start_rows].copy(),
+               w.pop.alive[start_rows].copy(), started)
+
+
+def finish(run: Run, cell: Cell, daily: list[dict], log: list[dict],
+           by_slot: slots.SlotCounts | None, **tables: dict[str, np.ndarray]) -> CellResult:
+    """The cell's tables and figures once its env reached the horizon."""
+    env, acc, start_rows = run.env, run.acc, run.start_rows
+    w, c = env.world, env.campaign
+    total_s = time.perf_counter() - run.started
     treated = ~c.holdout[:w.n_present]
-    figures = _figures(daily, acc, env, treated, start_rows, alive_at_start,
-                       cell.policy.budget)
-    decisions = _decision_table(log, env, offer_names, channel_names, target_names)
     return CellResult(
-        daily=_columns(daily), decisions=decisions,
-        migration=_migration(start_segment, w.pop.segment[start_rows], treated[start_rows]),
-        segments=_segments(start_segment, acc, c.holdout[start_rows], start_rows),
-        figures=figures, timing={"world_s": total_s - policy_s, "policy_s": policy_s},
-        channels=_channels(acc), scores=scores,
-        slots=by_slot.table() if by_slot is not None else {})
+        daily=_columns(daily),
+        decisions=decision_table(log, env, *(np.array(env.action_table[k]) for k in (
+            "offer", "channel", "target"))),
+        migration=migration(run.start_segment, w.pop.segment[start_rows], treated[start_rows]),
+        segments=segments(run.start_segment, acc, c.holdout[start_rows], start_rows),
+        figures=figures(daily, acc, env, treated, start_rows, run.alive_at_start,
+                        cell.policy.budget),
+        timing={"world_s": total_s - run.policy_s, "policy_s": run.policy_s},
+        channels=channels(acc, bool(c.actions.pos.any())),
+        slots=by_slot.table() if by_slot is not None else {}, **tables)
 
 
-class _Accumulators:
+class Accumulators:
     """Per-customer totals over the run."""
 
     def __init__(self, n: int):
@@ -219,7 +266,7 @@ class _Accumulators:
         self.covariate = np.zeros((n, len(covariate.BASE_NAMES)))
         self.moments = cuped.gram(self.covariate)
         self.adjustment = 0.0  # CUPED's adjustment of the uplift so far
-        self.channels = np.zeros((len(CHANNEL_FIELDS), len(CHANNELS)))  # per field, channel
+        self.channels = np.zeros((len(CHANNEL_FIELDS), len(ACTION_CHANNELS)))  # field, channel
 
 
 def _on_sent(sent: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -228,7 +275,7 @@ def _on_sent(sent: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: np.ndarray,
+def day_row(info: dict, reward: float, dec, out, c, acc: Accumulators, rows: np.ndarray,
              budget: float | None, cat) -> dict:
     """The daily figures of one step (see `experiments.run.layout.DAILY_COLUMNS`)."""
     w = c.world
@@ -237,6 +284,9 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
     to = rows[sent]
     channel = cat.channel[dec["actions"][sent]].astype(np.int64)
     np.add.at(acc.margin, tx["customer"], tx["margin"])
+    lines = out.get("lines")  # what pos offers added to the baskets at the till (moments)
+    if lines is not None:
+        np.add.at(acc.margin, lines["customer"], lines["margin"])
     np.add.at(acc.cost, to, real["price"] + real["discount_cost"])
     np.add.at(acc.sent, to, 1)
     # First and second purchases of newcomers (a first purchase is flagged by the world).
@@ -251,6 +301,10 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
     holdout_n = int(c.holdout[:here].sum())
     treated_n = here - holdout_n
     margin = float(tx["margin"][~held].sum())
+    revenue = float(tx["amount"][~held].sum())
+    if lines is not None:  # (the holdout is never shown one)
+        margin += float(lines["margin"].sum())
+        revenue += float(lines["amount"].sum())
     holdout_margin = float(tx["margin"][held].sum())
     cost = info["cost"]
     rate = holdout_margin / holdout_n if holdout_n else 0.0
@@ -267,7 +321,7 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
            "true_incremental_margin": info["true_incremental_margin"],
            "true_incremental_value": info["true_incremental_value"],
            "n_treated": treated_n, "n_holdout": holdout_n,
-           "purchases": int((~held).sum()), "revenue": float(tx["amount"][~held].sum()),
+           "purchases": int((~held).sum()), "revenue": revenue,
            "margin": margin, "holdout_purchases": int(held.sum()),
            "holdout_revenue": float(tx["amount"][held].sum()), "holdout_margin": holdout_margin,
            "uplift": adjusted, "uplift_raw": raw, "churned": int(died.size),
@@ -282,19 +336,24 @@ def _day_row(info: dict, reward: float, dec, out, c, acc: _Accumulators, rows: n
                    "true_incremental_margin": dec["truth"]["incremental_margin"]}
     for i, field in enumerate(CHANNEL_FIELDS):
         acc.channels[i] += np.bincount(channel, np.asarray(per_channel[field], dtype=np.float64),
-                                       minlength=len(CHANNELS))
+                                       minlength=len(ACTION_CHANNELS))
     for k, name in enumerate(CHANNELS):
         on = channel == k
         row[f"sent_{name}"] = int(on.sum())
         row[f"opens_{name}"] = int(real["opened"][on].sum())
         row[f"clicks_{name}"] = int(real["clicked"][on].sum())
         row[f"unsubscribes_{name}"] = int(real["unsubscribed"][on].sum())
+    till = channel == len(CHANNELS)  # point-of-sale offers shown (`sim.pos`)
+    row["sent_pos"], row["lines_pos"] = int(till.sum()), int(real["converted"][till].sum())
+    if till.any():  # what was shown at the till is no message: not opened, clicked...
+        for k in ("opens", "clicks", "unsubscribes"):
+            row[k] = sum(row[f"{k}_{name}"] for name in CHANNELS)
     row["budget"] = np.nan if budget is None else budget
     row["budget_left"] = np.nan if budget is None else budget - c.ledger.spent
     return row
 
 
-def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated: np.ndarray,
+def figures(daily: list[dict], acc: Accumulators, env: CampaignDayEnv, treated: np.ndarray,
              start_rows: np.ndarray, alive_at_start: np.ndarray,
              paced_budget: float | None) -> dict[str, float]:
     """Run-level figures of the cell (the metrics of `experiments.run.metrics`).
@@ -305,7 +364,7 @@ def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated
     w, c = env.world, env.campaign
     total = {k: float(sum(d[k] for d in daily)) for k in (
         "uplift", "uplift_raw", "true_incremental_margin", "true_incremental_value", "cost",
-        "purchases", "revenue", "sent", "opens", "clicks", "unsubscribes")}
+        "purchases", "revenue", "sent", "sent_pos", "opens", "clicks", "unsubscribes")}
     n_treated = max(int(treated.sum()), 1)
     here = np.arange(w.n_present)
     alive_end = w.pop.alive[here] & treated
@@ -327,7 +386,7 @@ def _figures(daily: list[dict], acc: _Accumulators, env: CampaignDayEnv, treated
         "active_end": float(active.sum()),
         "clv": float(value.mean()) if value.size else 0.0,
         "spend": total["cost"],
-        "contacts_per_customer": total["sent"] / n_treated,
+        "contacts_per_customer": (total["sent"] - total["sent_pos"]) / n_treated,
         "opens_per_customer": total["opens"] / n_treated,
         "clicks_per_customer": total["clicks"] / n_treated,
         "unsubscribes_per_customer": total["unsubscribes"] / n_treated,
@@ -349,7 +408,7 @@ def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
     return {k: np.array([r[k] for r in rows]) for k in rows[0]} if rows else {}
 
 
-def _decision_table(log: list[dict], env: CampaignDayEnv, offer_names: np.ndarray,
+def decision_table(log: list[dict], env: CampaignDayEnv, offer_names: np.ndarray,
                     channel_names: np.ndarray, target_names: np.ndarray
                     ) -> dict[str, np.ndarray]:
     """The decision log as columns (see `experiments.run.layout.DECISION_COLUMNS`)."""
@@ -366,6 +425,8 @@ def _decision_table(log: list[dict], env: CampaignDayEnv, offer_names: np.ndarra
            "rejected": np.where(cat["reason"] > 0, np.array(REASONS)[cat["reason"]], ""),
            "reward": cat["reward"], "true_incremental_margin": cat["true_incremental_margin"],
            **{k: v for k, v in cat.items() if k.startswith(slots.LOG_PREFIXES)}}
+    if "moment" in cat:  # (epochs = "moments")
+        out["moment"] = cat["moment"]
     if "x" in log[0]:
         x = np.concatenate([e["x"] for e in log])
         for j, name in enumerate(env.feature_names):
@@ -373,7 +434,7 @@ def _decision_table(log: list[dict], env: CampaignDayEnv, offer_names: np.ndarra
     return out
 
 
-def _migration(before: np.ndarray, after: np.ndarray, treated: np.ndarray) -> dict:
+def migration(before: np.ndarray, after: np.ndarray, treated: np.ndarray) -> dict:
     """Counts of treated customers by (segment at start, segment at end)."""
     k = len(rfm.SEGMENTS)
     counts = np.bincount(before[treated].astype(np.int64) * k + after[treated], minlength=k * k)
@@ -383,16 +444,20 @@ def _migration(before: np.ndarray, after: np.ndarray, treated: np.ndarray) -> di
             "customers": counts}
 
 
-def _channels(acc: _Accumulators) -> dict[str, np.ndarray]:
-    """Per channel, the run's messages sent and their outcomes (`layout.CHANNEL_COLUMNS`)."""
-    out: dict[str, np.ndarray] = {"channel": np.array(CHANNELS)}
+def channels(acc: Accumulators, pos: bool = False) -> dict[str, np.ndarray]:
+    """Per channel, the run's messages sent and their outcomes (`layout.CHANNEL_COLUMNS`).
+
+    With `pos` (a catalog with point-of-sale offers) a "pos" row follows the message channels.
+    """
+    k = len(ACTION_CHANNELS) if pos else len(CHANNELS)
+    out: dict[str, np.ndarray] = {"channel": np.array(ACTION_CHANNELS[:k])}
     for i, field in enumerate(CHANNEL_FIELDS):
-        values = acc.channels[i]
+        values = acc.channels[i, :k]
         out[field] = values if field in CHANNEL_MONEY else values.astype(np.int64)
     return out
 
 
-def _segments(segment: np.ndarray, acc: _Accumulators, holdout: np.ndarray,
+def segments(segment: np.ndarray, acc: Accumulators, holdout: np.ndarray,
               rows: np.ndarray) -> dict:
     """Per start segment: treated and holdout customers, their margin, cost and uplift."""
     k = len(rfm.SEGMENTS)

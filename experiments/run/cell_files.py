@@ -15,13 +15,13 @@ import json
 from pathlib import Path
 
 from nbasim.experiments.run.cell import Cell, CellResult
-from nbasim.experiments.run.scoring import SCORERS
 from nbasim.experiments.store import atomic, manifest
 
-TABLES = ("daily", "decisions", "migration", "segments", "channels", "scores", "slots")
+TABLES = ("daily", "decisions", "migration", "segments", "channels", "scores", "slots",
+          "moments")
 """A cell's tables (`experiments.run.layout`); a table with no columns is not written (the
 decision log with `decision_log = "none"`, the scores of a policy that does not rank, the
-slots of a run without slates)."""
+slots of a run without slates, the moments of a run by days)."""
 ALWAYS = ("daily", "migration", "segments", "channels")
 """Tables every cell writes."""
 INFO = "cell.json"
@@ -29,7 +29,7 @@ INFO = "cell.json"
 
 def required_tables(cell: Cell) -> tuple[str, ...]:
     """The tables a finished cell of this policy has: `ALWAYS`, and `scores` if it ranks."""
-    return ALWAYS + (("scores",) if cell.policy.name in SCORERS else ())
+    return ALWAYS + (("scores",) if cell.ranks else ())
 
 
 def write_cell(run_dir: Path, cell: Cell, result: CellResult) -> None:

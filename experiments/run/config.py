@@ -58,11 +58,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from nbasim.envs.setup import OBJECTIVES, CampaignSettings
+from nbasim.envs.setup import OBJECTIVES, WINDOW_OBJECTIVES, CampaignSettings
 from nbasim.errors import NbasimError
 from nbasim.sim.params import FrozenModel, NonNegative, ParameterError, validate
 from nbasim.sim.scenarios import get_scenario
 from nbasim.sim.shocks import parse_shock
+from nbasim.sim.slates import MAX_SLATE
 
 CURRENCY_CHARS = 8
 """Longest currency label."""
@@ -123,6 +124,12 @@ class PolicySpec(FrozenModel):
         """The registry name."""
         return self.policy or self.label
 
+    @property
+    def slate_size(self) -> int:
+        """Offers per message its cells send: its params' `top_k` when an integer > 1, else 1."""
+        k = self.params.get("top_k")
+        return k if isinstance(k, int) and not isinstance(k, bool) and k > 1 else 1
+
 
 class OPESpec(FrozenModel):
     """`nbasim ope-validate`: estimate targets from the behaviour policy's log."""
@@ -159,8 +166,11 @@ class ExperimentConfig(CampaignSettings):
     """Days simulated; decisions are taken every day but the last."""
     seeds: tuple[Annotated[int, Field(ge=0)], ...] = (0, 1, 2)
     """Seeds: every policy runs on each, facing the same customers and organic draws."""
-    epochs: Literal["daily"] = "daily"
-    """Decision epochs: 'daily' (one campaign batch a day, the CampaignDay environment)."""
+    epochs: Literal["daily", "moments"] = "daily"
+    """Decision epochs: 'daily' (one campaign batch a day, the CampaignDay environment) or
+    'moments' (NextBestAction-v0: customers turning at-risk, the daily campaign, checkouts at
+    the till and abandoned carts, each decided when it happens; a policy is asked once per
+    moment, `experiments.run.moments`; objectives 'margin' and 'ltv' only)."""
     decision_log: Literal["full", "actions", "none"] = "full"
     """decisions.parquet: 'full' (with contexts), 'actions' (without), or 'none'."""
     baseline: str | None = None
@@ -217,6 +227,20 @@ class ExperimentConfig(CampaignSettings):
     def baseline_label(self) -> str:
         """The policy compared against."""
         return self.baseline or self.policies[0].label
+
+
+def objective_of(cfg: ExperimentConfig, variant: ScenarioVariant,
+                 policy: PolicySpec | None = None) -> str:
+    """The reward a policy learns from in a variant.
+
+    The first set of: its spec's, its class's (`causal_*` learn "uplift_opened"), the
+    variant's, the config's.
+    """
+    from nbasim import policies
+
+    own = None if policy is None else (
+        policy.objective or policies.policy_class(policy.name).objective)
+    return own or variant.objective or cfg.objective
 
 
 def variant_world(variant: ScenarioVariant, days: int) -> tuple[dict, int | None]:
@@ -290,4 +314,29 @@ def parse(raw: dict, where: str = "config") -> ExperimentConfig:
         if p.name not in known:
             raise ParameterError(f"{where}: policies[{p.label}].policy = {p.name!r}: unknown; "
                                  f"available: {', '.join(known)}")
+        _check_slates(cfg, p, where)
+        for s in cfg.scenarios:
+            objective = objective_of(cfg, s, p)
+            if cfg.epochs == "moments" and objective in WINDOW_OBJECTIVES:
+                raise ParameterError(
+                    f"{where}: policies[{p.label}] learns objective {objective!r} in scenario "
+                    f"{s.label!r}: a window objective, CampaignDay-v0 only; with epochs = "
+                    "'moments' allowed 'margin' or 'ltv' (set the policy's objective)")
     return cfg
+
+
+def _check_slates(cfg: ExperimentConfig, p: PolicySpec, where: str) -> None:
+    """A policy's `top_k`, its cells' slate size: at most `MAX_SLATE`, and `slate_size` if > 1.
+
+    A top_k that is no positive integer is left to the policy's own check.
+    """
+    k = p.slate_size
+    if k == 1:
+        return
+    if k > MAX_SLATE:
+        raise ParameterError(f"{where}: policies[{p.label}].params.top_k = {k!r}: allowed an "
+                             f"integer 1 to {MAX_SLATE} (offers per message)")
+    if cfg.slate_size > 1 and k != cfg.slate_size:
+        raise ParameterError(f"{where}: policies[{p.label}].params.top_k = {k} with slate_size "
+                             f"= {cfg.slate_size}: allowed {cfg.slate_size}, or leave top_k out "
+                             "(every policy fills the config's slates)")

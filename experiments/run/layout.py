@@ -43,6 +43,9 @@ only, never live objects).
   redemptions it took and their share of the cell's; the decision log then also holds, for
   slots 2..K, `action_<j>` and `pscore_<j>` (given the slots before), and `redeemed_slot`
   (`experiments.run.slots`). No file without slates.
+- `moments.parquet`: with `epochs = "moments"`, (scenario, policy, seed,
+  `experiments.run.moments.MOMENT_COLUMNS`): per kind of decision moment and channel, what was
+  sent and what it added; the decision log then also holds each decision's `moment`.
 - `plots/*.png` and `report.html` (rebuilt by `nbasim report RUN_DIR` from the files above).
 - `cells/<scenario>/<policy>/seed-<k>/`: each cell's own tables and `cell.json` (figures,
   timing, and the size and SHA-256 of each table), kept so that a rerun of an interrupted
@@ -63,7 +66,7 @@ DAILY_COLUMNS = {
     "scenario": "scenario variant label", "policy": "policy label", "seed": "seed",
     "day": "simulated day",
     "eligible": "customers a message could reach today",
-    "sent": "messages sent",
+    "sent": "actions sent: messages, and point-of-sale offers shown",
     "cost": "money spent: message prices plus discounts redeemed",
     "reward": "the step's reward under the objective (margin, ltv; window: the windows that "
               "closed today)",
@@ -90,6 +93,10 @@ DAILY_COLUMNS = {
     **{f"unsubscribes_{c}": f"unsubscribes from {c}" for c in ("email", "sms", "push",
                                                                 "phone")},
     "budget": "budget of the period (NaN: none)", "budget_left": "budget left after today",
+    "sent_pos": "point-of-sale offers shown at the till (`epochs = 'moments'`; they count in "
+                "`sent`, not in the contacts)",
+    "lines_pos": "lines they added to the baskets (their spend and margin count in revenue "
+                 "and margin, not in purchases)",
 }
 """daily.parquet columns and what each holds."""
 

@@ -74,7 +74,8 @@ def _unset_labels(cfg: ExperimentConfig) -> set[str]:
 
 def cells(cfg: ExperimentConfig) -> list[Cell]:
     """Every cell, in config order: scenarios, then policies, then seeds."""
-    return [Cell(s, p, seed) for s in cfg.scenarios for p in cfg.policies for seed in cfg.seeds]
+    return [Cell(s, p, seed, cfg.epochs) for s in cfg.scenarios for p in cfg.policies
+            for seed in cfg.seeds]
 
 
 def check_options(workers: int, executor: str) -> None:
@@ -340,19 +341,25 @@ def gather(cfg: ExperimentConfig, run_dir: Path) -> dict:
 def _concatenate(all_cells: list[Cell], paths: list[Path | None], target: Path) -> None:
     """Write one table of every cell's file in `paths` (None: none), the cell's keys in front.
 
-    Written cell by cell (a row group each), so memory holds one cell at a time.
+    Written cell by cell (a row group each), so memory holds one cell at a time. Cells whose
+    tables have different columns (a policy with slates logs each slot, one without does not)
+    are written under the union of their columns, missing ones as nulls.
     """
+    present = [p for p in paths if p is not None]
+    if not present:
+        return
+    schema = pa.unify_schemas([_read(pq.read_schema, p) for p in present])
     writer = None
     try:
         for cell, path in zip(all_cells, paths, strict=True):
             if path is None:
                 continue
-            try:
-                table = pq.read_table(path)
-            except (pa.ArrowException, OSError) as err:
-                raise ParameterError(f"cell file {path} cannot be read ({err}); rerun the same "
-                                     "config with the same --out to compute it again") from None
+            table = _read(pq.read_table, path)
             n = table.num_rows
+            for field in schema:
+                if field.name not in table.column_names:
+                    table = table.append_column(field, pa.nulls(n, field.type))
+            table = table.select(schema.names)
             keys = {"scenario": pa.array([cell.scenario.label] * n, pa.string()),
                     "policy": pa.array([cell.policy.label] * n, pa.string()),
                     "seed": pa.array(np.full(n, cell.seed, dtype=np.int64))}
@@ -364,6 +371,15 @@ def _concatenate(all_cells: list[Cell], paths: list[Path | None], target: Path) 
     finally:
         if writer is not None:
             writer.close()
+
+
+def _read(read, path: Path):
+    """`read(path)` (a table or its schema), or a `ParameterError` naming the damaged file."""
+    try:
+        return read(path)
+    except (pa.ArrowException, OSError) as err:
+        raise ParameterError(f"cell file {path} cannot be read ({err}); rerun the same "
+                             "config with the same --out to compute it again") from None
 
 
 def summarize(cfg: ExperimentConfig, all_cells: list[Cell], infos: list[dict],

@@ -98,6 +98,7 @@ class Run:
     channels: dict[str, Breakdown] = field(default_factory=dict)
     ranked: dict[str, ranking_quality.Ranked] = field(default_factory=dict)
     slots: dict[str, Breakdown] = field(default_factory=dict)
+    moments: dict[str, Breakdown] = field(default_factory=dict)
     targets: dict[str, Breakdown] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -106,7 +107,6 @@ class Run:
     def best(self) -> str:
         """The group with the highest ranking metric."""
         return self.order[0]
-
 
 
 # Reading --------------------------------------------------------------------------------------
@@ -142,10 +142,12 @@ def load_run(run_dir: Path) -> Run:
     _read_segments(run, run_dir / "segments.parquet")
     _read_channels(run, run_dir / "channels.parquet")
     _read_scores(run, run_dir / "scores.parquet")
-    _read_slots(run, run_dir / "slots.parquet")
     _read_targets(run, run_dir / "decisions.parquet")
-    return run
+    from nbasim.experiments.results.report import moments_page, slots_page
 
+    run.slots = slots_page.read_slots(run, run_dir / "slots.parquet")
+    run.moments = moments_page.read_moments(run, run_dir / "moments.parquet")
+    return run
 
 
 def _read_config(path: Path) -> dict:
@@ -346,19 +348,6 @@ def _read_channels(run: Run, path: Path) -> None:
         present = np.unique(_column(table, "channel").astype(str)).tolist()
         channels = [c for c in CHANNELS if c in present] + sorted(set(present) - set(CHANNELS))
         run.channels = _by_group(run, table, "channel", CHANNEL_VALUES, channels)
-
-
-def _read_slots(run: Run, path: Path) -> None:
-    """Redemptions by slot of a run with slates (slots.parquet; none: no note)."""
-    if not path.exists():
-        return
-    needed = ("scenario", "policy", "seed", "slot", "shown", "redemptions", "share")
-    table = _read_table(run, path, needed, needed)
-    if table is not None:
-        slots = sorted(np.unique(_column(table, "slot")).tolist())
-        table = table.set_column(table.schema.get_field_index("slot"), "slot",
-                                 pa.array([str(s) for s in _column(table, "slot").tolist()]))
-        run.slots = _by_group(run, table, "slot", needed[4:], [str(s) for s in slots])
 
 
 def _read_targets(run: Run, path: Path) -> None:

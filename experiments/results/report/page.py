@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from nbasim.experiments.results import summary as summary_reader
 from nbasim.experiments.results.report.breakdown_page import SECTIONS
 from nbasim.experiments.results.report.load import Run, group_timing
+from nbasim.experiments.results.report.moments_page import moments_section
 from nbasim.experiments.results.report.slots_page import slots_section
 from nbasim.experiments.results.report.text import (
     MIN_SEEDS,
@@ -142,7 +143,7 @@ def render_html(run: Run, figures: Mapping[str, bytes]) -> str:
         body = section(run)
         if body:
             parts += [f'<h2 id="{name}-section">{title}</h2>', body, _figure(name, figures)]
-    parts.append(slots_section(run))
+    parts += [slots_section(run), moments_section(run)]
     parts += ["<h2>Time per cell</h2>", _timing_table(run), _figure("timing", figures)]
     if run.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f'<li class="note">{e(n)}</li>'

@@ -8,14 +8,32 @@ and the redemptions it took, means over seeds with their 95 % interval beneath.
 from __future__ import annotations
 
 import html
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
 
 from nbasim.experiments.results.report.breakdown_page import cell
-from nbasim.experiments.results.report.breakdowns import estimate
-from nbasim.experiments.results.report.load import Run
+from nbasim.experiments.results.report.breakdowns import Breakdown, estimate
+from nbasim.experiments.results.report.load import Run, _by_group, _column, _read_table
 from nbasim.experiments.results.report.text import display_name
 
 SLOT_VALUES = ("share", "shown", "redemptions")
 """slots.parquet values the section shows, in its columns' order."""
+
+
+def read_slots(run: Run, path: Path) -> dict[str, Breakdown]:
+    """Per group, redemptions by slot of a run with slates (slots.parquet; none: {}, no note)."""
+    if not path.exists():
+        return {}
+    needed = ("scenario", "policy", "seed", "slot", "shown", "redemptions", "share")
+    table = _read_table(run, path, needed, needed)
+    if table is None:
+        return {}
+    slots = sorted(np.unique(_column(table, "slot")).tolist())
+    table = table.set_column(table.schema.get_field_index("slot"), "slot",
+                             pa.array([str(s) for s in _column(table, "slot").tolist()]))
+    return _by_group(run, table, "slot", needed[4:], [str(s) for s in slots])
 
 
 def slots_section(run: Run) -> str:

@@ -51,7 +51,6 @@ def test_report_shows_redemptions_by_slot(run_dir):
 
 @pytest.mark.parametrize(("policy", "match"), [
     ({"label": "random"}, r"policies\[random\] .*fills slates of 1 offer.*slate_size=3"),
-    ({"label": "vw", "params": {"top_k": 2}}, r"policies\[vw\] .*fills slates of 2 offer"),
     ({"label": "paced", "policy": "arbitration", "budget": 50.0},
      r"policies\[paced\] .*allowed slate_size = 1 with a policy budget"),
 ])
@@ -62,3 +61,13 @@ def test_policies_that_cannot_fill_slates_stop_the_sweep(policy, match, tmp_path
     with pytest.raises(ParameterError, match=match):
         sweep.prepare(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("top_k", "match"), [
+    (2, r"policies\[vw\]\.params\.top_k = 2 with slate_size = 3: allowed 3"),
+    (11, r"policies\[vw\]\.params\.top_k = 11: allowed an integer 1 to 10"),
+])
+def test_a_policys_top_k_is_checked_with_the_config(top_k, match):
+    """A top_k that is no slate size, or differs from the config's slate_size, is refused."""
+    with pytest.raises(ParameterError, match=match):
+        config.parse({**CFG, "policies": [{"label": "vw", "params": {"top_k": top_k}}]})
