@@ -39,8 +39,8 @@ def check(cfg: ExperimentConfig) -> None:
 
     Raises:
         ParameterError: the config has no `[ope]` table, an unknown or repeated estimator, no
-            `no_action` policy, several scenario variants, targets that learn, or keeps no
-            contexts in its decision log.
+            `no_action` policy, several scenario variants, decisions by moments, targets that
+            learn, or keeps no contexts in its decision log.
     """
     spec = cfg.ope
     if spec is None:
@@ -57,6 +57,9 @@ def check(cfg: ExperimentConfig) -> None:
     if len(cfg.scenarios) != 1:
         raise ParameterError(f"ope-validate: the config has {len(cfg.scenarios)} scenario "
                              "variants; it validates one at a time")
+    if cfg.epochs != "daily":
+        raise ParameterError(f"ope-validate: epochs = {cfg.epochs!r}: allowed 'daily' (the "
+                             "estimators replay a day's decisions by CampaignDay-v0)")
     from nbasim import policies
 
     learners = [t for t in spec.targets

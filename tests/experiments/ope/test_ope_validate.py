@@ -37,12 +37,13 @@ def test_validation_scores_each_estimator_against_both_truths(tmp_path):
     ({"ope": None}, r"needs an \[ope\] table"),
     ({"decision_log": "actions"}, "decision_log must be 'full'"),
     ({"policies": SMALL["policies"][::2], "baseline": None}, "needs a no_action policy"),
+    ({"epochs": "moments"}, r"epochs = 'moments': allowed 'daily'"),
     ({"policies": [*SMALL["policies"], {"label": "eg", "policy": "epsilon_greedy"}],
       "ope": {**SMALL["ope"], "targets": ["eg"]}}, r"targets \['eg'\] learn"),
     ({"ope": {"behaviour": "ghost", "targets": ["blanket"]}}, "ope: 'ghost' is not a policy label"),
 ])
 def test_a_config_it_cannot_validate_is_named(tmp_path, changes, match):
-    """No [ope] table, no contexts in the log, no control, a behaviour that is no policy label.
+    """No [ope] table, no contexts, no control, moments, a behaviour that is no policy label.
 
     Each is named before any cell runs (the last by the config itself).
     """
