@@ -203,7 +203,7 @@ _NEAREST_SLOT = _nearest_slots()
 
 def incremental_value(t: response.Truth, consent_value: np.ndarray, alive_value: np.ndarray,
                       dead_value: np.ndarray, fatigue_cost: np.ndarray,
-                      rp: ResponseParams) -> np.ndarray:
+                      rp: ResponseParams, ops: response.Ops = response.ARRAYS) -> np.ndarray:
     """True incremental value of actions from their truth and the customers' values.
 
     Every argument broadcasts with the fields of `t`: (n,) for pairs, (n, n_actions) for a
@@ -216,9 +216,11 @@ def incremental_value(t: response.Truth, consent_value: np.ndarray, alive_value:
         dead_value: expected value won back if a latent-dead customer buys.
         fatigue_cost: expected value lost per delivered message through the churn hazard.
         rp: response parameters.
+        ops: `response.ARRAYS`, or `response.FLOATS` when every argument is a number (one
+            decision, `sim.moment_queue`).
     """
-    harm = np.maximum(-t.effect, 0.0)
+    harm = ops.maximum(-t.effect, 0.0)
     churn = t.p_open * rp.sleeping_dog_churn * harm
-    caused = t.p_open * np.maximum(t.effect, 0.0)
+    caused = t.p_open * ops.maximum(t.effect, 0.0)
     return (t.incremental_margin - churn * alive_value + caused * dead_value
             - t.p_unsubscribe * consent_value - t.p_delivered * fatigue_cost)

@@ -150,8 +150,9 @@ class MomentQueue:
         self._sent.append((int(self.rows[j]), ch, offer, target, real))
         revived = real.incremental and not self._alive[b]
         v = self._values()
-        value = float(long_term.incremental_value(truth, v.consent_value[b][ch], v.alive_value[b],
-                                                  v.dead_value[b], v.fatigue_cost[b], rp))
+        value = long_term.incremental_value(truth, v.consent_value[b][ch], v.alive_value[b],
+                                            v.dead_value[b], v.fatigue_cost[b], rp,
+                                            response.FLOATS)
         return Decision(reason, True, truth, real, self._value[b] * (revived - real.churned),
                         incremental_value=value)
 

@@ -283,6 +283,8 @@ def day_row(info: dict, reward: float, dec, out, c, acc: Accumulators, rows: np.
     held = c.holdout[tx["customer"]]
     to = rows[sent]
     channel = cat.channel[dec["actions"][sent]].astype(np.int64)
+    message = channel < len(CHANNELS)  # (else an offer shown at the till, `sim.pos`: no
+    # message, so not opened, clicked or unsubscribed from)
     np.add.at(acc.margin, tx["customer"], tx["margin"])
     lines = out.get("lines")  # what pos offers added to the baskets at the till (moments)
     if lines is not None:
@@ -325,9 +327,9 @@ def day_row(info: dict, reward: float, dec, out, c, acc: Accumulators, rows: np.
            "margin": margin, "holdout_purchases": int(held.sum()),
            "holdout_revenue": float(tx["amount"][held].sum()), "holdout_margin": holdout_margin,
            "uplift": adjusted, "uplift_raw": raw, "churned": int(died.size),
-           "active": int(alive.sum()), "opens": int(real["opened"].sum()),
-           "clicks": int(real["clicked"].sum()),
-           "unsubscribes": int(real["unsubscribed"].sum())}
+           "active": int(alive.sum()), "opens": int(real["opened"][message].sum()),
+           "clicks": int(real["clicked"][message].sum()),
+           "unsubscribes": int(real["unsubscribed"][message].sum())}
     per_channel = {"sent": np.ones(channel.size), "opens": real["opened"],
                    "clicks": real["clicked"], "conversions": real["converted"],
                    "unsubscribes": real["unsubscribed"],
@@ -343,11 +345,8 @@ def day_row(info: dict, reward: float, dec, out, c, acc: Accumulators, rows: np.
         row[f"opens_{name}"] = int(real["opened"][on].sum())
         row[f"clicks_{name}"] = int(real["clicked"][on].sum())
         row[f"unsubscribes_{name}"] = int(real["unsubscribed"][on].sum())
-    till = channel == len(CHANNELS)  # point-of-sale offers shown (`sim.pos`)
+    till = ~message
     row["sent_pos"], row["lines_pos"] = int(till.sum()), int(real["converted"][till].sum())
-    if till.any():  # what was shown at the till is no message: not opened, clicked...
-        for k in ("opens", "clicks", "unsubscribes"):
-            row[k] = sum(row[f"{k}_{name}"] for name in CHANNELS)
     row["budget"] = np.nan if budget is None else budget
     row["budget_left"] = np.nan if budget is None else budget - c.ledger.spent
     return row

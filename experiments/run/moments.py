@@ -24,7 +24,7 @@ from nbasim.experiments.run import slots
 from nbasim.experiments.run.cell import Cell, CellResult, begin, day_row, finish
 from nbasim.experiments.run.config import ExperimentConfig
 from nbasim.sim.calendar import KINDS
-from nbasim.sim.constraints import REASONS
+from nbasim.sim.constraints import REASONS, Ledger
 from nbasim.sim.params import ACTION_CHANNELS
 from nbasim.sim.response import Realized
 
@@ -42,6 +42,8 @@ MOMENT_COLUMNS = {
 }
 """moments.parquet columns (one row per cell, moment kind and channel) and what each holds."""
 MOMENT_FIELDS = tuple(MOMENT_COLUMNS)[5:]
+MOMENT_MONEY = ("cost", "attributed_margin", "true_incremental_margin", "true_incremental_value")
+"""Of `MOMENT_FIELDS`, those in money (the others are counts)."""
 REALIZED = tuple(Realized.__dataclass_fields__)
 _TX = ("customer", "amount", "margin", "first")
 
@@ -58,7 +60,7 @@ def run_moments(cfg: ExperimentConfig, cell: Cell) -> CellResult:
     log: list[dict] = []
     for step in steps(env, run.policy, start=run.reset, per_moment=True):
         run.policy_s += step.policy_seconds
-        part = _part(step, cat)
+        part = _part(step)
         _count(by_moment, KINDS.index(step.info["moment"]), part, cat)
         if by_slot is not None:
             by_slot.add(part)
@@ -83,7 +85,7 @@ def run_moments(cfg: ExperimentConfig, cell: Cell) -> CellResult:
                   moments=_moment_table(by_moment, bool(cat.pos.any())))
 
 
-def _part(step: Step, cat) -> dict:
+def _part(step: Step) -> dict:
     """One moment's decisions as arrays, in the layout of CampaignDay-v0's `info["decisions"]`.
 
     Truth and realized fields are aligned with the decisions sent; "rewards", "cost" and
@@ -93,9 +95,7 @@ def _part(step: Step, cat) -> dict:
     n = len(infos)
     sent = np.fromiter((i["sent"] for i in infos), bool, n)
     done = [i for i in infos if i["sent"]]
-    real = {f: np.array([i["realized"][f] for i in done]) for f in REALIZED}
-    if not done:
-        real = {f: np.zeros(0) for f in REALIZED}
+    real = {f: np.array([i["realized"][f] for i in done]) for f in REALIZED}  # (float if none)
     lines = [i["lines"] for i in infos if i["lines"] is not None]
     out = {"rows": step.rows, "actions": step.actions, "sent": sent,
            "reason": np.array([REASONS.index(i["rejected"]) if i["rejected"] else 0
@@ -106,9 +106,8 @@ def _part(step: Step, cat) -> dict:
                                                   float, n),
            "true_incremental_value": np.fromiter((i["true_incremental_value"] for i in infos),
                                                  float, n),
-           "truth": {"incremental_margin": np.array([i["true_incremental_margin"]
-                                                     for i in done])},
            "realized": real, "lines": lines}
+    out["truth"] = {"incremental_margin": out["true_incremental_margin"][sent]}
     if step.slates is not None:
         out["slates"] = step.slates
         out["slot"] = np.array([i["slot"] for i in done], dtype=np.int64)
@@ -135,8 +134,7 @@ def _moment_table(table: np.ndarray, pos: bool) -> dict[str, np.ndarray]:
     out = {"moment": np.array(KINDS)[kind], "channel": np.array(ACTION_CHANNELS)[ch]}
     for j, field in enumerate(MOMENT_FIELDS):
         values = table[kind, ch, j]
-        out[field] = values if field in ("cost", "attributed_margin", "true_incremental_margin",
-                                         "true_incremental_value") else values.astype(np.int64)
+        out[field] = values if field in MOMENT_MONEY else values.astype(np.int64)
     return out
 
 
@@ -146,7 +144,7 @@ class _Days:
     def __init__(self, campaign, cfg: ExperimentConfig):
         self.c, self.cfg = campaign, cfg
         self.open: dict[int, list[dict]] = {}
-        self.period, self.spent = -1, 0.0  # the budget period's spend, as the world's ledger
+        self.ledger = Ledger()  # the budget period's spend, kept as the world's own ledger
 
     def add(self, day: int, part: dict) -> None:
         """Keep a moment's decisions with its day's."""
@@ -158,24 +156,23 @@ class _Days:
         w = c.world
         join = (lambda key: np.concatenate([p[key] for p in parts])) if parts else (
             lambda key: np.zeros(0))
-        sent = join("sent").astype(bool)
+        sent, margin = join("sent").astype(bool), join("true_incremental_margin")
         dec = {"actions": join("actions").astype(np.int64), "sent": sent,
                "reason": join("reason").astype(np.int8),
-               "truth": {"incremental_margin": join("true_incremental_margin")[sent]},
+               "truth": {"incremental_margin": margin[sent]},
                "realized": {f: np.concatenate([p["realized"][f] for p in parts])
                             if parts else np.zeros(0) for f in REALIZED}}
-        cost = join("cost")
-        if day // self.cfg.budget_period_days != self.period:
-            self.period, self.spent = day // self.cfg.budget_period_days, 0.0
-        self.spent += float(cost.sum())
-        info = {"day": day, "sent": int(sent.sum()), "cost": float(cost.sum()),
-                "true_incremental_margin": float(join("true_incremental_margin").sum()),
+        cost = float(join("cost").sum())
+        self.ledger.roll(day, self.cfg.budget_period_days)
+        self.ledger.spent += cost
+        info = {"day": day, "sent": int(sent.sum()), "cost": cost,
+                "true_incremental_margin": float(margin.sum()),
                 "true_incremental_value": float(join("true_incremental_value").sum())}
         out = _with_lines(outcome, [tx for p in parts for tx in p["lines"]], day, w)
         budget = c.budget(day)
         row = day_row(info, float(join("rewards").sum()), dec, out, c, acc,
                       join("rows").astype(np.int64), budget, c.actions)
-        row["budget_left"] = np.nan if budget is None else budget - self.spent
+        row["budget_left"] = np.nan if budget is None else budget - self.ledger.spent
         return row
 
 
