@@ -115,3 +115,16 @@ def test_moments_refuse_what_needs_days(change, match):
     """Window objectives (and causal learners, which learn one) are CampaignDay-v0 only."""
     with pytest.raises(ParameterError, match=match):
         config.parse({**CFG, **change})
+
+
+def test_budget_left_is_the_periods_budget_less_its_spend(tmp_path):
+    """Each day's budget_left: the period's budget less what the period spent so far."""
+    cfg = config.parse({**CFG, "customers": 600, "days": 5, "budget": 40.0,
+                        "budget_period_days": 2, "out": str(tmp_path),
+                        "policies": [{"label": "no_action"}, {"label": "arbitration"}]})
+    daily = table(sweep.run(cfg, tmp_path / "r"), "daily")
+    arb = daily["policy"] == "arbitration"
+    day, cost, left = daily["day"][arb], daily["cost"][arb], daily["budget_left"][arb]
+    spent = np.array([cost[(day // 2 == d // 2) & (day <= d)].sum() for d in day])
+    np.testing.assert_allclose(left, daily["budget"][arb] - spent)
+    assert spent.max() > 0 and (left >= -1e-9).all()
