@@ -180,11 +180,12 @@ class NextBestActionEnv(gym.Env):
         if dec.slot is not None:
             info["slot"] = dec.slot
         self._i = j = j + 1
-        self._lines = None
-        if j >= len(self._customers):
+        info["lines"], info["outcomes"] = None, ()
+        if j >= len(self._customers):  # the moment is over: what the world did meanwhile
+            self._lines = None
             self._advance()
-        info["lines"], info["outcomes"] = self._lines, self._outcomes
-        self._outcomes = []
+            info["lines"], info["outcomes"] = self._lines, tuple(self._outcomes)
+            self._outcomes = []
         info["next"] = self._next()
         return self._observe(), reward, False, self._queue is None, info
 
